@@ -1,0 +1,1 @@
+//! Placeholder until the spa-server crate lands.
