@@ -1,1 +1,18 @@
-//! Placeholder until the api crate lands.
+//! The protected API: an actix-web server for `/api/*`, `/healthz`, `/readyz` and `/metrics`.
+//!
+//! The Rust successor of the Auth0 quickstart's Express `GET /api/external`: requests to the
+//! protected routes must carry an access token in `Authorization: Bearer ...`, verified by the
+//! `auth` crate against the issuer's signing keys. Refusals follow RFC 6750 (see
+//! [`error::ApiError`]); the routes and bodies are fixed by DESIGN.md.
+//!
+//! Library first, so that tests start the real server in-process on port 0
+//! ([`Application::from_listener`]); `main.rs` only parses settings.
+
+pub mod authentication;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;
+
+pub use startup::{Application, Settings, StartupError};

@@ -1,0 +1,212 @@
+//! `/metrics` in the Prometheus text exposition format, from a handful of atomics.
+//!
+//! Hand-written because what we expose is tiny (one request counter table plus the verifier's
+//! own [`auth::Stats`]) and a metrics framework would add a registry, locks or hashing to every
+//! request. Recording a response is one relaxed atomic increment in a fixed table indexed by
+//! route and status code; the route label is the matched route pattern, never the raw path, so
+//! the label set stays bounded whatever clients send.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix_web::http::StatusCode;
+
+/// The routes with their own label; everything else is counted as `other`.
+pub const ROUTES: [&str; 6] = [
+    "/api/public",
+    "/api/external",
+    "/api/private-scoped",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+];
+
+const ROUTE_LABELS: usize = ROUTES.len() + 1;
+const OTHER_ROUTE: usize = ROUTES.len();
+const FIRST_STATUS: usize = 100;
+const STATUS_CODES: usize = 500; // 100..=599
+
+/// Request counters by route and status.
+#[derive(Debug)]
+pub struct Metrics {
+    requests: Box<[AtomicU64]>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            requests: (0..ROUTE_LABELS * STATUS_CODES)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one response for `route` (a matched pattern, `None` when no route matched).
+    pub fn record(&self, route: Option<&str>, status: StatusCode) {
+        let route = route
+            .and_then(|r| ROUTES.iter().position(|known| *known == r))
+            .unwrap_or(OTHER_ROUTE);
+        let status = usize::from(status.as_u16())
+            .saturating_sub(FIRST_STATUS)
+            .min(STATUS_CODES - 1);
+        if let Some(counter) = self.requests.get(route * STATUS_CODES + status) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The exposition text: our request counters followed by the verifier's statistics.
+    pub fn render(&self, stats: &auth::Stats, ready: bool) -> String {
+        let mut out = String::with_capacity(2048);
+        // Writing to a String cannot fail; the results are ignored for that reason.
+        out.push_str(
+            "# HELP api_http_requests_total HTTP responses by route pattern and status code.\n",
+        );
+        out.push_str("# TYPE api_http_requests_total counter\n");
+        for (index, counter) in self.requests.iter().enumerate() {
+            let count = counter.load(Ordering::Relaxed);
+            if count == 0 {
+                continue;
+            }
+            let route = ROUTES.get(index / STATUS_CODES).copied().unwrap_or("other");
+            let status = index % STATUS_CODES + FIRST_STATUS;
+            let _ = writeln!(
+                out,
+                "api_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}"
+            );
+        }
+
+        out.push_str(
+            "# HELP api_token_verifications_total Access-token verifications by outcome.\n",
+        );
+        out.push_str("# TYPE api_token_verifications_total counter\n");
+        for (outcome, count) in &stats.verifications {
+            let _ = writeln!(
+                out,
+                "api_token_verifications_total{{outcome=\"{}\"}} {count}",
+                label_value(outcome)
+            );
+        }
+
+        counter(
+            &mut out,
+            "api_jwks_fetches_total",
+            "Discovery and JWKS fetch attempts.",
+            stats.jwks_fetches,
+        );
+        counter(
+            &mut out,
+            "api_jwks_fetch_failures_total",
+            "Discovery and JWKS fetches that failed.",
+            stats.jwks_fetch_failures,
+        );
+        counter(
+            &mut out,
+            "api_token_cache_hits_total",
+            "Verifications answered by the verified-token cache.",
+            stats.token_cache_hits,
+        );
+
+        out.push_str("# HELP api_jwks_keys_loaded Usable signing keys in the cache.\n");
+        out.push_str("# TYPE api_jwks_keys_loaded gauge\n");
+        let _ = writeln!(out, "api_jwks_keys_loaded {}", stats.keys_loaded);
+        out.push_str("# HELP api_jwks_key_set_age_seconds Age of the cached key set; absent until one is loaded.\n");
+        out.push_str("# TYPE api_jwks_key_set_age_seconds gauge\n");
+        if let Some(age) = stats.key_set_age {
+            let _ = writeln!(out, "api_jwks_key_set_age_seconds {:.3}", age.as_secs_f64());
+        }
+        out.push_str("# HELP api_ready Whether signing keys are loaded (1) or not (0).\n");
+        out.push_str("# TYPE api_ready gauge\n");
+        let _ = writeln!(out, "api_ready {}", u8::from(ready));
+        out
+    }
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+    );
+}
+
+/// Keeps a label value inside its quotes whatever `auth` names an outcome.
+fn label_value(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn responses_are_counted_by_route_pattern_and_status() {
+        let metrics = Metrics::default();
+        metrics.record(Some("/api/external"), StatusCode::UNAUTHORIZED);
+        metrics.record(Some("/api/external"), StatusCode::UNAUTHORIZED);
+        metrics.record(Some("/api/public"), StatusCode::OK);
+        let text = metrics.render(&auth::Stats::default(), false);
+        assert!(
+            text.contains("api_http_requests_total{route=\"/api/external\",status=\"401\"} 2\n")
+        );
+        assert!(text.contains("api_http_requests_total{route=\"/api/public\",status=\"200\"} 1\n"));
+    }
+
+    #[test]
+    fn unknown_routes_share_the_other_label() {
+        let metrics = Metrics::default();
+        metrics.record(None, StatusCode::NOT_FOUND);
+        metrics.record(Some("/nope/{x}"), StatusCode::NOT_FOUND);
+        let text = metrics.render(&auth::Stats::default(), false);
+        assert!(text.contains("api_http_requests_total{route=\"other\",status=\"404\"} 2\n"));
+    }
+
+    #[test]
+    fn verifier_statistics_are_exposed() {
+        let stats = auth::Stats {
+            jwks_fetches: 3,
+            jwks_fetch_failures: 1,
+            verifications: vec![("ok", 5), ("expired", 2)],
+            key_set_age: Some(Duration::from_millis(2500)),
+            keys_loaded: 2,
+            token_cache_hits: 4,
+        };
+        let text = Metrics::default().render(&stats, true);
+        for line in [
+            "api_token_verifications_total{outcome=\"ok\"} 5",
+            "api_token_verifications_total{outcome=\"expired\"} 2",
+            "api_jwks_fetches_total 3",
+            "api_jwks_fetch_failures_total 1",
+            "api_token_cache_hits_total 4",
+            "api_jwks_keys_loaded 2",
+            "api_jwks_key_set_age_seconds 2.500",
+            "api_ready 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_set_age_is_absent_before_keys_load() {
+        let text = Metrics::default().render(&auth::Stats::default(), false);
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("api_jwks_key_set_age_seconds "))
+        );
+    }
+}

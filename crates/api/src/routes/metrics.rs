@@ -1,0 +1,17 @@
+//! `GET /metrics`: Prometheus text exposition (see `crate::metrics`).
+
+use actix_web::{HttpResponse, web};
+
+use crate::metrics::Metrics;
+
+/// The content type of the Prometheus text format, version 0.0.4.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// `GET /metrics`.
+pub async fn metrics(
+    metrics: web::Data<Metrics>,
+    verifier: web::Data<auth::Verifier>,
+) -> HttpResponse {
+    let body = metrics.render(&verifier.stats(), verifier.is_ready());
+    HttpResponse::Ok().content_type(CONTENT_TYPE).body(body)
+}

@@ -1,0 +1,191 @@
+//! Building and running the server: settings, middleware order, routes.
+//!
+//! Middleware, outermost first: CORS (so that every answer, 401/403/503 included, carries the
+//! CORS headers, and preflights are answered before anything else runs), then the request log
+//! and counters (`crate::telemetry`), then the router. Only the two protected resources are
+//! wrapped in the bearer authentication middleware.
+
+use std::net::{SocketAddr, TcpListener};
+
+use actix_cors::Cors;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::{Method, header};
+use actix_web::{App, HttpResponse, HttpServer, Resource, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::authentication::bearer_auth;
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::telemetry::RequestSpan;
+
+/// Everything the API needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen (`API_HOST:API_PORT`; port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// The shared configuration (`auth_config.json` plus environment).
+    pub config: app_config::AuthConfig,
+    /// How tokens are verified; [`Settings::new`] derives it from `config`.
+    pub verifier: auth::VerifierConfig,
+    /// Worker threads; `None` is actix-web's default (one per physical core).
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Settings for `config`, listening on `listen`, with the default verifier options.
+    pub fn new(listen: SocketAddr, config: app_config::AuthConfig) -> Self {
+        Self {
+            listen,
+            verifier: auth::VerifierConfig::from_app_config(&config),
+            config,
+            workers: None,
+        }
+    }
+
+    /// Settings for tests: loopback, port 0, one worker.
+    pub fn for_tests(config: app_config::AuthConfig) -> Self {
+        Self {
+            workers: Some(1),
+            ..Self::new(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The listen address cannot be bound.
+    #[error(
+        "invalid setting API_HOST / API_PORT: cannot listen on {address}: {source}; fix: choose a free port or a local address"
+    )]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The verifier refused its configuration.
+    #[error(transparent)]
+    Verifier(#[from] auth::BuildError),
+    /// actix-web could not take the listener.
+    #[error("cannot serve on the listener: {0}")]
+    Listener(std::io::Error),
+}
+
+/// A bound, not yet running, API server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Binds `settings.listen` and builds the server. Needs a Tokio runtime (the verifier starts
+    /// loading keys in the background); never fails because the issuer is down.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {
+            address: settings.listen,
+            source,
+        })?;
+        Self::from_listener(settings, listener)
+    }
+
+    /// Builds the server on a socket the caller bound. Needs a Tokio runtime.
+    pub fn from_listener(settings: Settings, listener: TcpListener) -> Result<Self, StartupError> {
+        let verifier = web::Data::new(auth::Verifier::new(settings.verifier.clone())?);
+        let metrics = web::Data::new(Metrics::default());
+        let address = listener.local_addr().map_err(StartupError::Listener)?;
+        let app_origin = settings.config.app_origin.clone();
+
+        tracing::info!(
+            issuer = verifier.issuer(),
+            audience = %settings.config.audience,
+            app_origin = %app_origin,
+            "trusting access tokens from {} for audience {}",
+            verifier.issuer(),
+            settings.config.audience
+        );
+
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(verifier.clone())
+                .app_data(metrics.clone())
+                .wrap(TracingLogger::<RequestSpan>::new())
+                .wrap(cors(&app_origin))
+                .service(named("/api/public").route(web::get().to(routes::public)))
+                .service(
+                    named("/api/external")
+                        .wrap(bearer_auth())
+                        .route(web::get().to(routes::external)),
+                )
+                .service(
+                    named("/api/private-scoped")
+                        .wrap(bearer_auth())
+                        .route(web::get().to(routes::private_scoped)),
+                )
+                .service(named("/healthz").route(web::get().to(routes::healthz)))
+                .service(named("/readyz").route(web::get().to(routes::readyz)))
+                .service(named("/metrics").route(web::get().to(routes::metrics)))
+                .default_service(web::to(not_found))
+        });
+        let server = match settings.workers {
+            Some(workers) => server.workers(workers),
+            None => server,
+        };
+        let server = server
+            .listen(listener)
+            .map_err(StartupError::Listener)?
+            .run();
+        tracing::info!(%address, "listening on http://{address}");
+        Ok(Self {
+            port: address.port(),
+            server,
+        })
+    }
+
+    /// The port the server listens on (the real one when built with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped by the handle or by SIGINT/SIGTERM (graceful: in-flight requests
+    /// finish).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// A resource named after its path: the name is the metrics route label, read without
+/// allocating (`HttpRequest::match_name`).
+fn named(path: &'static str) -> Resource {
+    web::resource(path).name(path)
+}
+
+/// CORS for the SPA: only `appOrigin`, credentials in the Authorization header, the challenge
+/// readable by scripts.
+fn cors(app_origin: &str) -> Cors {
+    Cors::default()
+        .allowed_origin(app_origin)
+        .allowed_methods([Method::GET])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+        .max_age(600)
+}
+
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound()
+        .content_type(header::ContentType::json())
+        .body(r#"{"error":"not_found","error_description":"no such route"}"#)
+}
