@@ -1,0 +1,131 @@
+//! The runner's knobs: flags mirrored by `BENCH_*` environment variables, each bounded so that
+//! a typo cannot start an endless or machine-filling run.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// The servers the benchmark can measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerKind {
+    /// Our actix-web `api` binary.
+    Ours,
+    /// `bench/express-seed.js`: the seed's express-jwt + jwks-rsa server.
+    ExpressSeed,
+    /// `bench/express-oauth2.js`: Auth0's express-oauth2-jwt-bearer.
+    ExpressOauth2,
+}
+
+impl ServerKind {
+    /// The name used in the table and the JSON.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Ours => "ours",
+            Self::ExpressSeed => "express-seed",
+            Self::ExpressOauth2 => "express-oauth2",
+        }
+    }
+}
+
+/// Runs the load benchmark: our API, the seed's Express server and express-oauth2-jwt-bearer,
+/// side by side against one local dev issuer, with wrk on loopback.
+#[derive(Debug, Parser)]
+#[command(name = "bench", version)]
+pub struct Options {
+    /// Seconds of warm-up load before each measurement (results discarded).
+    #[arg(long, env = "BENCH_WARMUP", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub warmup_secs: u64,
+
+    /// Seconds of measured load per server and scenario.
+    #[arg(long, env = "BENCH_DURATION", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub measure_secs: u64,
+
+    /// Open connections held by wrk.
+    #[arg(long, env = "BENCH_CONNECTIONS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub connections: u32,
+
+    /// wrk threads (the machine has 2 cores, shared with the server under test).
+    #[arg(long, env = "BENCH_THREADS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub threads: u32,
+
+    /// Number of distinct valid tokens in scenario (b), and of bad-signature tokens in (c).
+    #[arg(long, env = "BENCH_POOL", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub pool_size: u32,
+
+    /// Servers to measure, comma-separated.
+    #[arg(
+        long,
+        env = "BENCH_SERVERS",
+        value_delimiter = ',',
+        default_value = "ours,express-seed,express-oauth2"
+    )]
+    pub servers: Vec<ServerKind>,
+
+    /// Where results.json, the token files and the server logs go (default: <target dir>/bench).
+    #[arg(long, env = "BENCH_OUT")]
+    pub out: Option<PathBuf>,
+
+    /// Use the already-built release binaries instead of running `cargo build --release`.
+    #[arg(long, env = "BENCH_SKIP_BUILD")]
+    pub skip_build: bool,
+}
+
+impl Options {
+    /// Warm-up length.
+    pub fn warmup(&self) -> Duration {
+        Duration::from_secs(self.warmup_secs)
+    }
+
+    /// Measurement length.
+    pub fn measure(&self) -> Duration {
+        Duration::from_secs(self.measure_secs)
+    }
+
+    /// The servers to run, in the given order, each once.
+    pub fn servers(&self) -> Vec<ServerKind> {
+        let mut seen = Vec::new();
+        for s in &self.servers {
+            if !seen.contains(s) {
+                seen.push(*s);
+            }
+        }
+        seen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let o = Options::try_parse_from(["bench"]).expect("defaults parse");
+        assert_eq!(o.warmup_secs, 5);
+        assert_eq!(o.measure_secs, 15);
+        assert_eq!(o.connections, 64);
+        assert_eq!(o.threads, 2);
+        assert_eq!(o.pool_size, 10_000);
+        assert_eq!(
+            o.servers(),
+            [
+                ServerKind::Ours,
+                ServerKind::ExpressSeed,
+                ServerKind::ExpressOauth2
+            ]
+        );
+    }
+
+    #[test]
+    fn measurement_longer_than_ten_minutes_is_refused() {
+        assert!(Options::try_parse_from(["bench", "--measure-secs", "601"]).is_err());
+    }
+
+    #[test]
+    fn repeated_server_is_run_once() {
+        let o = Options::try_parse_from(["bench", "--servers", "ours,express-seed,ours"])
+            .expect("valid");
+        assert_eq!(o.servers(), [ServerKind::Ours, ServerKind::ExpressSeed]);
+    }
+}

@@ -1,0 +1,457 @@
+//! What a run produced: one record per server and scenario, the ratios the issue asks for, the
+//! targets checked against them, and the two renderings (a text table, `results.json`).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::options::ServerKind;
+use crate::wrk::WrkSummary;
+
+/// A load pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Scenario {
+    /// `/api/public` with no token: the no-auth ceiling (ours only).
+    #[serde(rename = "public")]
+    Public,
+    /// (a) one valid token, repeated.
+    #[serde(rename = "a-one-token")]
+    OneToken,
+    /// (b) a pool of distinct valid tokens, rotated per request.
+    #[serde(rename = "b-distinct-tokens")]
+    DistinctTokens,
+    /// (c) tokens with a bad signature, rotated per request.
+    #[serde(rename = "c-bad-signature")]
+    BadSignature,
+}
+
+impl Scenario {
+    /// The scenarios that run against `server`, in order.
+    pub fn for_server(server: ServerKind) -> &'static [Scenario] {
+        match server {
+            ServerKind::Ours => &[
+                Self::Public,
+                Self::OneToken,
+                Self::DistinctTokens,
+                Self::BadSignature,
+            ],
+            _ => &[Self::OneToken, Self::DistinctTokens, Self::BadSignature],
+        }
+    }
+
+    /// Short name for the table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Public => "public (no auth)",
+            Self::OneToken => "(a) one token",
+            Self::DistinctTokens => "(b) distinct tokens",
+            Self::BadSignature => "(c) bad signature",
+        }
+    }
+
+    /// The route hit.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Public => "/api/public",
+            _ => "/api/external",
+        }
+    }
+
+    /// The status every response must have.
+    pub fn expected_status(self) -> u16 {
+        match self {
+            Self::BadSignature => 401,
+            _ => 200,
+        }
+    }
+}
+
+/// One measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    /// Which server.
+    pub server: ServerKind,
+    /// Which scenario.
+    pub scenario: Scenario,
+    /// Route.
+    pub path: &'static str,
+    /// Status each response should have.
+    pub expected_status: u16,
+    /// Distinct tokens sent in rotation (0 for none).
+    pub distinct_tokens: usize,
+    /// Throughput.
+    pub requests_per_sec: f64,
+    /// Median latency, ms.
+    pub latency_p50_ms: f64,
+    /// 99th percentile latency, ms.
+    pub latency_p99_ms: f64,
+    /// Slowest request, ms.
+    pub latency_max_ms: f64,
+    /// Responses with status ≥ 400 (wrk's count); equals `requests` when 401 is expected.
+    pub non_2xx: u64,
+    /// Connect, read, write and timeout errors.
+    pub socket_errors: u64,
+    /// Peak resident set of the server during the measurement, MiB.
+    pub peak_rss_mib: f64,
+    /// Whether the peak is the kernel's exact mark (else sampled every 50 ms).
+    pub peak_rss_exact: bool,
+    /// CPU the server used, in cores (of 2, shared with wrk).
+    pub server_cpu_cores: Option<f64>,
+    /// Bytes the server logged during warm-up and measurement (shows logging stayed on).
+    pub log_bytes: u64,
+    /// wrk's raw figures.
+    pub wrk: WrkSummary,
+}
+
+impl RunRecord {
+    /// Whether a scenario that expects success saw any failure.
+    pub fn has_failures(&self) -> bool {
+        let bad_status = if self.expected_status < 400 {
+            self.non_2xx
+        } else {
+            self.wrk.requests.saturating_sub(self.non_2xx)
+        };
+        bad_status > 0 || self.socket_errors > 0
+    }
+}
+
+/// A ratio of two throughputs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratio {
+    /// e.g. `ours / express-seed`.
+    pub name: String,
+    /// Scenario compared.
+    pub scenario: Scenario,
+    /// Numerator / denominator requests per second.
+    pub value: f64,
+}
+
+/// A target from the issue and whether this run met it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetCheck {
+    /// What is required.
+    pub target: String,
+    /// What was measured, in words.
+    pub measured: String,
+    /// `None` when a needed run is missing.
+    pub met: Option<bool>,
+}
+
+fn find(records: &[RunRecord], server: ServerKind, scenario: Scenario) -> Option<&RunRecord> {
+    records
+        .iter()
+        .find(|r| r.server == server && r.scenario == scenario)
+}
+
+fn rps_ratio(
+    records: &[RunRecord],
+    (a, sa): (ServerKind, Scenario),
+    (b, sb): (ServerKind, Scenario),
+) -> Option<f64> {
+    let num = find(records, a, sa)?.requests_per_sec;
+    let den = find(records, b, sb)?.requests_per_sec;
+    (den > 0.0).then(|| num / den)
+}
+
+/// ours/express-seed, ours/express-oauth2 and ours-auth/ours-public for each auth scenario.
+pub fn ratios(records: &[RunRecord]) -> Vec<Ratio> {
+    use ServerKind::*;
+    let auth = [
+        Scenario::OneToken,
+        Scenario::DistinctTokens,
+        Scenario::BadSignature,
+    ];
+    let mut out = Vec::new();
+    for peer in [ExpressSeed, ExpressOauth2] {
+        for s in auth {
+            if let Some(value) = rps_ratio(records, (Ours, s), (peer, s)) {
+                out.push(Ratio {
+                    name: format!("ours / {}", peer.label()),
+                    scenario: s,
+                    value,
+                });
+            }
+        }
+    }
+    for s in auth {
+        if let Some(value) = rps_ratio(records, (Ours, s), (Ours, Scenario::Public)) {
+            out.push(Ratio {
+                name: "ours-auth / ours-public".to_owned(),
+                scenario: s,
+                value,
+            });
+        }
+    }
+    out
+}
+
+/// The issue's targets, checked.
+pub fn check_targets(records: &[RunRecord]) -> Vec<TargetCheck> {
+    use Scenario::*;
+    use ServerKind::*;
+    let mut out = Vec::new();
+    let mut ratio_target = |target: &str, a, b, min: f64| {
+        let value = rps_ratio(records, a, b);
+        out.push(TargetCheck {
+            target: target.to_owned(),
+            measured: value.map_or_else(|| "not measured".to_owned(), |v| format!("{v:.2}x")),
+            met: value.map(|v| v >= min),
+        });
+    };
+    ratio_target(
+        "(a) ours >= 40x express-seed",
+        (Ours, OneToken),
+        (ExpressSeed, OneToken),
+        40.0,
+    );
+    ratio_target(
+        "(a) ours >= 0.8x ours /api/public",
+        (Ours, OneToken),
+        (Ours, Public),
+        0.8,
+    );
+    ratio_target(
+        "(b) ours >= 15x express-seed",
+        (Ours, DistinctTokens),
+        (ExpressSeed, DistinctTokens),
+        15.0,
+    );
+    for s in [OneToken, DistinctTokens] {
+        let r = find(records, Ours, s);
+        out.push(TargetCheck {
+            target: format!("{} ours p99 <= 10 ms", short(s)),
+            measured: r.map_or_else(
+                || "not measured".to_owned(),
+                |r| format!("{:.2} ms", r.latency_p99_ms),
+            ),
+            met: r.map(|r| r.latency_p99_ms <= 10.0),
+        });
+    }
+    let ours: Vec<&RunRecord> = records.iter().filter(|r| r.server == Ours).collect();
+    let peak = ours
+        .iter()
+        .map(|r| r.peak_rss_mib)
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    out.push(TargetCheck {
+        target: "ours peak RSS under load <= 40 MiB".to_owned(),
+        measured: peak.map_or_else(|| "not measured".to_owned(), |p| format!("{p:.1} MiB")),
+        met: peak.map(|p| p <= 40.0),
+    });
+    let valid: Vec<&RunRecord> = records.iter().filter(|r| r.expected_status < 400).collect();
+    let failing: Vec<String> = valid
+        .iter()
+        .filter(|r| r.has_failures())
+        .map(|r| format!("{} {}", r.server.label(), short(r.scenario)))
+        .collect();
+    out.push(TargetCheck {
+        target: "zero errors and zero non-2xx for valid tokens, every run".to_owned(),
+        measured: if valid.is_empty() {
+            "not measured".to_owned()
+        } else if failing.is_empty() {
+            format!("0 in {} runs", valid.len())
+        } else {
+            format!("failures in: {}", failing.join(", "))
+        },
+        met: (!valid.is_empty()).then_some(failing.is_empty()),
+    });
+    out
+}
+
+fn short(s: Scenario) -> &'static str {
+    match s {
+        Scenario::Public => "public",
+        Scenario::OneToken => "(a)",
+        Scenario::DistinctTokens => "(b)",
+        Scenario::BadSignature => "(c)",
+    }
+}
+
+/// The table, ratios and targets as text for the terminal.
+pub fn render(records: &[RunRecord], ratios: &[Ratio], targets: &[TargetCheck]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<15} {:<20} {:>10} {:>8} {:>8} {:>9} {:>7} {:>9} {:>6}",
+        "server", "scenario", "req/s", "p50 ms", "p99 ms", "non-2xx", "errors", "peak RSS", "CPU"
+    );
+    for r in records {
+        let cpu = r
+            .server_cpu_cores
+            .map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
+        let _ = writeln!(
+            s,
+            "{:<15} {:<20} {:>10.0} {:>8.2} {:>8.2} {:>9} {:>7} {:>5.1} MiB {:>6}",
+            r.server.label(),
+            r.scenario.label(),
+            r.requests_per_sec,
+            r.latency_p50_ms,
+            r.latency_p99_ms,
+            r.non_2xx,
+            r.socket_errors,
+            r.peak_rss_mib,
+            cpu
+        );
+    }
+    if !ratios.is_empty() {
+        let _ = writeln!(s, "\nratios of requests/s:");
+        for r in ratios {
+            let _ = writeln!(
+                s,
+                "  {:<26} {:<20} {:>8.2}x",
+                r.name,
+                r.scenario.label(),
+                r.value
+            );
+        }
+    }
+    if !targets.is_empty() {
+        let _ = writeln!(s, "\ntargets (issue 7):");
+        for t in targets {
+            let mark = match t.met {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "n/a",
+            };
+            let _ = writeln!(s, "  {:<7} {:<58} {}", mark, t.target, t.measured);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(server: ServerKind, scenario: Scenario, rps: f64) -> RunRecord {
+        RunRecord {
+            server,
+            scenario,
+            path: scenario.path(),
+            expected_status: scenario.expected_status(),
+            distinct_tokens: 1,
+            requests_per_sec: rps,
+            latency_p50_ms: 1.0,
+            latency_p99_ms: 5.0,
+            latency_max_ms: 9.0,
+            non_2xx: 0,
+            socket_errors: 0,
+            peak_rss_mib: 20.0,
+            peak_rss_exact: true,
+            server_cpu_cores: Some(1.0),
+            log_bytes: 10,
+            wrk: WrkSummary {
+                requests: 1000,
+                duration_us: 1_000_000,
+                bytes: 1,
+                errors_connect: 0,
+                errors_read: 0,
+                errors_write: 0,
+                errors_timeout: 0,
+                status_errors: 0,
+                latency_p50_us: 1000,
+                latency_p90_us: 2000,
+                latency_p99_us: 5000,
+                latency_max_us: 9000,
+                latency_mean_us: 1100.0,
+            },
+        }
+    }
+
+    fn full_run() -> Vec<RunRecord> {
+        use Scenario::*;
+        use ServerKind::*;
+        vec![
+            record(Ours, Public, 50_000.0),
+            record(Ours, OneToken, 45_000.0),
+            record(Ours, DistinctTokens, 20_000.0),
+            record(Ours, BadSignature, 15_000.0),
+            record(ExpressSeed, OneToken, 1_000.0),
+            record(ExpressSeed, DistinctTokens, 1_000.0),
+            record(ExpressSeed, BadSignature, 800.0),
+        ]
+    }
+
+    #[test]
+    fn ratios_compare_ours_with_each_peer_and_with_public() {
+        let r = ratios(&full_run());
+        let get = |name: &str, s: Scenario| {
+            r.iter()
+                .find(|x| x.name == name && x.scenario == s)
+                .map(|x| x.value)
+        };
+        assert_eq!(get("ours / express-seed", Scenario::OneToken), Some(45.0));
+        assert_eq!(
+            get("ours / express-seed", Scenario::BadSignature),
+            Some(18.75)
+        );
+        assert_eq!(
+            get("ours-auth / ours-public", Scenario::OneToken),
+            Some(0.9)
+        );
+        assert_eq!(get("ours / express-oauth2", Scenario::OneToken), None);
+    }
+
+    #[test]
+    fn targets_met_and_missed_are_told_apart() {
+        let mut run = full_run();
+        run[2].requests_per_sec = 10_000.0; // (b) only 10x the seed
+        let t = check_targets(&run);
+        let met = |prefix: &str| {
+            t.iter()
+                .find(|c| c.target.starts_with(prefix))
+                .and_then(|c| c.met)
+        };
+        assert_eq!(met("(a) ours >= 40x"), Some(true));
+        assert_eq!(met("(a) ours >= 0.8x"), Some(true));
+        assert_eq!(met("(b) ours >= 15x"), Some(false));
+        assert_eq!(met("ours peak RSS"), Some(true));
+        assert_eq!(met("zero errors"), Some(true));
+    }
+
+    #[test]
+    fn a_single_non_2xx_on_a_valid_token_run_fails_the_zero_errors_target() {
+        let mut run = full_run();
+        run[4].non_2xx = 1;
+        let t = check_targets(&run);
+        let zero = t
+            .iter()
+            .find(|c| c.target.starts_with("zero errors"))
+            .expect("present");
+        assert_eq!(zero.met, Some(false));
+        assert_eq!(zero.measured, "failures in: express-seed (a)");
+    }
+
+    #[test]
+    fn bad_signature_run_with_all_401_is_not_a_failure() {
+        let mut r = record(ServerKind::Ours, Scenario::BadSignature, 1.0);
+        r.non_2xx = r.wrk.requests;
+        assert!(!r.has_failures());
+        r.non_2xx -= 1;
+        assert!(r.has_failures());
+    }
+
+    #[test]
+    fn missing_peer_makes_its_targets_not_applicable() {
+        let run: Vec<RunRecord> = full_run()
+            .into_iter()
+            .filter(|r| r.server == ServerKind::Ours)
+            .collect();
+        let t = check_targets(&run);
+        let first = t.first().expect("present");
+        assert_eq!(first.met, None);
+        assert_eq!(first.measured, "not measured");
+    }
+
+    #[test]
+    fn table_has_one_row_per_record() {
+        let run = full_run();
+        let text = render(&run, &ratios(&run), &check_targets(&run));
+        assert_eq!(text.lines().filter(|l| l.starts_with("ours ")).count(), 4);
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("express-seed"))
+                .count(),
+            3
+        );
+    }
+}
