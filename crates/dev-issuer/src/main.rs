@@ -1,0 +1,85 @@
+//! `dev-issuer`: runs the development issuer on http://localhost:3002 (loopback only).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use app_config::{AuthConfig, ConfigError, exit_on_config_error};
+use clap::Parser;
+use clap::builder::BoolishValueParser;
+use dev_issuer::{Application, DEFAULT_KEY_FILE, DEFAULT_USERS_FILE, Settings, StartupError};
+
+/// A local, development-only, Auth0-compatible OpenID Connect issuer. Never for production.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// Address to listen on: a loopback address (127.0.0.1, ::1) or localhost.
+    #[arg(long, env = "ISSUER_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "ISSUER_PORT", default_value_t = 3002)]
+    port: u16,
+    /// The development users file.
+    #[arg(long, env = "ISSUER_USERS_FILE", default_value = DEFAULT_USERS_FILE)]
+    users_file: PathBuf,
+    /// Where signing keys are kept across restarts.
+    #[arg(long, env = "ISSUER_KEY_FILE", default_value = DEFAULT_KEY_FILE)]
+    key_file: PathBuf,
+    /// Enable the /dev/ test hooks (rotate keys, mint tokens).
+    #[arg(long, env = "ISSUER_DEV_ENDPOINTS", value_parser = BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    dev_endpoints: bool,
+}
+
+fn listen_addr(host: &str, port: u16) -> Result<SocketAddr, ConfigError> {
+    let ip = if host.eq_ignore_ascii_case("localhost") {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        host.parse().map_err(|_| {
+            ConfigError::new(
+                "ISSUER_HOST",
+                format!("{host:?} is not an IP address"),
+                "use 127.0.0.1, ::1 or localhost",
+            )
+        })?
+    };
+    if !ip.is_loopback() {
+        return Err(ConfigError::new(
+            "ISSUER_HOST",
+            format!(
+                "{host} is not a loopback address; the dev issuer is for local development only"
+            ),
+            "use 127.0.0.1, ::1 or localhost",
+        ));
+    }
+    Ok(SocketAddr::new(ip, port))
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let listen = listen_addr(&cli.host, cli.port).unwrap_or_else(|e| exit_on_config_error(&e));
+    let config = AuthConfig::load().unwrap_or_else(|e| exit_on_config_error(&e));
+    let mut settings = Settings::new(listen, config);
+    settings.users_file = cli.users_file;
+    settings.key_file = Some(cli.key_file);
+    settings.dev_endpoints = cli.dev_endpoints;
+    eprintln!("dev-issuer: FOR LOCAL DEVELOPMENT ONLY - never use it in production.");
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(
+            e @ (StartupError::NotLoopback(_)
+            | StartupError::IssuerNotLocal(_)
+            | StartupError::Users(_)),
+        ) => exit_on_config_error(&e),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1)
+        }
+    };
+    app.run_until_stopped().await
+}

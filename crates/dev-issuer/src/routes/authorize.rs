@@ -1,0 +1,372 @@
+//! `GET /authorize` and the login form's `POST /login`: where a browser logs in and gets a code.
+//!
+//! Order matters for safety: the client and `redirect_uri` are checked first, and until both
+//! are known good every failure is an error page — never a redirect, so the issuer cannot be
+//! used as an open redirector. After that, failures travel back to the client like successes,
+//! in the requested response mode.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+use url::Url;
+
+use super::{BROWSER_COOKIE, Params, SESSION_COOKIE};
+use crate::error::{PageError, html_response};
+use crate::html;
+use crate::issuer::{AuthRequest, Issuer, ResponseMode, Session, random_secret};
+
+const EXPIRED_FORM: &str = "This login form has expired or was opened in another browser. Go back to the application and log in again.";
+
+/// Where and how to answer once the client and redirect_uri are trusted.
+struct Reply {
+    redirect_uri: String,
+    mode: ResponseMode,
+    state: Option<String>,
+}
+
+impl Reply {
+    fn error(&self, error: &str, description: &str) -> HttpResponse {
+        let mut response = json!({"error": error, "error_description": description});
+        if let Some(state) = &self.state {
+            response["state"] = json!(state);
+        }
+        respond(&self.redirect_uri, self.mode, &response, None)
+    }
+}
+
+pub(crate) async fn authorize(
+    req: HttpRequest,
+    issuer: web::Data<Issuer>,
+) -> Result<HttpResponse, PageError> {
+    let params = Params::from_urlencoded(req.query_string().as_bytes());
+    let repeated = |name: &str| {
+        PageError::bad_request(
+            "Invalid request",
+            format!("The parameter {name} is repeated."),
+        )
+    };
+    let client_id = params.get("client_id").map_err(repeated)?.ok_or_else(|| {
+        PageError::bad_request("Invalid request", "The parameter client_id is missing.")
+    })?;
+    if !issuer.client_known(client_id) {
+        return Err(PageError::bad_request(
+            "Unknown client",
+            format!("No application has the client_id {client_id:?}."),
+        ));
+    }
+    let redirect_uri = params
+        .get("redirect_uri")
+        .map_err(repeated)?
+        .ok_or_else(|| {
+            PageError::bad_request("Invalid request", "The parameter redirect_uri is missing.")
+        })?;
+    if !issuer.callback_allowed(redirect_uri) || Url::parse(redirect_uri).is_err() {
+        return Err(PageError::bad_request(
+            "Callback URL mismatch",
+            format!(
+                "{redirect_uri} is not in the list of allowed callback URLs for this application."
+            ),
+        ));
+    }
+    let state = params.get("state").map_err(repeated)?.map(str::to_owned);
+    let mode = match params.get("response_mode").map_err(repeated)? {
+        None | Some("query") => Some(ResponseMode::Query),
+        Some("web_message") => Some(ResponseMode::WebMessage),
+        Some(_) => None,
+    };
+    let reply = Reply {
+        redirect_uri: redirect_uri.to_owned(),
+        mode: mode.unwrap_or(ResponseMode::Query),
+        state,
+    };
+    if mode.is_none() {
+        return Ok(reply.error(
+            "invalid_request",
+            "response_mode must be query or web_message",
+        ));
+    }
+    match validate(&params, &issuer) {
+        Ok((request, prompt, max_age)) => {
+            Ok(proceed(&req, &issuer, reply, request, prompt, max_age))
+        }
+        Err((error, description)) => Ok(reply.error(error, &description)),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prompt {
+    Default,
+    None,
+    Login,
+}
+
+type Invalid = (&'static str, String);
+
+fn validate(
+    params: &Params,
+    issuer: &Issuer,
+) -> Result<(AuthRequest, Prompt, Option<i64>), Invalid> {
+    let get = |name: &'static str| {
+        params
+            .get(name)
+            .map_err(|n| ("invalid_request", format!("the parameter {n} is repeated")))
+    };
+    match get("response_type")? {
+        Some("code") => {}
+        Some(other) => {
+            return Err((
+                "unsupported_response_type",
+                format!("response_type {other:?} is not supported; use code"),
+            ));
+        }
+        None => return Err(("invalid_request", "missing response_type".into())),
+    }
+    let code_challenge = get("code_challenge")?.ok_or_else(|| {
+        (
+            "invalid_request",
+            "PKCE is required: send code_challenge with code_challenge_method=S256".to_owned(),
+        )
+    })?;
+    if get("code_challenge_method")? != Some("S256") {
+        return Err((
+            "invalid_request",
+            "code_challenge_method must be S256".into(),
+        ));
+    }
+    let well_formed = code_challenge.len() == 43
+        && code_challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Err((
+            "invalid_request",
+            "code_challenge must be 43 base64url characters".into(),
+        ));
+    }
+    let audience = get("audience")?;
+    if let Some(audience) = audience {
+        if !issuer.audience_known(audience) {
+            return Err(("access_denied", format!("Service not found: {audience}")));
+        }
+    }
+    let prompts: Vec<&str> = get("prompt")?.unwrap_or("").split_whitespace().collect();
+    let prompt = if prompts.contains(&"none") {
+        if prompts.len() > 1 {
+            return Err((
+                "invalid_request",
+                "prompt=none cannot be combined with other values".into(),
+            ));
+        }
+        Prompt::None
+    } else if prompts.contains(&"login") {
+        Prompt::Login
+    } else {
+        Prompt::Default
+    };
+    let max_age = match get("max_age")? {
+        None => None,
+        Some(text) => Some(
+            text.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| {
+                    (
+                        "invalid_request",
+                        "max_age must be a non-negative integer".to_owned(),
+                    )
+                })?,
+        ),
+    };
+    let request = AuthRequest {
+        client_id: get("client_id")?.unwrap_or_default().to_owned(),
+        redirect_uri: get("redirect_uri")?.unwrap_or_default().to_owned(),
+        response_mode: match get("response_mode")? {
+            Some("web_message") => ResponseMode::WebMessage,
+            _ => ResponseMode::Query,
+        },
+        scopes: get("scope")?
+            .unwrap_or("openid")
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        audience: audience.map(str::to_owned),
+        state: get("state")?.map(str::to_owned),
+        nonce: get("nonce")?.map(str::to_owned),
+        code_challenge: code_challenge.to_owned(),
+    };
+    Ok((request, prompt, max_age))
+}
+
+/// Answers a valid request: a code at once if the browser's session will do, else the form.
+fn proceed(
+    req: &HttpRequest,
+    issuer: &Issuer,
+    reply: Reply,
+    request: AuthRequest,
+    prompt: Prompt,
+    max_age: Option<i64>,
+) -> HttpResponse {
+    let now = issuer.now();
+    let session = req
+        .cookie(SESSION_COOKIE)
+        .and_then(|c| issuer.session(c.value()))
+        .filter(|s| max_age.is_none_or(|max| now - s.auth_time <= max))
+        .filter(|_| prompt != Prompt::Login);
+    match (session, prompt) {
+        (Some(session), _) => complete(issuer, request, &session, None),
+        (None, Prompt::None) => reply.error("login_required", "Login required"),
+        (None, _) => {
+            let existing = req.cookie(BROWSER_COOKIE).map(|c| c.value().to_owned());
+            let browser = existing.clone().unwrap_or_else(random_secret);
+            let Some(id) = issuer.remember_login(request, &browser) else {
+                return reply.error(
+                    "temporarily_unavailable",
+                    "too many pending logins; restart the dev issuer",
+                );
+            };
+            let mut response = html_response(StatusCode::OK);
+            if existing.is_none() {
+                response.cookie(cookie(issuer, BROWSER_COOKIE, browser));
+            }
+            response.body(html::login_page(&id, "", None))
+        }
+    }
+}
+
+/// Issues the code and sends it back in the request's response mode.
+fn complete(
+    issuer: &Issuer,
+    request: AuthRequest,
+    session: &Session,
+    set_cookie: Option<Cookie<'static>>,
+) -> HttpResponse {
+    let redirect_uri = request.redirect_uri.clone();
+    let mode = request.response_mode;
+    let state = request.state.clone();
+    let Some(code) = issuer.issue_code(request, session) else {
+        let reply = Reply {
+            redirect_uri,
+            mode,
+            state,
+        };
+        return reply.error(
+            "temporarily_unavailable",
+            "too many pending codes; restart the dev issuer",
+        );
+    };
+    let mut response = json!({ "code": code });
+    if let Some(state) = state {
+        response["state"] = json!(state);
+    }
+    respond(&redirect_uri, mode, &response, set_cookie)
+}
+
+/// Sends `response` (code or error, plus state) to the client: a 302 with a query, or the
+/// web_message page.
+fn respond(
+    redirect_uri: &str,
+    mode: ResponseMode,
+    response: &Value,
+    set_cookie: Option<Cookie<'static>>,
+) -> HttpResponse {
+    let Ok(mut url) = Url::parse(redirect_uri) else {
+        // Unreachable: redirect_uri was parsed before it was accepted.
+        return actix_web::ResponseError::error_response(&PageError::bad_request(
+            "Invalid request",
+            "redirect_uri is not a URL.",
+        ));
+    };
+    let mut builder = match mode {
+        ResponseMode::Query => {
+            if let Value::Object(fields) = response {
+                let mut query = url.query_pairs_mut();
+                for (name, value) in fields {
+                    query.append_pair(name, value.as_str().unwrap_or_default());
+                }
+            }
+            let mut builder = HttpResponse::Found();
+            builder.insert_header((header::LOCATION, url.as_str()));
+            builder
+        }
+        ResponseMode::WebMessage => HttpResponse::Ok(),
+    };
+    builder.insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(cookie) = set_cookie {
+        builder.cookie(cookie);
+    }
+    match mode {
+        ResponseMode::Query => builder.finish(),
+        ResponseMode::WebMessage => {
+            let origin = url.origin().ascii_serialization();
+            let nonce = random_secret();
+            // Framable by the client's origin only: the SDK's silent authentication iframe.
+            let csp = format!(
+                "default-src 'none'; script-src 'nonce-{nonce}'; frame-ancestors {origin}; base-uri 'none'"
+            );
+            builder
+                .content_type("text/html; charset=utf-8")
+                .insert_header((header::CONTENT_SECURITY_POLICY, csp))
+                .body(html::web_message_page(&origin, response, &nonce))
+        }
+    }
+}
+
+/// An issuer cookie: HttpOnly, SameSite=Lax (so the SPA's same-site silent-auth iframe sends
+/// it), Path=/, and Secure when the issuer is served over https.
+pub(crate) fn cookie(issuer: &Issuer, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .secure(issuer.issuer().starts_with("https://"))
+        .finish()
+}
+
+pub(crate) async fn login(
+    req: HttpRequest,
+    body: web::Bytes,
+    issuer: web::Data<Issuer>,
+) -> Result<HttpResponse, PageError> {
+    let form = Params::from_urlencoded(&body);
+    let field = |name: &'static str| {
+        form.get(name)
+            .map_err(|n| {
+                PageError::bad_request("Invalid request", format!("The field {n} is repeated."))
+            })
+            .map(Option::unwrap_or_default)
+    };
+    let request_id = field("request")?;
+    let username = field("username")?;
+    let password = field("password")?;
+    let browser = req
+        .cookie(BROWSER_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    let pending = issuer
+        .pending_login(request_id, &browser)
+        .ok_or_else(|| PageError::bad_request("Login expired", EXPIRED_FORM))?;
+    let Some(user) = issuer.users().authenticate(username, password) else {
+        tracing::info!("login failed: wrong email or password");
+        return Ok(
+            html_response(StatusCode::UNAUTHORIZED).body(html::login_page(
+                request_id,
+                username,
+                Some("Wrong email or password."),
+            )),
+        );
+    };
+    issuer.forget_login(request_id);
+    let (cookie_value, session) = issuer
+        .start_session(&user.username)
+        .ok_or_else(|| PageError::unavailable("Too many sessions; restart the dev issuer."))?;
+    tracing::info!(sub = %user.sub, "user logged in");
+    let session_cookie = cookie(&issuer, SESSION_COOKIE, cookie_value);
+    Ok(complete(
+        &issuer,
+        pending.request,
+        &session,
+        Some(session_cookie),
+    ))
+}

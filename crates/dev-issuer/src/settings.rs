@@ -1,0 +1,103 @@
+//! Everything the dev issuer needs to start: the shared configuration plus its own options.
+//!
+//! A plain struct, filled by `main.rs` from flags and environment or by tests through
+//! [`Settings::for_tests`]. Validation that depends on several values (loopback-only listening,
+//! a loopback issuer) happens once, in `Application::build`.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use app_config::AuthConfig;
+
+use crate::Clock;
+
+/// Default path of the users file, relative to the working directory (the project root).
+pub const DEFAULT_USERS_FILE: &str = "dev-users.json";
+/// Default path of the signing-key file, relative to the working directory.
+pub const DEFAULT_KEY_FILE: &str = "target/dev-issuer/signing-keys.json";
+
+/// How long each artefact the issuer hands out stays valid.
+#[derive(Debug, Clone)]
+pub struct Lifetimes {
+    /// Authorization codes (default 60 s).
+    pub code: Duration,
+    /// Access tokens (default 24 h, Auth0's default).
+    pub access_token: Duration,
+    /// ID tokens (default 10 h, Auth0's default).
+    pub id_token: Duration,
+    /// Login sessions behind the cookie (default 24 h).
+    pub session: Duration,
+    /// Refresh tokens, absolute (default 30 days).
+    pub refresh_token: Duration,
+    /// A shown login form waiting for its post (default 15 min).
+    pub login_request: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            code: Duration::from_secs(60),
+            access_token: Duration::from_secs(86_400),
+            id_token: Duration::from_secs(36_000),
+            session: Duration::from_secs(86_400),
+            refresh_token: Duration::from_secs(30 * 86_400),
+            login_request: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// The dev issuer's settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen; must be a loopback address (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The shared configuration: `issuer` is what tokens carry, `client_id` the one client.
+    pub config: AuthConfig,
+    /// The development users file.
+    pub users_file: PathBuf,
+    /// Where signing keys are kept across restarts; `None` keeps them in memory only.
+    pub key_file: Option<PathBuf>,
+    /// Whether the `/dev/` test hooks answer (otherwise they are 404).
+    pub dev_endpoints: bool,
+    /// Allowed `redirect_uri` values for the client (default: `appOrigin`, with or without `/`).
+    pub allowed_callback_urls: Vec<String>,
+    /// Allowed logout `returnTo` values (default: `appOrigin`, with or without `/`).
+    pub allowed_logout_urls: Vec<String>,
+    /// Origins allowed by CORS on the token, userinfo and discovery endpoints (default: `appOrigin`).
+    pub allowed_origins: Vec<String>,
+    /// Lifetimes of codes, tokens and sessions.
+    pub lifetimes: Lifetimes,
+    /// The clock; tests advance it to expire things.
+    pub clock: Clock,
+}
+
+impl Settings {
+    /// Settings with the defaults: users from `dev-users.json`, keys in `target/`, hooks off.
+    pub fn new(listen: SocketAddr, config: AuthConfig) -> Self {
+        let app = config.app_origin.clone();
+        Self {
+            listen,
+            users_file: PathBuf::from(DEFAULT_USERS_FILE),
+            key_file: Some(PathBuf::from(DEFAULT_KEY_FILE)),
+            dev_endpoints: false,
+            allowed_callback_urls: vec![app.clone()],
+            allowed_logout_urls: vec![app.clone()],
+            allowed_origins: vec![app],
+            lifetimes: Lifetimes::default(),
+            clock: Clock::system(),
+            config,
+        }
+    }
+
+    /// Settings for in-process tests: a free loopback port, the project's users file, keys in
+    /// memory only, and the `/dev/` hooks on.
+    pub fn for_tests(config: AuthConfig) -> Self {
+        let mut settings = Self::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), config);
+        settings.users_file =
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../dev-users.json"));
+        settings.key_file = None;
+        settings.dev_endpoints = true;
+        settings
+    }
+}

@@ -1,0 +1,146 @@
+//! Building and running the server (the zero2prod shape the end-to-end tests rely on).
+//!
+//! The loopback rules live here because every entry point passes through: the listening
+//! socket must be loopback, and so must the issuer named in the configuration — this issuer
+//! must never be able to mint tokens that claim to come from a real tenant.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{App, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::issuer::{Issuer, MintError};
+use crate::keys::KeyError;
+use crate::routes;
+use crate::settings::Settings;
+use crate::users::UsersError;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The listen address is not loopback.
+    #[error(
+        "refusing to listen on {0}: the dev issuer binds loopback only (ISSUER_HOST=127.0.0.1, ::1 or localhost)"
+    )]
+    NotLoopback(SocketAddr),
+    /// The configured issuer is not on this machine.
+    #[error(
+        "refusing to issue tokens as {0}: the dev issuer serves a loopback domain only (e.g. AUTH0_DOMAIN=http://localhost:3002)"
+    )]
+    IssuerNotLocal(String),
+    /// The users file is unusable.
+    #[error(transparent)]
+    Users(#[from] UsersError),
+    /// The signing keys are unusable.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// Binding or serving failed.
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A dev issuer bound to its port, ready to serve.
+pub struct Application {
+    port: u16,
+    server: Server,
+    issuer: Issuer,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Binds `settings.listen` (port 0 picks a free port) and builds the server.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        if !settings.listen.ip().is_loopback() {
+            return Err(StartupError::NotLoopback(settings.listen));
+        }
+        let listener = TcpListener::bind(settings.listen)?;
+        Self::from_listener(settings, listener)
+    }
+
+    /// Builds the server on a socket the caller bound (so tests can learn ports first).
+    pub fn from_listener(settings: Settings, listener: TcpListener) -> Result<Self, StartupError> {
+        let local = listener.local_addr()?;
+        if !local.ip().is_loopback() {
+            return Err(StartupError::NotLoopback(local));
+        }
+        if !settings.config.issuer_is_local() {
+            return Err(StartupError::IssuerNotLocal(
+                settings.config.issuer.to_string(),
+            ));
+        }
+        let issuer = Issuer::new(&settings)?;
+        let data = web::Data::new(issuer.clone());
+        let origins = settings.allowed_origins.clone();
+        let dev_endpoints = settings.dev_endpoints;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("Referrer-Policy", "no-referrer")),
+                )
+                .wrap(TracingLogger::default())
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(64 * 1024))
+                .configure(|cfg| routes::configure(cfg, &origins, dev_endpoints))
+        })
+        .workers(2)
+        .shutdown_timeout(5)
+        .listen(listener)?
+        .run();
+        tracing::warn!(
+            issuer = %settings.config.issuer,
+            port = local.port(),
+            dev_endpoints,
+            "dev-issuer is for local development only: never use it in production"
+        );
+        Ok(Self {
+            port: local.port(),
+            server,
+            issuer,
+        })
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server (`handle.stop(true).await`).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// The issuer core, for minting tokens in-process (tests, benchmarks).
+    pub fn issuer(&self) -> Issuer {
+        self.issuer.clone()
+    }
+
+    /// Mints a valid access token for `username` with `audience` and `scopes`, valid for
+    /// `lifetime`; each call returns a distinct token. See [`Issuer::mint_access_token`].
+    pub fn mint_access_token(
+        &self,
+        username: &str,
+        audience: &str,
+        scopes: &[&str],
+        lifetime: Duration,
+    ) -> Result<String, MintError> {
+        self.issuer
+            .mint_access_token(username, audience, scopes, lifetime)
+    }
+
+    /// Serves until stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
