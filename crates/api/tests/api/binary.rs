@@ -1,0 +1,246 @@
+//! The compiled `api` binary: configuration errors, start-up log, graceful shutdown, and that
+//! tokens never reach the log.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::helpers::{KEYS, TestIssuer};
+
+const ENV_VARS: [&str; 9] = [
+    "AUTH_CONFIG",
+    "AUTH0_DOMAIN",
+    "AUTH0_CLIENT_ID",
+    "AUTH0_AUDIENCE",
+    "APP_ORIGIN",
+    "API_ORIGIN",
+    "API_HOST",
+    "API_PORT",
+    "RUST_LOG",
+];
+
+fn default_config() -> String {
+    format!("{}/../../auth_config.json", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn api(vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_api"));
+    for var in ENV_VARS {
+        command.env_remove(var);
+    }
+    command.env("AUTH_CONFIG", default_config());
+    command.envs(vars.iter().copied());
+    command
+}
+
+/// Runs the binary to completion and returns (exit code, stderr).
+fn run_to_exit(vars: &[(&str, &str)]) -> (Option<i32>, String) {
+    let output = api(vars)
+        .env("API_PORT", "0")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run api");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn assert_one_line_config_error(vars: &[(&str, &str)], naming: &str) {
+    let (code, stderr) = run_to_exit(vars);
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
+    assert!(
+        stderr.starts_with("error: invalid setting "),
+        "stderr: {stderr}"
+    );
+    assert!(stderr.contains(naming), "stderr: {stderr}");
+}
+
+#[test]
+fn unreadable_config_file_is_one_line_and_exit_code_2() {
+    assert_one_line_config_error(
+        &[("AUTH_CONFIG", "/nonexistent/auth_config.json")],
+        "AUTH_CONFIG",
+    );
+}
+
+#[test]
+fn plain_http_domain_on_a_public_host_is_one_line_and_exit_code_2() {
+    assert_one_line_config_error(
+        &[("AUTH0_DOMAIN", "http://tenant.example.com")],
+        "AUTH0_DOMAIN",
+    );
+}
+
+#[test]
+fn empty_audience_is_one_line_and_exit_code_2() {
+    assert_one_line_config_error(&[("AUTH0_AUDIENCE", "")], "AUTH0_AUDIENCE");
+}
+
+#[test]
+fn bad_port_is_one_line_and_exit_code_2() {
+    let (code, stderr) = {
+        let output = api(&[("API_PORT", "not-a-port")])
+            .output()
+            .expect("run api");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
+    assert!(stderr.contains("API_PORT"), "stderr: {stderr}");
+}
+
+/// A running binary whose stdout lines arrive on a channel.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(vars: &[(&str, &str)]) -> Self {
+        let mut child = api(vars)
+            .env("API_PORT", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn api");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (bounded) for a line containing `needle` and returns it.
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!(
+            "no log line containing {needle:?}; saw:\n{}",
+            self.seen.join("\n")
+        );
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits (bounded) for the process to exit; returns its exit code and the rest of stdout.
+    fn wait_exit(mut self) -> (Option<i32>, String) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                let rest: Vec<String> = self.lines.try_iter().collect();
+                self.seen.extend(rest);
+                return (status.code(), self.seen.join("\n"));
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the api did not exit within 20 s of the signal");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn port_of(line: &str) -> u16 {
+    line.rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"))
+}
+
+#[tokio::test]
+async fn binary_logs_address_and_issuer_and_stops_gracefully_on_sigterm() {
+    let issuer = TestIssuer::start(&[&KEYS.current], true);
+    let mut api = Running::start(&[("AUTH0_DOMAIN", issuer.base())]);
+    api.wait_for(&format!("trusting access tokens from {}", issuer.issuer()));
+    let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
+    let response = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .expect("healthz");
+    assert_eq!(response.status(), 200);
+    api.signal("TERM");
+    let (code, _) = api.wait_exit();
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test]
+async fn binary_stops_gracefully_on_sigint() {
+    let issuer = TestIssuer::start(&[&KEYS.current], true);
+    let mut api = Running::start(&[("AUTH0_DOMAIN", issuer.base())]);
+    let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
+    let response = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .expect("healthz");
+    assert_eq!(response.status(), 200);
+    api.signal("INT");
+    let (code, _) = api.wait_exit();
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test]
+async fn request_log_has_method_path_status_and_latency_but_never_the_token() {
+    let issuer = TestIssuer::start(&[&KEYS.current], true);
+    let mut api = Running::start(&[("AUTH0_DOMAIN", issuer.base()), ("RUST_LOG", "debug")]);
+    let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!(
+            "http://127.0.0.1:{port}/api/external?access_token=sentinel-query-token"
+        ))
+        .header("Authorization", "Bearer sentinel.header.token")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 401);
+    let line = api.wait_for("status=401");
+    assert!(line.contains("method=GET"), "{line}");
+    assert!(line.contains("path=/api/external"), "{line}");
+    assert!(line.contains("latency_us="), "{line}");
+    api.signal("TERM");
+    let (_, log) = api.wait_exit();
+    assert!(!log.contains("sentinel"), "a token reached the log:\n{log}");
+    assert!(
+        !log.to_ascii_lowercase().contains("authorization: "),
+        "{log}"
+    );
+}

@@ -1,0 +1,125 @@
+//! CORS: only `appOrigin`, Authorization allowed, WWW-Authenticate exposed, on errors too.
+
+use crate::helpers::{APP_ORIGIN, spawn_app};
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn allowed_origin_gets_allow_origin_on_success() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/public"))
+        .header("Origin", APP_ORIGIN)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "access-control-allow-origin"),
+        Some(APP_ORIGIN)
+    );
+}
+
+#[tokio::test]
+async fn unauthorized_response_carries_cors_headers_and_exposes_the_challenge() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/external"))
+        .header("Origin", APP_ORIGIN)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        header(&response, "access-control-allow-origin"),
+        Some(APP_ORIGIN)
+    );
+    let exposed = header(&response, "access-control-expose-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        exposed.split(',').any(|h| h.trim() == "www-authenticate"),
+        "{exposed}"
+    );
+}
+
+#[tokio::test]
+async fn forbidden_response_carries_cors_headers() {
+    let app = spawn_app().await;
+    let token = app.token().claim("scope", "openid").sign();
+    let response = app
+        .client
+        .get(app.url("/api/private-scoped"))
+        .header("Origin", APP_ORIGIN)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        header(&response, "access-control-allow-origin"),
+        Some(APP_ORIGIN)
+    );
+}
+
+#[tokio::test]
+async fn other_origin_gets_no_allow_origin() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/public"))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn preflight_from_app_origin_allows_get_with_authorization() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/external"))
+        .header("Origin", APP_ORIGIN)
+        .header("Access-Control-Request-Method", "GET")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "access-control-allow-origin"),
+        Some(APP_ORIGIN)
+    );
+    let allowed = header(&response, "access-control-allow-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        allowed.split(',').any(|h| h.trim() == "authorization"),
+        "{allowed}"
+    );
+    let methods = header(&response, "access-control-allow-methods").unwrap_or_default();
+    assert!(methods.split(',').any(|m| m.trim() == "GET"), "{methods}");
+}
+
+#[tokio::test]
+async fn preflight_from_other_origin_is_refused() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/external"))
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "GET")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 400);
+    assert_eq!(header(&response, "access-control-allow-origin"), None);
+}

@@ -1,0 +1,90 @@
+//! The issuer's availability and key changes, end to end.
+
+use std::time::Duration;
+
+use crate::helpers::{
+    APP_ORIGIN, KEYS, assert_refusal, eventually, invalid_token_challenge, spawn_app_with,
+};
+
+#[tokio::test]
+async fn api_starts_with_the_issuer_down_and_becomes_ready_when_it_comes_up() {
+    let app = spawn_app_with(false, |_| {}).await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.status(), 503);
+
+    app.issuer.set_up(true);
+    assert!(
+        eventually(Duration::from_secs(30), || app.ready()).await,
+        "/readyz did not turn 200 within 30 s of the issuer coming up"
+    );
+    let response = app
+        .get_with_token("/api/external", &app.token().sign())
+        .await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn token_while_the_issuer_is_down_is_503_temporarily_unavailable_with_retry_after() {
+    let app = spawn_app_with(false, |_| {}).await;
+    let response = app
+        .client
+        .get(app.url("/api/external"))
+        .header("Origin", APP_ORIGIN)
+        .bearer_auth(app.token().sign())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some(APP_ORIGIN)
+    );
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in whole seconds");
+    assert!(retry_after >= 1);
+    assert_refusal(
+        response,
+        503,
+        r#"Bearer realm="api", error="temporarily_unavailable", error_description="signing keys unavailable""#,
+        "temporarily_unavailable",
+        "signing keys unavailable",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn key_rotation_is_followed_end_to_end() {
+    let app = spawn_app_with(true, |settings| {
+        settings.verifier.cache.unknown_kid_cooldown = Duration::ZERO;
+    })
+    .await;
+    app.wait_until_ready().await;
+    let old = app.token().sign();
+    assert_eq!(
+        app.get_with_token("/api/external", &old).await.status(),
+        200
+    );
+
+    app.issuer.set_keys(&[&KEYS.next]);
+    let new = app.token().signed_by(&KEYS.next).sign();
+    assert_eq!(
+        app.get_with_token("/api/external", &new).await.status(),
+        200
+    );
+
+    assert_refusal(
+        app.get_with_token("/api/external", &old).await,
+        401,
+        &invalid_token_challenge("signing key not found"),
+        "invalid_token",
+        "signing key not found",
+    )
+    .await;
+    assert!(app.issuer.jwks_requests() >= 2);
+}

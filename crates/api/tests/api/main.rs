@@ -1,0 +1,10 @@
+//! Integration tests: the real API on port 0 against a local test issuer (see `helpers`).
+
+mod authentication;
+mod binary;
+mod cors;
+mod helpers;
+mod hostile;
+mod issuer;
+mod routes;
+mod scopes;

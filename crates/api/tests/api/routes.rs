@@ -1,0 +1,109 @@
+//! The public routes: bodies and statuses exactly as DESIGN.md says.
+
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn public_answers_the_design_message_without_a_token() {
+    let app = spawn_app().await;
+    let response = app.get("/api/public").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    assert_eq!(
+        response.text().await.expect("body"),
+        r#"{"msg":"Hello from a public endpoint! You don't need to be authenticated to see this."}"#
+    );
+}
+
+#[tokio::test]
+async fn healthz_answers_ok() {
+    let app = spawn_app().await;
+    let response = app.get("/healthz").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Value>().await.expect("json"),
+        json!({"status": "ok"})
+    );
+}
+
+#[tokio::test]
+async fn readyz_answers_200_once_keys_are_loaded() {
+    let app = spawn_app().await;
+    let response = app.get("/readyz").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Value>().await.expect("json"),
+        json!({"status": "ready"})
+    );
+}
+
+#[tokio::test]
+async fn unknown_route_is_a_json_404() {
+    let app = spawn_app().await;
+    let response = app.get("/api/nope").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.json::<Value>().await.expect("json"),
+        json!({"error": "not_found", "error_description": "no such route"})
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_and_expose_verifier_stats() {
+    let app = spawn_app().await;
+    let token = app.token().sign();
+    assert_eq!(
+        app.get_with_token("/api/external", &token).await.status(),
+        200
+    );
+    assert_eq!(app.get("/api/external").await.status(), 401);
+    assert_eq!(app.get("/api/public").await.status(), 200);
+
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = response.text().await.expect("body");
+    let has = |line: &str| text.lines().any(|l| l == line);
+    assert!(
+        has(r#"api_http_requests_total{route="/api/external",status="200"} 1"#),
+        "{text}"
+    );
+    assert!(
+        has(r#"api_http_requests_total{route="/api/external",status="401"} 1"#),
+        "{text}"
+    );
+    assert!(
+        has(r#"api_http_requests_total{route="/api/public",status="200"} 1"#),
+        "{text}"
+    );
+    assert!(
+        has(r#"api_token_verifications_total{outcome="ok"} 1"#),
+        "{text}"
+    );
+    assert!(has("api_jwks_keys_loaded 1"), "{text}");
+    assert!(has("api_ready 1"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("api_jwks_key_set_age_seconds ")),
+        "{text}"
+    );
+    let fetches = text
+        .lines()
+        .find_map(|l| l.strip_prefix("api_jwks_fetches_total "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .expect("fetch counter");
+    assert!(fetches >= 1, "{text}");
+}
