@@ -1,0 +1,296 @@
+//! Registered-claim checks (`iss`, `aud`, `exp`, `nbf`, `iat`) and the typed [`Claims`].
+//!
+//! Done here rather than with `jsonwebtoken::Validation` so that every rule of the issue is
+//! explicit and each failure has its own [`VerifyError`] variant (e.g. a wrong-typed `aud` is
+//! `Claim("aud")`, not a generic JSON error), and so that the verified-token cache can re-check
+//! the time claims without parsing the payload again.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::VerifyError;
+
+/// Verified access-token claims.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct Claims {
+    /// Subject.
+    pub sub: Option<String>,
+    /// Issuer.
+    pub iss: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Space-separated scopes.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Auth0 RBAC permissions.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Every other claim.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Claims {
+    /// Whether `scope` contains `wanted` as a whole word.
+    pub fn has_scope(&self, wanted: &str) -> bool {
+        self.scope
+            .as_deref()
+            .is_some_and(|s| s.split(' ').any(|x| x == wanted))
+    }
+
+    /// Whether the Auth0 `permissions` claim contains `wanted`.
+    pub fn has_permission(&self, wanted: &str) -> bool {
+        self.permissions.iter().any(|p| p == wanted)
+    }
+
+    /// The audiences of the token (`aud` as a string or an array).
+    pub fn audiences(&self) -> Vec<&str> {
+        match self.extra.get("aud") {
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// What the claim checks need from the configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimPolicy {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    pub leeway_secs: i64,
+}
+
+/// The registered claims, kept as raw JSON values so that a wrong type is reported as
+/// `Claim(name)`. serde refuses a duplicated member of these names, which closes the
+/// "two `exp` members, two parsers, two answers" hole.
+#[derive(Deserialize)]
+struct Registered {
+    iss: Option<Value>,
+    aud: Option<Value>,
+    exp: Option<Value>,
+    nbf: Option<Value>,
+    iat: Option<Value>,
+}
+
+/// The time window a verified token is valid in, remembered by the token cache.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Validity {
+    pub exp: f64,
+    pub nbf: Option<f64>,
+}
+
+impl Validity {
+    /// Checks the window against `now` (seconds since the epoch) with the leeway.
+    pub fn check(&self, now: f64, leeway: i64) -> Result<(), VerifyError> {
+        let leeway = leeway as f64;
+        if now >= self.exp + leeway {
+            return Err(VerifyError::Expired);
+        }
+        if let Some(nbf) = self.nbf
+            && now + leeway < nbf
+        {
+            return Err(VerifyError::NotYetValid);
+        }
+        Ok(())
+    }
+}
+
+/// Checks the registered claims of a payload whose signature is already verified.
+pub(crate) fn check(
+    payload: &[u8],
+    policy: &ClaimPolicy,
+    now: f64,
+) -> Result<Validity, VerifyError> {
+    let reg: Registered =
+        serde_json::from_slice(payload).map_err(|_| VerifyError::Malformed("claims"))?;
+    match reg.iss {
+        Some(Value::String(iss)) if iss == policy.issuer => {}
+        Some(Value::String(_)) => return Err(VerifyError::Issuer),
+        _ => return Err(VerifyError::Claim("iss")),
+    }
+    let aud_ok = match &reg.aud {
+        Some(Value::String(a)) => policy.audiences.iter().any(|ours| ours == a),
+        Some(Value::Array(list)) => {
+            if list.is_empty() || list.iter().any(|a| !a.is_string()) {
+                return Err(VerifyError::Claim("aud"));
+            }
+            list.iter()
+                .filter_map(Value::as_str)
+                .any(|a| policy.audiences.iter().any(|ours| ours == a))
+        }
+        _ => return Err(VerifyError::Claim("aud")),
+    };
+    if !aud_ok {
+        return Err(VerifyError::Audience);
+    }
+    let exp = numeric(reg.exp.as_ref(), "exp")?.ok_or(VerifyError::Claim("exp"))?;
+    let nbf = numeric(reg.nbf.as_ref(), "nbf")?;
+    let iat = numeric(reg.iat.as_ref(), "iat")?;
+    let validity = Validity { exp, nbf };
+    validity.check(now, policy.leeway_secs)?;
+    if let Some(iat) = iat
+        && iat > now + policy.leeway_secs as f64
+    {
+        return Err(VerifyError::IssuedInFuture);
+    }
+    Ok(validity)
+}
+
+/// A NumericDate (RFC 7519 §2): a JSON number, possibly fractional; absent is `None`.
+fn numeric(value: Option<&Value>, name: &'static str) -> Result<Option<f64>, VerifyError> {
+    match value {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|f| f.is_finite())
+            .map(Some)
+            .ok_or(VerifyError::Claim(name)),
+        Some(_) => Err(VerifyError::Claim(name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: f64 = 1_700_000_000.0;
+
+    fn policy() -> ClaimPolicy {
+        ClaimPolicy {
+            issuer: "https://iss/".into(),
+            audiences: vec!["api-a".into(), "api-b".into()],
+            leeway_secs: 30,
+        }
+    }
+
+    fn run(v: Value) -> Result<Validity, VerifyError> {
+        check(v.to_string().as_bytes(), &policy(), NOW)
+    }
+
+    fn base() -> Value {
+        json!({"iss":"https://iss/","aud":"api-a","exp":NOW + 60.0})
+    }
+
+    fn with(key: &str, value: Value) -> Value {
+        let mut v = base();
+        v[key] = value;
+        v
+    }
+
+    fn without(key: &str) -> Value {
+        let mut v = base();
+        v.as_object_mut().expect("object").remove(key);
+        v
+    }
+
+    #[test]
+    fn valid_claims_pass() {
+        assert!(run(base()).is_ok());
+    }
+
+    #[test]
+    fn issuer_must_match_exactly() {
+        assert_eq!(
+            run(with("iss", json!("https://iss"))),
+            Err(VerifyError::Issuer)
+        );
+    }
+
+    #[test]
+    fn missing_issuer_is_a_claim_error() {
+        assert_eq!(run(without("iss")), Err(VerifyError::Claim("iss")));
+    }
+
+    #[test]
+    fn missing_audience_is_a_claim_error() {
+        assert_eq!(run(without("aud")), Err(VerifyError::Claim("aud")));
+    }
+
+    #[test]
+    fn audience_array_containing_ours_passes() {
+        assert!(run(with("aud", json!(["other", "api-b"]))).is_ok());
+    }
+
+    #[test]
+    fn audience_array_without_ours_fails() {
+        assert_eq!(
+            run(with("aud", json!(["other"]))),
+            Err(VerifyError::Audience)
+        );
+    }
+
+    #[test]
+    fn audience_of_wrong_type_is_a_claim_error() {
+        assert_eq!(run(with("aud", json!(5))), Err(VerifyError::Claim("aud")));
+    }
+
+    #[test]
+    fn missing_exp_is_a_claim_error() {
+        assert_eq!(run(without("exp")), Err(VerifyError::Claim("exp")));
+    }
+
+    #[test]
+    fn string_exp_is_a_claim_error() {
+        assert_eq!(
+            run(with("exp", json!("9999999999"))),
+            Err(VerifyError::Claim("exp"))
+        );
+    }
+
+    #[test]
+    fn expired_beyond_leeway_fails() {
+        assert_eq!(
+            run(with("exp", json!(NOW - 31.0))),
+            Err(VerifyError::Expired)
+        );
+    }
+
+    #[test]
+    fn expired_within_leeway_passes() {
+        assert!(run(with("exp", json!(NOW - 29.0))).is_ok());
+    }
+
+    #[test]
+    fn nbf_beyond_leeway_fails() {
+        assert_eq!(
+            run(with("nbf", json!(NOW + 31.0))),
+            Err(VerifyError::NotYetValid)
+        );
+    }
+
+    #[test]
+    fn nbf_within_leeway_passes() {
+        assert!(run(with("nbf", json!(NOW + 29.0))).is_ok());
+    }
+
+    #[test]
+    fn iat_in_the_future_fails() {
+        assert_eq!(
+            run(with("iat", json!(NOW + 120.0))),
+            Err(VerifyError::IssuedInFuture)
+        );
+    }
+
+    #[test]
+    fn duplicate_exp_member_is_malformed() {
+        let raw = format!(
+            r#"{{"iss":"https://iss/","aud":"api-a","exp":{},"exp":1}}"#,
+            NOW + 60.0
+        );
+        assert_eq!(
+            check(raw.as_bytes(), &policy(), NOW),
+            Err(VerifyError::Malformed("claims"))
+        );
+    }
+
+    #[test]
+    fn has_scope_matches_whole_words_only() {
+        let c: Claims =
+            serde_json::from_value(json!({"iss":"i","exp":1,"scope":"read:messages2 openid"}))
+                .expect("claims");
+        assert!(!c.has_scope("read:messages"));
+        assert!(c.has_scope("openid"));
+    }
+}

@@ -1,0 +1,301 @@
+//! The verifier's configuration: typed, with safe defaults, validated once by [`Verifier::new`].
+//!
+//! Validation lives here so that a bad setting is refused at start-up with a message naming
+//! it, never discovered at the first request.
+//!
+//! [`Verifier::new`]: crate::Verifier::new
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::Algorithm;
+
+/// Everything the verifier needs, validated by [`Verifier::new`](crate::Verifier::new).
+#[derive(Debug, Clone)]
+pub struct VerifierConfig {
+    /// Issuer identifier; `iss` must equal it exactly (e.g. `https://tenant.auth0.com/`).
+    pub issuer: Url,
+    /// Accepted audiences; a token's `aud` must contain at least one. Must not be empty.
+    pub audiences: Vec<String>,
+    /// Allowed algorithms (default `[RS256]`). The token's `alg` must be in here and agree with the key.
+    /// HMAC algorithms are refused: a public key set cannot hold shared secrets.
+    pub algorithms: Vec<Algorithm>,
+    /// Clock leeway for `exp`, `nbf`, `iat` (default 30 s).
+    pub leeway: Duration,
+    /// Explicit JWKS URI; `None` = OIDC discovery, falling back to `<issuer>.well-known/jwks.json`.
+    pub jwks_uri: Option<Url>,
+    /// RFC 9068 strict mode: require `typ: at+jwt`.
+    pub require_at_jwt: bool,
+    /// Tokens longer than this are rejected before decoding (default 16 KiB).
+    pub max_token_bytes: usize,
+    /// Key-set cache behaviour.
+    pub cache: CacheSettings,
+    /// HTTP fetch limits.
+    pub fetch: FetchSettings,
+    /// Capacity of the verified-token cache; 0 turns it off (default 10,000).
+    pub token_cache_capacity: usize,
+}
+
+/// Key-set cache behaviour.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    /// Lifetime when the response has no usable `Cache-Control: max-age` (default 10 min).
+    pub default_ttl: Duration,
+    /// Lower clamp for `max-age` (default 1 min).
+    pub min_ttl: Duration,
+    /// Upper clamp for `max-age` (default 24 h).
+    pub max_ttl: Duration,
+    /// How long past expiry the last good set keeps serving while the issuer is down (default 1 h).
+    pub stale_grace: Duration,
+    /// Minimum time between refetches triggered by an unknown `kid` (default 30 s).
+    pub unknown_kid_cooldown: Duration,
+    /// First delay before retrying a failed fetch (default 1 s); doubles per failure, with jitter.
+    pub retry_initial_backoff: Duration,
+    /// Longest delay between retries of a failed fetch (default 60 s).
+    pub retry_max_backoff: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            default_ttl: Duration::from_secs(600),
+            min_ttl: Duration::from_secs(60),
+            max_ttl: Duration::from_secs(24 * 3600),
+            stale_grace: Duration::from_secs(3600),
+            unknown_kid_cooldown: Duration::from_secs(30),
+            retry_initial_backoff: Duration::from_secs(1),
+            retry_max_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+/// HTTP fetch limits for discovery and JWKS.
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
+    /// Connect timeout (default 2 s).
+    pub connect_timeout: Duration,
+    /// Whole-request timeout, body included (default 5 s).
+    pub total_timeout: Duration,
+    /// Response body cap (default 512 KiB), enforced while streaming.
+    pub max_body_bytes: usize,
+}
+
+impl Default for FetchSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(2),
+            total_timeout: Duration::from_secs(5),
+            max_body_bytes: 512 * 1024,
+        }
+    }
+}
+
+/// Default cap on a token's length.
+pub(crate) const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Default capacity of the verified-token cache.
+pub(crate) const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 10_000;
+
+impl VerifierConfig {
+    /// A configuration with the defaults above for `issuer` and `audiences`.
+    pub fn new(issuer: Url, audiences: Vec<String>) -> Self {
+        Self {
+            issuer,
+            audiences,
+            algorithms: vec![Algorithm::RS256],
+            leeway: Duration::from_secs(30),
+            jwks_uri: None,
+            require_at_jwt: false,
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            cache: CacheSettings::default(),
+            fetch: FetchSettings::default(),
+            token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
+        }
+    }
+
+    /// The configuration implied by the shared `auth_config.json` settings.
+    pub fn from_app_config(config: &app_config::AuthConfig) -> Self {
+        Self::new(config.issuer.clone(), vec![config.audience.clone()])
+    }
+
+    /// Checks every setting; the first bad one is reported by name.
+    pub(crate) fn validate(&self) -> Result<(), BuildError> {
+        check_http_url(&self.issuer, "issuer")?;
+        if self.issuer.query().is_some() || self.issuer.fragment().is_some() {
+            return Err(invalid("issuer", "must not have a query or fragment"));
+        }
+        if let Some(uri) = &self.jwks_uri {
+            check_http_url(uri, "jwks_uri")?;
+        }
+        if self.audiences.is_empty() {
+            return Err(invalid("audiences", "at least one audience is required"));
+        }
+        if self.audiences.iter().any(|a| a.trim().is_empty()) {
+            return Err(invalid("audiences", "an audience is empty"));
+        }
+        if self.algorithms.is_empty() {
+            return Err(invalid("algorithms", "at least one algorithm is required"));
+        }
+        if let Some(alg) = self
+            .algorithms
+            .iter()
+            .find(|a| matches!(a.family(), jsonwebtoken::AlgorithmFamily::Hmac))
+        {
+            return Err(invalid(
+                "algorithms",
+                format!(
+                    "{alg:?} is symmetric; only public-key algorithms can be verified with a JWKS"
+                ),
+            ));
+        }
+        if self.leeway > Duration::from_secs(600) {
+            return Err(invalid("leeway", "must be at most 10 minutes"));
+        }
+        if self.max_token_bytes == 0 {
+            return Err(invalid("max_token_bytes", "must be positive"));
+        }
+        let c = &self.cache;
+        if c.min_ttl.is_zero() || c.min_ttl > c.max_ttl {
+            return Err(invalid(
+                "cache.min_ttl",
+                "must be positive and at most cache.max_ttl",
+            ));
+        }
+        if c.default_ttl < c.min_ttl || c.default_ttl > c.max_ttl {
+            return Err(invalid(
+                "cache.default_ttl",
+                "must lie between cache.min_ttl and cache.max_ttl",
+            ));
+        }
+        if c.retry_initial_backoff.is_zero() || c.retry_initial_backoff > c.retry_max_backoff {
+            return Err(invalid(
+                "cache.retry_initial_backoff",
+                "must be positive and at most cache.retry_max_backoff",
+            ));
+        }
+        let f = &self.fetch;
+        if f.connect_timeout.is_zero() || f.total_timeout.is_zero() {
+            return Err(invalid("fetch timeouts", "must be positive"));
+        }
+        if f.max_body_bytes < 1024 {
+            return Err(invalid("fetch.max_body_bytes", "must be at least 1 KiB"));
+        }
+        Ok(())
+    }
+}
+
+/// https anywhere; plain http only on loopback (the dev issuer), as `app-config` rules for `domain`.
+fn check_http_url(url: &Url, setting: &'static str) -> Result<(), BuildError> {
+    let Some(host) = url.host() else {
+        return Err(invalid(setting, "has no host"));
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(setting, "must not contain credentials"));
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if app_config::is_loopback_host(&host) => Ok(()),
+        "http" => Err(invalid(
+            setting,
+            "plain http is allowed only for loopback hosts",
+        )),
+        other => Err(invalid(setting, format!("scheme {other} is not https"))),
+    }
+}
+
+fn invalid(setting: &'static str, problem: impl Into<String>) -> BuildError {
+    BuildError::InvalidSetting {
+        setting,
+        problem: problem.into(),
+    }
+}
+
+/// Why [`Verifier::new`](crate::Verifier::new) refused a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A setting is invalid; the message names it.
+    #[error("invalid verifier setting {setting}: {problem}")]
+    InvalidSetting {
+        /// The setting.
+        setting: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(issuer: &str) -> VerifierConfig {
+        VerifierConfig::new(issuer.parse().expect("url"), vec!["https://api".into()])
+    }
+
+    fn setting_of(result: Result<(), BuildError>) -> &'static str {
+        match result {
+            Err(BuildError::InvalidSetting { setting, .. }) => setting,
+            Ok(()) => "accepted",
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_documented_values() {
+        let c = config("https://tenant.auth0.com/");
+        assert_eq!(c.algorithms, vec![Algorithm::RS256]);
+        assert_eq!(c.leeway, Duration::from_secs(30));
+        assert_eq!(c.max_token_bytes, 16 * 1024);
+        assert_eq!(c.cache.default_ttl, Duration::from_secs(600));
+        assert_eq!(c.cache.stale_grace, Duration::from_secs(3600));
+        assert_eq!(c.cache.unknown_kid_cooldown, Duration::from_secs(30));
+        assert_eq!(c.fetch.max_body_bytes, 512 * 1024);
+        assert_eq!(setting_of(c.validate()), "accepted");
+    }
+
+    #[test]
+    fn plain_http_issuer_off_loopback_is_refused() {
+        assert_eq!(
+            setting_of(config("http://tenant.auth0.com/").validate()),
+            "issuer"
+        );
+    }
+
+    #[test]
+    fn plain_http_issuer_on_loopback_is_accepted() {
+        assert_eq!(
+            setting_of(config("http://127.0.0.1:3002/").validate()),
+            "accepted"
+        );
+        assert_eq!(
+            setting_of(config("http://localhost:3002/").validate()),
+            "accepted"
+        );
+    }
+
+    #[test]
+    fn empty_audience_list_is_refused() {
+        let mut c = config("https://t/");
+        c.audiences.clear();
+        assert_eq!(setting_of(c.validate()), "audiences");
+    }
+
+    #[test]
+    fn hmac_algorithm_is_refused() {
+        let mut c = config("https://t/");
+        c.algorithms = vec![Algorithm::RS256, Algorithm::HS256];
+        assert_eq!(setting_of(c.validate()), "algorithms");
+    }
+
+    #[test]
+    fn default_ttl_outside_the_clamp_is_refused() {
+        let mut c = config("https://t/");
+        c.cache.default_ttl = Duration::from_secs(1);
+        assert_eq!(setting_of(c.validate()), "cache.default_ttl");
+    }
+
+    #[test]
+    fn http_jwks_uri_off_loopback_is_refused() {
+        let mut c = config("https://t/");
+        c.jwks_uri = Some("http://keys.example/jwks".parse().expect("url"));
+        assert_eq!(setting_of(c.validate()), "jwks_uri");
+    }
+}

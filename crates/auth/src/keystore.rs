@@ -1,0 +1,405 @@
+//! The key-set cache: lock-free reads, single-flight refreshes, refresh-ahead, stale grace.
+//!
+//! Concurrency, who holds what:
+//! - `current` is an [`ArcSwapOption`]: a verification loads the snapshot without any lock and
+//!   never waits on I/O when the token's key is in it.
+//! - `refresh` (a Tokio mutex) is the single-flight guard. Whoever holds it is the only one
+//!   fetching; everyone else who needs a fetch queues on it and, once in, first looks whether
+//!   the set changed while they waited (then they use it and do not fetch). It is held during
+//!   I/O, which is why the hot path never takes it.
+//! - The background task (spawned by [`KeyStore::spawn_refresher`]) refreshes ahead of expiry
+//!   and retries failures with exponential backoff and jitter. It holds only a `Weak` to the
+//!   store and ends when the last `Verifier` clone is dropped.
+//!
+//! Rules: a failed fetch never replaces a good set; a set keeps serving up to `stale_grace`
+//! past its expiry; an unknown `kid` triggers at most one fetch per cooldown.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use serde_json::Value;
+use tokio::sync::{Mutex, watch};
+
+use crate::config::CacheSettings;
+use crate::fetch::{FetchError, Fetcher};
+use crate::jws::PublicKey;
+use crate::stats::Counters;
+use crate::{Algorithm, VerifyError};
+
+/// One fetched, parsed key set. Immutable once built; replaced wholesale.
+#[derive(Debug)]
+pub(crate) struct KeySet {
+    by_kid: HashMap<String, Arc<PublicKey>>,
+    /// The key for tokens without `kid`: set only when the set holds exactly one key.
+    only: Option<Arc<PublicKey>>,
+    len: usize,
+    pub fetched_at: Instant,
+    pub expires_at: Instant,
+    pub generation: u64,
+}
+
+impl KeySet {
+    /// Builds a set from a JWKS document, skipping unusable keys and every key of a duplicated kid.
+    pub fn parse(
+        body: &[u8],
+        allowed: &[Algorithm],
+    ) -> Result<(Vec<Arc<PublicKey>>, usize), FetchError> {
+        #[derive(serde::Deserialize)]
+        struct Jwks {
+            keys: Vec<Value>,
+        }
+        let doc: Jwks =
+            serde_json::from_slice(body).map_err(|_| FetchError::NoUsableKeys { skipped: 0 })?;
+        let mut kid_counts: HashMap<Option<&str>, usize> = HashMap::new();
+        for k in &doc.keys {
+            *kid_counts
+                .entry(k.get("kid").and_then(Value::as_str))
+                .or_default() += 1;
+        }
+        let mut keys = Vec::new();
+        let mut skipped = 0;
+        for jwk in &doc.keys {
+            let kid = jwk.get("kid").and_then(Value::as_str);
+            if kid.is_some() && kid_counts.get(&kid).copied().unwrap_or(0) > 1 {
+                // Two keys, one kid: we cannot know which one the issuer means, so neither.
+                tracing::warn!(
+                    kid,
+                    "JWKS holds a duplicated kid; skipping every key with it"
+                );
+                skipped += 1;
+                continue;
+            }
+            match PublicKey::from_jwk(jwk, allowed) {
+                Ok(key) => keys.push(Arc::new(key)),
+                Err(reason) => {
+                    tracing::debug!(kid, %reason, "skipping JWK");
+                    skipped += 1;
+                }
+            }
+        }
+        if keys.is_empty() {
+            return Err(FetchError::NoUsableKeys { skipped });
+        }
+        Ok((keys, skipped))
+    }
+
+    fn new(keys: Vec<Arc<PublicKey>>, ttl: Duration, generation: u64) -> Self {
+        let now = Instant::now();
+        let only = (keys.len() == 1).then(|| keys[0].clone());
+        let by_kid = keys
+            .iter()
+            .filter_map(|k| k.kid().map(|kid| (kid.to_owned(), k.clone())))
+            .collect();
+        Self {
+            by_kid,
+            only,
+            len: keys.len(),
+            fetched_at: now,
+            expires_at: now + ttl,
+            generation,
+        }
+    }
+
+    /// The key for a token's `kid`; without a kid, the single key if there is exactly one.
+    pub fn find(&self, kid: Option<&str>) -> Option<&Arc<PublicKey>> {
+        match kid {
+            Some(kid) => self.by_kid.get(kid),
+            None => self.only.as_ref(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    fn kids(&self) -> HashSet<&str> {
+        self.by_kid.keys().map(String::as_str).collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    /// No usable set at all (first load, or past the stale grace).
+    NoUsableSet,
+    /// A token named a kid the current set lacks.
+    UnknownKid,
+    /// Refresh-ahead or retry from the background task.
+    Background,
+}
+
+/// Failure bookkeeping, guarded by the single-flight mutex.
+#[derive(Debug, Default)]
+struct RefreshState {
+    consecutive_failures: u32,
+    /// Do not start another demand-driven fetch before this (backoff after a failure).
+    retry_not_before: Option<Instant>,
+    last_unknown_kid_fetch: Option<Instant>,
+    generation: u64,
+}
+
+/// `Retry-After` is whole seconds: round the wait up, at least 1 s, at most a minute.
+fn retry_after(wait: Duration) -> Duration {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    Duration::from_secs(secs.clamp(1, 60))
+}
+
+/// Called with the kids that left the set on every rotation (the token cache purges them).
+pub(crate) type RotationHook = Box<dyn Fn(&[String]) + Send + Sync>;
+
+pub(crate) struct KeyStore {
+    current: ArcSwapOption<KeySet>,
+    refresh: Mutex<RefreshState>,
+    fetcher: Fetcher,
+    settings: CacheSettings,
+    allowed: Vec<Algorithm>,
+    counters: Arc<Counters>,
+    on_rotation: Option<RotationHook>,
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyStore")
+            .field("fetcher", &self.fetcher)
+            .field("keys", &self.current.load().as_ref().map(|s| s.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyStore {
+    pub fn new(
+        fetcher: Fetcher,
+        settings: CacheSettings,
+        allowed: Vec<Algorithm>,
+        counters: Arc<Counters>,
+        on_rotation: Option<RotationHook>,
+    ) -> Self {
+        Self {
+            current: ArcSwapOption::const_empty(),
+            refresh: Mutex::new(RefreshState::default()),
+            fetcher,
+            settings,
+            allowed,
+            counters,
+            on_rotation,
+        }
+    }
+
+    /// The current snapshot if it may still be used (fresh, or stale within the grace).
+    pub fn usable_snapshot(&self) -> Option<Arc<KeySet>> {
+        self.current
+            .load_full()
+            .filter(|s| Instant::now() < s.expires_at + self.settings.stale_grace)
+    }
+
+    /// The current snapshot, usable or not (for stats).
+    pub fn snapshot(&self) -> Option<Arc<KeySet>> {
+        self.current.load_full()
+    }
+
+    /// The key for a token. Never touches the refresh guard when the key is in a usable set.
+    pub async fn key_for(&self, kid: Option<&str>) -> Result<Arc<PublicKey>, VerifyError> {
+        let snapshot = self.current.load_full();
+        let seen = snapshot.as_ref().map_or(0, |s| s.generation);
+        match snapshot {
+            Some(set) if Instant::now() < set.expires_at + self.settings.stale_grace => {
+                if let Some(key) = set.find(kid) {
+                    return Ok(key.clone());
+                }
+                let Some(kid) = kid else {
+                    // No kid and not exactly one key: refetching would not help.
+                    return Err(VerifyError::UnknownKey);
+                };
+                tracing::debug!(kid, "token names an unknown kid; refreshing the key set");
+                match self.refresh(Reason::UnknownKid, seen).await {
+                    Ok(set) => set.find(Some(kid)).cloned().ok_or(VerifyError::UnknownKey),
+                    // We still hold a good set; the kid is simply not in it.
+                    Err(_) => Err(VerifyError::UnknownKey),
+                }
+            }
+            _ => match self.refresh(Reason::NoUsableSet, seen).await {
+                Ok(set) => set.find(kid).cloned().ok_or(VerifyError::UnknownKey),
+                Err(wait) => Err(VerifyError::KeySetUnavailable {
+                    retry_after: retry_after(wait),
+                }),
+            },
+        }
+    }
+
+    /// Single-flight refresh. `seen` is the generation the caller saw; if the set moved on
+    /// while the caller queued for the guard, the new set is the answer and nothing is fetched.
+    /// The error is the suggested wait before retrying.
+    async fn refresh(&self, reason: Reason, seen: u64) -> Result<Arc<KeySet>, Duration> {
+        let mut state = self.refresh.lock().await;
+        let now = Instant::now();
+        if let Some(set) = self.usable_snapshot()
+            && set.generation != seen
+            && reason != Reason::Background
+        {
+            return Ok(set);
+        }
+        match reason {
+            Reason::UnknownKid => {
+                if state
+                    .last_unknown_kid_fetch
+                    .is_some_and(|t| now < t + self.settings.unknown_kid_cooldown)
+                {
+                    return Err(self.settings.unknown_kid_cooldown);
+                }
+                state.last_unknown_kid_fetch = Some(now);
+            }
+            Reason::NoUsableSet => {
+                if let Some(t) = state.retry_not_before
+                    && now < t
+                {
+                    return Err(t - now);
+                }
+            }
+            Reason::Background => {}
+        }
+        match self.fetch_and_parse().await {
+            Ok((keys, ttl, skipped)) => {
+                state.generation += 1;
+                state.consecutive_failures = 0;
+                state.retry_not_before = None;
+                let set = Arc::new(KeySet::new(keys, ttl, state.generation));
+                let old = self.current.swap(Some(set.clone()));
+                self.log_install(old.as_deref(), &set, skipped, ttl, reason);
+                Ok(set)
+            }
+            Err(err) => {
+                Counters::bump(&self.counters.fetch_failures);
+                state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+                let wait = self.backoff(state.consecutive_failures);
+                state.retry_not_before = Some(Instant::now() + wait);
+                let serving_stale = self.usable_snapshot().is_some();
+                tracing::warn!(
+                    error = %err,
+                    failures = state.consecutive_failures,
+                    retry_in_ms = wait.as_millis() as u64,
+                    serving_stale,
+                    "JWKS fetch failed; keeping the last good key set"
+                );
+                Err(wait)
+            }
+        }
+    }
+
+    async fn fetch_and_parse(&self) -> Result<(Vec<Arc<PublicKey>>, Duration, usize), FetchError> {
+        let fetched = self.fetcher.fetch_jwks(&self.counters).await?;
+        let (keys, skipped) = KeySet::parse(&fetched.body, &self.allowed)?;
+        let s = &self.settings;
+        let ttl = fetched
+            .max_age
+            .map_or(s.default_ttl, |age| age.clamp(s.min_ttl, s.max_ttl));
+        tracing::debug!(url = %fetched.url, bytes = fetched.body.len(), "JWKS fetched");
+        Ok((keys, ttl, skipped))
+    }
+
+    fn log_install(
+        &self,
+        old: Option<&KeySet>,
+        new: &KeySet,
+        skipped: usize,
+        ttl: Duration,
+        reason: Reason,
+    ) {
+        let new_kids = new.kids();
+        let (added, removed): (Vec<String>, Vec<String>) = match old {
+            None => (
+                new_kids.iter().map(|k| (*k).to_owned()).collect(),
+                Vec::new(),
+            ),
+            Some(old) => {
+                let old_kids = old.kids();
+                (
+                    new_kids
+                        .difference(&old_kids)
+                        .map(|k| (*k).to_owned())
+                        .collect(),
+                    old_kids
+                        .difference(&new_kids)
+                        .map(|k| (*k).to_owned())
+                        .collect(),
+                )
+            }
+        };
+        if old.is_some() && (!added.is_empty() || !removed.is_empty()) {
+            tracing::info!(?added, ?removed, keys = new.len(), "signing keys rotated");
+        }
+        if !removed.is_empty()
+            && let Some(hook) = &self.on_rotation
+        {
+            hook(&removed);
+        }
+        tracing::info!(
+            keys = new.len(),
+            skipped,
+            ttl_s = ttl.as_secs(),
+            reason = ?reason,
+            generation = new.generation,
+            "key set loaded"
+        );
+    }
+
+    /// Exponential backoff with "equal jitter": half fixed, half random, so that many
+    /// instances that failed together do not retry together.
+    fn backoff(&self, failures: u32) -> Duration {
+        let s = &self.settings;
+        let exp = s
+            .retry_initial_backoff
+            .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
+            .min(s.retry_max_backoff);
+        let half = exp / 2;
+        half + half.mul_f64(rand::random::<f64>())
+    }
+
+    /// When the background task should next act.
+    async fn next_background_delay(&self) -> Duration {
+        let state = self.refresh.lock().await;
+        let now = Instant::now();
+        if let Some(t) = state.retry_not_before {
+            return t.saturating_duration_since(now);
+        }
+        match self.current.load_full() {
+            None => Duration::ZERO,
+            Some(set) => {
+                // Refresh at three quarters of the lifetime: early enough that a slow or
+                // failing issuer still leaves a quarter of the TTL (plus the grace) to recover.
+                let ttl = set.expires_at - set.fetched_at;
+                (set.fetched_at + ttl.mul_f64(0.75)).saturating_duration_since(now)
+            }
+        }
+    }
+
+    /// Starts the refresh-ahead task. It stops when `shutdown`'s sender is dropped (with the
+    /// last verifier) or the store is gone.
+    pub fn spawn_refresher(store: Weak<Self>, mut shutdown: watch::Receiver<()>) {
+        tokio::spawn(async move {
+            loop {
+                let delay = match store.upgrade() {
+                    Some(s) => s.next_background_delay().await,
+                    None => return,
+                };
+                if !delay.is_zero() {
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    // The set may have been refreshed on demand while we slept: recompute.
+                    let Some(s) = store.upgrade() else { return };
+                    if !s.next_background_delay().await.is_zero() {
+                        continue;
+                    }
+                }
+                let Some(s) = store.upgrade() else { return };
+                let seen = s.current.load().as_ref().map_or(0, |set| set.generation);
+                tokio::select! {
+                    _ = s.refresh(Reason::Background, seen) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        });
+    }
+}

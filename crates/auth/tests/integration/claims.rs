@@ -1,0 +1,244 @@
+//! Claim rules through the whole verifier: iss, aud, exp, nbf, iat, typ, size; typed claims.
+
+use auth::{Verifier, VerifyError};
+use serde_json::json;
+
+use crate::helpers::*;
+
+async fn setup() -> (TestIssuer, TestKey, Verifier) {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    (issuer, key, v)
+}
+
+#[tokio::test]
+async fn valid_token_verifies_and_returns_typed_claims() {
+    let (issuer, key, v) = setup().await;
+    let claims = v.verify(&key.sign(&issuer.claims())).await.unwrap();
+    assert_eq!(claims.sub.as_deref(), Some("auth0|alice"));
+    assert_eq!(claims.iss, issuer.issuer().as_str());
+    assert!(claims.has_scope("read:messages"));
+    assert!(!claims.has_scope("read"));
+    assert_eq!(claims.extra["aud"], json!(AUDIENCE));
+}
+
+#[tokio::test]
+async fn verify_as_deserializes_into_the_callers_type() {
+    #[derive(serde::Deserialize)]
+    struct Mine {
+        sub: String,
+        tenant: String,
+    }
+    let (issuer, key, v) = setup().await;
+    let token = key.sign(&issuer.claims_with("tenant", json!("acme")));
+    let mine: Mine = v.verify_as(&token).await.unwrap();
+    assert_eq!(
+        (mine.sub.as_str(), mine.tenant.as_str()),
+        ("auth0|alice", "acme")
+    );
+}
+
+#[tokio::test]
+async fn permissions_claim_is_typed() {
+    let (issuer, key, v) = setup().await;
+    let token = key.sign(&issuer.claims_with("permissions", json!(["read:messages"])));
+    let claims = v.verify(&token).await.unwrap();
+    assert!(claims.has_permission("read:messages"));
+}
+
+#[tokio::test]
+async fn expired_token_is_rejected() {
+    let (issuer, key, v) = setup().await;
+    let token = key.sign(&issuer.claims_with("exp", json!(now() - 120)));
+    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Expired);
+}
+
+#[tokio::test]
+async fn expiry_within_the_leeway_is_accepted() {
+    let (issuer, key, v) = setup().await;
+    let token = key.sign(&issuer.claims_with("exp", json!(now() - 10)));
+    assert!(v.verify(&token).await.is_ok());
+}
+
+#[tokio::test]
+async fn not_yet_valid_token_is_rejected() {
+    let (issuer, key, v) = setup().await;
+    let token = key.sign(&issuer.claims_with("nbf", json!(now() + 120)));
+    assert_eq!(
+        v.verify(&token).await.unwrap_err(),
+        VerifyError::NotYetValid
+    );
+}
+
+#[tokio::test]
+async fn token_issued_in_the_future_is_rejected() {
+    let (issuer, key, v) = setup().await;
+    let token = key.sign(&issuer.claims_with("iat", json!(now() + 120)));
+    assert_eq!(
+        v.verify(&token).await.unwrap_err(),
+        VerifyError::IssuedInFuture
+    );
+}
+
+#[tokio::test]
+async fn wrong_issuer_is_rejected() {
+    let (issuer, key, v) = setup().await;
+    let token = key.sign(&issuer.claims_with("iss", json!("https://evil.example/")));
+    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Issuer);
+}
+
+#[tokio::test]
+async fn issuer_without_trailing_slash_is_rejected() {
+    let (issuer, key, v) = setup().await;
+    let iss = issuer.issuer().as_str().trim_end_matches('/').to_owned();
+    let token = key.sign(&issuer.claims_with("iss", json!(iss)));
+    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Issuer);
+}
+
+#[tokio::test]
+async fn missing_issuer_is_rejected() {
+    let (issuer, key, v) = setup().await;
+    let token = key.sign(&issuer.claims_without("iss"));
+    assert_eq!(
+        v.verify(&token).await.unwrap_err(),
+        VerifyError::Claim("iss")
+    );
+}
+
+#[tokio::test]
+async fn wrong_audience_is_rejected() {
+    let (issuer, key, v) = setup().await;
+    let token = key.sign(&issuer.claims_with("aud", json!("https://other.api")));
+    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Audience);
+}
+
+#[tokio::test]
+async fn missing_audience_is_rejected() {
+    let (issuer, key, v) = setup().await;
+    let token = key.sign(&issuer.claims_without("aud"));
+    assert_eq!(
+        v.verify(&token).await.unwrap_err(),
+        VerifyError::Claim("aud")
+    );
+}
+
+#[tokio::test]
+async fn audience_array_containing_ours_is_accepted() {
+    let (issuer, key, v) = setup().await;
+    let aud = json!(["https://tenant/userinfo", AUDIENCE]);
+    let token = key.sign(&issuer.claims_with("aud", aud));
+    assert!(v.verify(&token).await.is_ok());
+}
+
+#[tokio::test]
+async fn audience_array_without_ours_is_rejected() {
+    let (issuer, key, v) = setup().await;
+    let token = key.sign(&issuer.claims_with("aud", json!(["a", "b"])));
+    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Audience);
+}
+
+#[tokio::test]
+async fn missing_exp_is_rejected() {
+    let (issuer, key, v) = setup().await;
+    let token = key.sign(&issuer.claims_without("exp"));
+    assert_eq!(
+        v.verify(&token).await.unwrap_err(),
+        VerifyError::Claim("exp")
+    );
+}
+
+#[tokio::test]
+async fn oversized_token_is_rejected_before_decoding() {
+    let (issuer, key, v) = setup().await;
+    let token = key.sign(&issuer.claims_with("pad", json!("x".repeat(17 * 1024))));
+    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::TooLarge);
+    // Garbage of the same size is refused the same way: nothing was decoded.
+    assert_eq!(
+        v.verify(&"!".repeat(17 * 1024)).await.unwrap_err(),
+        VerifyError::TooLarge
+    );
+}
+
+#[tokio::test]
+async fn strict_mode_rejects_typ_jwt_and_accepts_at_jwt() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    config.require_at_jwt = true;
+    let v = ready_verifier(config).await;
+    let jwt = key.sign(&issuer.claims());
+    assert_eq!(
+        v.verify(&jwt).await.unwrap_err(),
+        VerifyError::UnsupportedType
+    );
+    let mut header = key.header();
+    header["typ"] = json!("at+jwt");
+    assert!(
+        v.verify(&key.sign_raw(&header, &issuer.claims()))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn foreign_typ_is_rejected() {
+    let (issuer, key, v) = setup().await;
+    let mut header = key.header();
+    header["typ"] = json!("logout+jwt");
+    let token = key.sign_raw(&header, &issuer.claims());
+    assert_eq!(
+        v.verify(&token).await.unwrap_err(),
+        VerifyError::UnsupportedType
+    );
+}
+
+#[tokio::test]
+async fn tampered_payload_fails_the_signature() {
+    let (issuer, key, v) = setup().await;
+    let token = key.sign(&issuer.claims());
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = b64(issuer.claims_with("scope", json!("admin")).to_string());
+    let tampered = format!("{}.{}.{}", parts[0], forged, parts[2]);
+    assert_eq!(
+        v.verify(&tampered).await.unwrap_err(),
+        VerifyError::Signature
+    );
+}
+
+#[tokio::test]
+async fn outcomes_are_counted_by_label() {
+    let (issuer, key, v) = setup().await;
+    v.verify(&key.sign(&issuer.claims())).await.unwrap();
+    let _ = v
+        .verify(&key.sign(&issuer.claims_with("exp", json!(now() - 120))))
+        .await;
+    let _ = v.verify("not-a-token").await;
+    let stats = v.stats();
+    assert_eq!(stats.verifications_with("ok"), 1);
+    assert_eq!(stats.verifications_with("expired"), 1);
+    assert_eq!(stats.verifications_with("malformed"), 1);
+    assert_eq!(stats.keys_loaded, 1);
+    assert!(stats.key_set_age.is_some());
+}
+
+#[tokio::test]
+async fn error_descriptions_never_contain_token_bytes() {
+    let (issuer, key, v) = setup().await;
+    let good = key.sign(&issuer.claims());
+    let candidates = [
+        key.sign(&issuer.claims_with("exp", json!(now() - 120))),
+        key.sign(&issuer.claims_with("aud", json!("x\"y\\z"))),
+        format!("{good}x"),
+        good.replacen('.', "\"", 1),
+        "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.".to_owned(),
+    ];
+    for token in candidates {
+        let err = v.verify(&token).await.unwrap_err();
+        let d = err.description();
+        for segment in token.split('.').filter(|s| s.len() >= 4) {
+            assert!(!d.contains(segment), "{d}");
+        }
+        assert!(!d.contains('"') && !d.contains('\\'), "{d}");
+    }
+}

@@ -1,0 +1,234 @@
+//! Discovery and the HTTP limits: status, content type, size caps, timeouts, redirects.
+
+use std::time::{Duration, Instant};
+
+use auth::{Verifier, VerifyError};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+
+fn is_unavailable(e: &VerifyError) -> bool {
+    matches!(e, VerifyError::KeySetUnavailable { .. })
+}
+
+/// A verifier whose first fetch must fail: returns the error a request gets.
+async fn first_fetch_error(issuer: &TestIssuer, key: &TestKey) -> VerifyError {
+    let v = Verifier::new(issuer.config()).unwrap();
+    let err = v.verify(&key.sign(&issuer.claims())).await.unwrap_err();
+    assert!(!v.is_ready());
+    err
+}
+
+#[tokio::test]
+async fn discovery_provides_the_jwks_uri() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start_bare(&[]).await;
+    let doc = json!({"issuer": issuer.issuer().as_str(), "jwks_uri": format!("{}/custom/keys", issuer.server.uri())});
+    Mock::given(method("GET"))
+        .and(path(DISCOVERY_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(doc))
+        .mount(&issuer.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/custom/keys"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[&key])))
+        .mount(&issuer.server)
+        .await;
+    let v = ready_verifier(issuer.config()).await;
+    assert!(v.verify(&key.sign(&issuer.claims())).await.is_ok());
+    assert_eq!(issuer.jwks.hits(), 0);
+    assert_eq!(issuer.requests_to("/custom/keys").await, 1);
+}
+
+#[tokio::test]
+async fn discovery_naming_another_issuer_is_refused() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start_bare(&[&key]).await;
+    let doc = json!({"issuer": "https://evil.example/", "jwks_uri": issuer.jwks_url().as_str()});
+    Mock::given(method("GET"))
+        .and(path(DISCOVERY_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(doc))
+        .mount(&issuer.server)
+        .await;
+    assert!(is_unavailable(&first_fetch_error(&issuer, &key).await));
+    assert_eq!(issuer.jwks.hits(), 0);
+}
+
+#[tokio::test]
+async fn missing_discovery_falls_back_to_the_well_known_jwks() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start_bare(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    assert!(v.verify(&key.sign(&issuer.claims())).await.is_ok());
+    assert_eq!(issuer.requests_to(DISCOVERY_PATH).await, 1);
+}
+
+#[tokio::test]
+async fn explicit_jwks_uri_skips_discovery() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    config.jwks_uri = Some(issuer.jwks_url());
+    let v = ready_verifier(config).await;
+    assert!(v.verify(&key.sign(&issuer.claims())).await.is_ok());
+    assert_eq!(issuer.requests_to(DISCOVERY_PATH).await, 0);
+}
+
+#[tokio::test]
+async fn non_200_status_is_a_failed_fetch() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[]).await;
+    issuer.jwks.set(Behaviour::Status(500));
+    assert!(is_unavailable(&first_fetch_error(&issuer, &key).await));
+}
+
+#[tokio::test]
+async fn non_json_content_type_is_a_failed_fetch() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[]).await;
+    issuer.jwks.set(Behaviour::WrongContentType);
+    assert!(is_unavailable(&first_fetch_error(&issuer, &key).await));
+}
+
+#[tokio::test]
+async fn garbage_body_is_a_failed_fetch() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[]).await;
+    issuer.jwks.set(Behaviour::Garbage);
+    assert!(is_unavailable(&first_fetch_error(&issuer, &key).await));
+}
+
+#[tokio::test]
+async fn body_over_the_cap_is_a_failed_fetch() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[]).await;
+    issuer.jwks.set(Behaviour::Huge(600 * 1024));
+    assert!(is_unavailable(&first_fetch_error(&issuer, &key).await));
+}
+
+#[tokio::test]
+async fn hanging_endpoint_times_out() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[]).await;
+    issuer.jwks.set(Behaviour::Hang(Duration::from_secs(30)));
+    let mut config = issuer.config();
+    config.fetch.total_timeout = Duration::from_millis(300);
+    let v = Verifier::new(config).unwrap();
+    let start = Instant::now();
+    let err = v.verify(&key.sign(&issuer.claims())).await.unwrap_err();
+    assert!(is_unavailable(&err), "{err:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+/// A raw server that answers 200 JSON with an endless chunked body (no Content-Length).
+async fn endless_chunked_server() -> (String, tokio::task::JoinHandle<usize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = sock.read(&mut buf).await;
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+        if sock.write_all(head.as_bytes()).await.is_err() {
+            return 0;
+        }
+        let chunk = format!("{:x}\r\n{}\r\n", 16 * 1024, " ".repeat(16 * 1024));
+        let mut sent = 0;
+        // Stops when the client hangs up, or after 64 MiB as a safety bound.
+        while sent < 64 * 1024 * 1024 {
+            if sock.write_all(chunk.as_bytes()).await.is_err() {
+                break;
+            }
+            sent += 16 * 1024;
+        }
+        sent
+    });
+    (format!("http://{addr}"), handle)
+}
+
+#[tokio::test]
+async fn endless_chunked_body_is_cut_at_the_cap_while_streaming() {
+    let key = TestKey::rsa(0, "k1");
+    let (origin, server) = endless_chunked_server().await;
+    let mut config =
+        auth::VerifierConfig::new(format!("{origin}/").parse().unwrap(), vec![AUDIENCE.into()]);
+    config.jwks_uri = Some(format!("{origin}/jwks").parse().unwrap());
+    let v = Verifier::new(config).unwrap();
+    let claims = json!({"iss": format!("{origin}/"), "aud": AUDIENCE, "exp": now() + 60});
+    let err = v.verify(&key.sign(&claims)).await.unwrap_err();
+    assert!(is_unavailable(&err), "{err:?}");
+    let sent = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .unwrap()
+        .unwrap();
+    // The client stopped reading near the 512 KiB cap (socket buffers add a few MiB at most).
+    assert!(sent < 16 * 1024 * 1024, "server pushed {sent} bytes");
+}
+
+#[tokio::test]
+async fn redirect_off_the_issuers_host_is_refused() {
+    let key = TestKey::rsa(0, "k1");
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[&key])))
+        .mount(&elsewhere)
+        .await;
+    let issuer = TestIssuer::start(&[]).await;
+    // Same machine, other host name: `localhost` is not the issuer's `127.0.0.1`.
+    let port = elsewhere.address().port();
+    issuer
+        .jwks
+        .set(Behaviour::Redirect(format!("http://localhost:{port}/jwks")));
+    assert!(is_unavailable(&first_fetch_error(&issuer, &key).await));
+    assert_eq!(
+        elsewhere
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .len(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn redirect_within_the_issuers_host_is_followed() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[]).await;
+    Mock::given(method("GET"))
+        .and(path("/moved/jwks.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[&key])))
+        .mount(&issuer.server)
+        .await;
+    issuer.jwks.set(Behaviour::Redirect(format!(
+        "{}/moved/jwks.json",
+        issuer.server.uri()
+    )));
+    let v = ready_verifier(issuer.config()).await;
+    assert!(v.verify(&key.sign(&issuer.claims())).await.is_ok());
+}
+
+#[tokio::test]
+async fn fetches_and_failures_are_counted() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[]).await;
+    issuer.jwks.set(Behaviour::Status(503));
+    let v = Verifier::new(issuer.config()).unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || v.stats().jwks_fetch_failures
+            >= 1)
+        .await
+    );
+    issuer.jwks.serve(&[&key]);
+    assert!(eventually(Duration::from_secs(5), || v.is_ready()).await);
+    let stats = v.stats();
+    // discovery + failed JWKS + successful JWKS at least, and no more failures than attempts.
+    assert!(stats.jwks_fetches >= 3, "{stats:?}");
+    assert!(stats.jwks_fetch_failures >= 1 && stats.jwks_fetch_failures < stats.jwks_fetches);
+}

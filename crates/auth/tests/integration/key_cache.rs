@@ -1,0 +1,248 @@
+//! The key-set cache: rotation, the unknown-kid storm, cooldown, outages, refresh-ahead.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auth::{Verifier, VerifyError};
+use futures_util::future::join_all;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn rotated_in_key_is_fetched_at_once() {
+    let old = TestKey::rsa(0, "old");
+    let new = TestKey::rsa(1, "new");
+    let issuer = TestIssuer::start(&[&old]).await;
+    let v = ready_verifier(issuer.config()).await;
+    issuer.jwks.serve(&[&old, &new]);
+    assert!(v.verify(&new.sign(&issuer.claims())).await.is_ok());
+    assert_eq!(issuer.jwks.hits(), 2);
+}
+
+#[tokio::test]
+async fn kid_that_left_the_set_is_rejected_after_a_refetch() {
+    let old = TestKey::rsa(0, "old");
+    let new = TestKey::rsa(1, "new");
+    let issuer = TestIssuer::start(&[&old]).await;
+    let v = ready_verifier(issuer.config()).await;
+    let old_token = old.sign(&issuer.claims());
+    assert!(v.verify(&old_token).await.is_ok());
+    issuer.jwks.serve(&[&new]);
+    // The new kid triggers the refetch; the old kid is gone from the new set.
+    assert!(v.verify(&new.sign(&issuer.claims())).await.is_ok());
+    assert_eq!(
+        v.verify(&old_token).await.unwrap_err(),
+        VerifyError::UnknownKey
+    );
+}
+
+#[tokio::test]
+async fn unknown_kid_storm_causes_at_most_one_fetch() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    let before = issuer.jwks.hits();
+    let stranger = TestKey::rsa(1, "stranger");
+    let token: Arc<str> = stranger.sign(&issuer.claims()).into();
+    let tasks = (0..1000).map(|_| {
+        let v = v.clone();
+        let token = token.clone();
+        tokio::spawn(async move { v.verify(&token).await })
+    });
+    for result in join_all(tasks).await {
+        assert_eq!(result.unwrap().unwrap_err(), VerifyError::UnknownKey);
+    }
+    assert_eq!(issuer.jwks.hits() - before, 1);
+}
+
+#[tokio::test]
+async fn unknown_kid_refetch_waits_for_the_cooldown() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    let before = issuer.jwks.hits();
+    for kid in ["x1", "x2", "x3"] {
+        let token = TestKey::rsa(1, kid).sign(&issuer.claims());
+        assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::UnknownKey);
+    }
+    assert_eq!(issuer.jwks.hits() - before, 1);
+}
+
+#[tokio::test]
+async fn unknown_kid_refetches_again_after_the_cooldown() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    config.cache.unknown_kid_cooldown = Duration::from_millis(200);
+    let v = ready_verifier(config).await;
+    let before = issuer.jwks.hits();
+    let token = TestKey::rsa(1, "x").sign(&issuer.claims());
+    let _ = v.verify(&token).await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let _ = v.verify(&token).await;
+    assert_eq!(issuer.jwks.hits() - before, 2);
+}
+
+#[tokio::test]
+async fn outage_keeps_serving_the_stale_set_within_the_grace() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    config.cache = fast_cache();
+    config.cache.default_ttl = Duration::from_millis(200);
+    let v = ready_verifier(config).await;
+    issuer.jwks.set(Behaviour::Status(503));
+    // Past the 200 ms lifetime, with refreshes failing.
+    let failures_before = v.stats().jwks_fetch_failures;
+    assert!(
+        eventually(Duration::from_secs(5), || v.stats().jwks_fetch_failures
+            > failures_before + 1)
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(v.is_ready());
+    assert!(v.verify(&key.sign(&issuer.claims())).await.is_ok());
+}
+
+#[tokio::test]
+async fn outage_past_the_grace_is_key_set_unavailable_with_retry_after() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    config.cache = fast_cache();
+    config.cache.default_ttl = Duration::from_millis(150);
+    config.cache.stale_grace = Duration::from_millis(150);
+    let v = ready_verifier(config).await;
+    issuer.jwks.set(Behaviour::Status(503));
+    assert!(eventually(Duration::from_secs(5), || !v.is_ready()).await);
+    let err = v.verify(&key.sign(&issuer.claims())).await.unwrap_err();
+    let VerifyError::KeySetUnavailable { retry_after } = err else {
+        panic!("expected KeySetUnavailable, got {err:?}");
+    };
+    assert!(retry_after >= Duration::from_secs(1) && retry_after <= Duration::from_secs(60));
+    assert_eq!(err.code(), auth::ErrorCode::TemporarilyUnavailable);
+}
+
+#[tokio::test]
+async fn issuer_down_at_start_is_unavailable_then_recovers() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[]).await;
+    issuer.jwks.set(Behaviour::Status(503));
+    let v = Verifier::new(issuer.config()).unwrap();
+    let token = key.sign(&issuer.claims());
+    assert!(matches!(
+        v.verify(&token).await.unwrap_err(),
+        VerifyError::KeySetUnavailable { .. }
+    ));
+    assert!(!v.is_ready());
+    issuer.jwks.serve(&[&key]);
+    // The background task retries with backoff; no request is needed to recover.
+    assert!(eventually(Duration::from_secs(5), || v.is_ready()).await);
+    assert!(v.verify(&token).await.is_ok());
+}
+
+#[tokio::test]
+async fn failed_fetch_never_replaces_a_good_set() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    issuer.jwks.set(Behaviour::Garbage);
+    // An unknown kid forces a refetch, which fails.
+    let _ = v.verify(&TestKey::rsa(1, "x").sign(&issuer.claims())).await;
+    assert!(v.stats().jwks_fetch_failures >= 1);
+    assert!(v.verify(&key.sign(&issuer.claims())).await.is_ok());
+    assert_eq!(v.stats().keys_loaded, 1);
+}
+
+#[tokio::test]
+async fn key_set_is_refreshed_ahead_of_expiry_in_the_background() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    config.cache = fast_cache();
+    config.cache.default_ttl = Duration::from_millis(400);
+    let v = ready_verifier(config).await;
+    let start = Instant::now();
+    // No request is made; the set is refreshed by itself, before it expires.
+    assert!(eventually(Duration::from_secs(5), || issuer.jwks.hits() >= 3).await);
+    assert!(start.elapsed() < Duration::from_secs(2));
+    let age = v.stats().key_set_age.unwrap();
+    assert!(age < Duration::from_millis(400), "set is {age:?} old");
+}
+
+#[tokio::test]
+async fn cache_control_max_age_is_clamped_to_the_minimum() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[]).await;
+    issuer.jwks.set(Behaviour::Keys {
+        body: jwks(&[&key]),
+        cache_control: Some("public, max-age=0".into()),
+    });
+    let mut config = issuer.config();
+    config.cache = fast_cache();
+    config.cache.default_ttl = Duration::from_secs(600);
+    config.cache.min_ttl = Duration::from_millis(200);
+    let _v = ready_verifier(config).await;
+    // Lifetime = clamp(0) = 200 ms, so refreshes come every ~150 ms, not every 10 min.
+    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() >= 3).await);
+}
+
+#[tokio::test]
+async fn cache_control_max_age_sets_the_lifetime() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[]).await;
+    issuer.jwks.set(Behaviour::Keys {
+        body: jwks(&[&key]),
+        cache_control: Some("max-age=3600".into()),
+    });
+    let mut config = issuer.config();
+    config.cache = fast_cache(); // default 600 ms would refresh several times below
+    let _v = ready_verifier(config).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(issuer.jwks.hits(), 1);
+}
+
+#[tokio::test]
+async fn known_key_verification_never_waits_for_a_slow_refresh() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    config.cache = fast_cache();
+    config.cache.default_ttl = Duration::from_millis(200);
+    config.fetch.total_timeout = Duration::from_secs(5);
+    let v = ready_verifier(config).await;
+    issuer.jwks.set(Behaviour::Hang(Duration::from_secs(3)));
+    let hits = issuer.jwks.hits();
+    // Wait until the background refresh is in flight (the server has the request).
+    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > hits).await);
+    let token = key.sign(&issuer.claims());
+    let start = Instant::now();
+    for _ in 0..20 {
+        assert!(v.verify(&token).await.is_ok());
+    }
+    assert!(
+        start.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_last_verifier_stops_the_refresh_task() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    config.cache = fast_cache();
+    config.cache.default_ttl = Duration::from_millis(100);
+    let v = ready_verifier(config).await;
+    let clone = v.clone();
+    drop(v);
+    // A clone keeps it alive.
+    let hits = issuer.jwks.hits();
+    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > hits + 1).await);
+    drop(clone);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let settled = issuer.jwks.hits();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(issuer.jwks.hits(), settled);
+}

@@ -1,0 +1,134 @@
+//! Defensive JWKS parsing: which keys are skipped, and what an empty usable set means.
+
+use std::time::Duration;
+
+use auth::VerifyError;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// Serves `good` plus `bad_jwk` (kid "bad"); returns the verifier's answer for a token
+/// signed by `bad` and checks the good key still works.
+async fn verdict_for_bad_key(bad: &TestKey, bad_jwk: Value) -> VerifyError {
+    let good = TestKey::rsa(0, "good");
+    let issuer = TestIssuer::start(&[]).await;
+    issuer
+        .jwks
+        .serve_json(json!({"keys": [good.jwk(), bad_jwk]}));
+    let mut config = issuer.config();
+    config.algorithms = vec![auth::Algorithm::RS256, auth::Algorithm::ES256];
+    let v = ready_verifier(config).await;
+    assert!(v.verify(&good.sign(&issuer.claims())).await.is_ok());
+    v.verify(&bad.sign(&issuer.claims())).await.unwrap_err()
+}
+
+#[tokio::test]
+async fn key_with_use_enc_is_skipped() {
+    let bad = TestKey::rsa(1, "bad");
+    let verdict = verdict_for_bad_key(&bad, bad.jwk_with("use", json!("enc"))).await;
+    assert_eq!(verdict, VerifyError::UnknownKey);
+}
+
+#[tokio::test]
+async fn key_ops_without_verify_is_skipped() {
+    let bad = TestKey::rsa(1, "bad");
+    let verdict = verdict_for_bad_key(&bad, bad.jwk_with("key_ops", json!(["encrypt"]))).await;
+    assert_eq!(verdict, VerifyError::UnknownKey);
+}
+
+#[tokio::test]
+async fn key_ops_with_verify_is_used() {
+    let key = TestKey::rsa(1, "k");
+    let issuer = TestIssuer::start(&[]).await;
+    issuer
+        .jwks
+        .serve_json(json!({"keys": [key.jwk_with("key_ops", json!(["verify"]))]}));
+    let v = ready_verifier(issuer.config()).await;
+    assert!(v.verify(&key.sign(&issuer.claims())).await.is_ok());
+}
+
+#[tokio::test]
+async fn key_with_private_members_is_skipped() {
+    let bad = TestKey::rsa(1, "bad");
+    let verdict = verdict_for_bad_key(&bad, bad.jwk_with("d", json!("AQAB"))).await;
+    assert_eq!(verdict, VerifyError::UnknownKey);
+}
+
+#[tokio::test]
+async fn unsupported_curve_is_skipped() {
+    let bad = TestKey::es256("bad");
+    let verdict = verdict_for_bad_key(&bad, bad.jwk_with("crv", json!("secp256k1"))).await;
+    assert_eq!(verdict, VerifyError::UnknownKey);
+}
+
+#[tokio::test]
+async fn unsupported_kty_is_skipped() {
+    let bad = TestKey::rsa(1, "bad");
+    let verdict = verdict_for_bad_key(&bad, json!({"kty":"oct","kid":"bad","k":"c2VjcmV0"})).await;
+    assert_eq!(verdict, VerifyError::UnknownKey);
+}
+
+#[tokio::test]
+async fn rsa_key_under_2048_bits_is_skipped() {
+    let bad = TestKey::rsa(1, "bad");
+    let small = json!({"kty":"RSA","kid":"bad","use":"sig","n": b64([0xc5u8; 128]),"e":"AQAB"});
+    assert_eq!(
+        verdict_for_bad_key(&bad, small).await,
+        VerifyError::UnknownKey
+    );
+}
+
+#[tokio::test]
+async fn every_key_of_a_duplicated_kid_is_skipped() {
+    let good = TestKey::rsa(0, "good");
+    let dup_a = TestKey::rsa(1, "dup");
+    let dup_b = TestKey::rsa(2, "dup");
+    let issuer = TestIssuer::start(&[&good, &dup_a, &dup_b]).await;
+    let v = ready_verifier(issuer.config()).await;
+    assert!(v.verify(&good.sign(&issuer.claims())).await.is_ok());
+    for k in [&dup_a, &dup_b] {
+        assert_eq!(
+            v.verify(&k.sign(&issuer.claims())).await.unwrap_err(),
+            VerifyError::UnknownKey
+        );
+    }
+    assert_eq!(v.stats().keys_loaded, 1);
+}
+
+#[tokio::test]
+async fn a_set_without_usable_keys_is_a_failed_fetch() {
+    let issuer = TestIssuer::start(&[]).await;
+    issuer
+        .jwks
+        .serve_json(json!({"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"}]}));
+    let v = auth::Verifier::new(issuer.config()).unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || v.stats().jwks_fetch_failures
+            >= 1)
+        .await
+    );
+    assert!(!v.is_ready());
+    let token = TestKey::rsa(0, "s").sign(&issuer.claims());
+    assert!(matches!(
+        v.verify(&token).await.unwrap_err(),
+        VerifyError::KeySetUnavailable { .. }
+    ));
+}
+
+#[tokio::test]
+async fn leading_zero_in_the_modulus_is_tolerated() {
+    let key = TestKey::rsa(0, "k");
+    let mut jwk = key.jwk();
+    let n = base64::Engine::decode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        jwk["n"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut padded = vec![0u8];
+    padded.extend(n);
+    jwk["n"] = json!(b64(padded));
+    let issuer = TestIssuer::start(&[]).await;
+    issuer.jwks.serve_json(json!({"keys":[jwk]}));
+    let v = ready_verifier(issuer.config()).await;
+    assert!(v.verify(&key.sign(&issuer.claims())).await.is_ok());
+}

@@ -1,0 +1,11 @@
+//! Integration tests of the `auth` crate against a local issuer on loopback.
+//!
+//! One test binary (faster to build and link than one per file); one module per area.
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+mod claims;
+mod fetching;
+mod header_rules;
+mod helpers;
+mod key_cache;
+mod key_parsing;
