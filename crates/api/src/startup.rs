@@ -29,6 +29,9 @@ pub struct Settings {
     pub verifier: auth::VerifierConfig,
     /// Worker threads; `None` is actix-web's default (one per physical core).
     pub workers: Option<usize>,
+    /// Whether SIGINT and SIGTERM stop the server gracefully. Off in tests, where the process
+    /// hosts many servers and Ctrl-C must still end the test run.
+    pub handle_signals: bool,
 }
 
 impl Settings {
@@ -39,6 +42,7 @@ impl Settings {
             verifier: auth::VerifierConfig::from_app_config(&config),
             config,
             workers: None,
+            handle_signals: true,
         }
     }
 
@@ -46,6 +50,7 @@ impl Settings {
     pub fn for_tests(config: app_config::AuthConfig) -> Self {
         Self {
             workers: Some(1),
+            handle_signals: false,
             ..Self::new(SocketAddr::from(([127, 0, 0, 1], 0)), config)
         }
     }
@@ -105,8 +110,6 @@ impl Application {
         let app_origin = settings.config.app_origin.clone();
 
         tracing::info!(
-            issuer = verifier.issuer(),
-            audience = %settings.config.audience,
             app_origin = %app_origin,
             "trusting access tokens from {} for audience {}",
             verifier.issuer(),
@@ -139,6 +142,13 @@ impl Application {
             Some(workers) => server.workers(workers),
             None => server,
         };
+        // actix-server's own handlers treat SIGINT as a forced stop that drops in-flight
+        // requests; ours make both signals graceful.
+        let server = if settings.handle_signals {
+            server.shutdown_signal(shutdown_requested())
+        } else {
+            server.disable_signals()
+        };
         let server = server
             .listen(listener)
             .map_err(StartupError::Listener)?
@@ -165,6 +175,33 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Resolves on the first SIGINT or SIGTERM. If a handler cannot be installed, that signal is
+/// simply not awaited (the process then keeps the OS default for it).
+async fn shutdown_requested() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    let name = tokio::select! {
+        () = interrupt => "SIGINT",
+        () = terminate => "SIGTERM",
+    };
+    tracing::info!("{name} received; finishing in-flight requests, then shutting down");
 }
 
 /// A resource named after its path: the name is the metrics route label, read without

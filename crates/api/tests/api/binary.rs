@@ -199,12 +199,13 @@ async fn binary_logs_address_and_issuer_and_stops_gracefully_on_sigterm() {
         .expect("healthz");
     assert_eq!(response.status(), 200);
     api.signal("TERM");
+    api.wait_for("SIGTERM received; finishing in-flight requests, then shutting down");
     let (code, _) = api.wait_exit();
     assert_eq!(code, Some(0));
 }
 
 #[tokio::test]
-async fn binary_stops_gracefully_on_sigint() {
+async fn binary_stops_gracefully_on_sigint_too() {
     let issuer = TestIssuer::start(&[&KEYS.current], true);
     let mut api = Running::start(&[("AUTH0_DOMAIN", issuer.base())]);
     let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
@@ -213,6 +214,7 @@ async fn binary_stops_gracefully_on_sigint() {
         .expect("healthz");
     assert_eq!(response.status(), 200);
     api.signal("INT");
+    api.wait_for("SIGINT received; finishing in-flight requests, then shutting down");
     let (code, _) = api.wait_exit();
     assert_eq!(code, Some(0));
 }
