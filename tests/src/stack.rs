@@ -1,0 +1,209 @@
+//! The whole stack in-process: dev issuer, API and SPA server on free loopback ports.
+//!
+//! All three listeners are bound first, so that the one configuration naming every origin
+//! (`http://localhost:<port>`, as a browser sees them) exists before any server is built — the
+//! same `auth_config.json` shape a developer has, with ports the OS chose. The servers are the
+//! crates' own `Application::from_listener`, exactly what their binaries run.
+//!
+//! [`shared`] is one stack per test binary for scenarios that do not disturb each other (each
+//! still gets its own browser, so sessions never mix). [`Stack::start`] gives a scenario a stack
+//! of its own, for anything that changes issuer state others rely on, such as its signing key.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use app_config::AuthConfig;
+
+/// The API identifier the stack's tokens are for.
+pub const AUDIENCE: &str = "https://api.local.test";
+/// The SPA's client id, as in the project's `auth_config.json`.
+pub const CLIENT_ID: &str = "local-dev-spa";
+
+/// Why the stack could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// A loopback port could not be bound.
+    #[error("cannot bind a loopback port: {0}")]
+    Bind(#[from] std::io::Error),
+    /// The configuration built from the ports is invalid.
+    #[error(transparent)]
+    Config(#[from] app_config::ConfigError),
+    /// A server refused to build.
+    #[error("{server} did not start: {message}")]
+    Server {
+        /// Which one.
+        server: &'static str,
+        /// Its error.
+        message: String,
+    },
+    /// The API never reported that it had the issuer's keys.
+    #[error("the API was not ready (GET /readyz) within {0} s")]
+    NotReady(u64),
+}
+
+/// A running stack: the origins a browser uses, and the issuer core for minting tokens.
+#[derive(Debug)]
+pub struct Stack {
+    /// The shared configuration every server was built from.
+    pub config: AuthConfig,
+    /// `http://localhost:<port>` of the SPA server.
+    pub app: String,
+    /// `http://localhost:<port>` of the API.
+    pub api: String,
+    /// `http://localhost:<port>` of the dev issuer.
+    pub issuer: String,
+    /// The dev issuer's core, to mint tokens in-process.
+    pub issuer_core: dev_issuer::Issuer,
+    handles: Vec<ServerHandle>,
+}
+
+impl Stack {
+    /// Starts the three servers on the current Tokio runtime and waits until the API has loaded
+    /// the issuer's keys.
+    pub async fn start() -> Result<Self, StackError> {
+        let issuer_listener = TcpListener::bind("127.0.0.1:0")?;
+        let api_listener = TcpListener::bind("127.0.0.1:0")?;
+        let spa_listener = TcpListener::bind("127.0.0.1:0")?;
+        let origin = |l: &TcpListener| -> Result<String, StackError> {
+            Ok(format!("http://localhost:{}", l.local_addr()?.port()))
+        };
+        let (issuer, api, app) = (
+            origin(&issuer_listener)?,
+            origin(&api_listener)?,
+            origin(&spa_listener)?,
+        );
+        let config = AuthConfig::from_values(
+            Some(issuer.clone()),
+            Some(CLIENT_ID.to_owned()),
+            Some(AUDIENCE.to_owned()),
+            Some(app.clone()),
+            Some(api.clone()),
+        )?;
+
+        let issuer_app = dev_issuer::Application::from_listener(
+            dev_issuer::Settings::for_tests(config.clone()),
+            issuer_listener,
+        )
+        .map_err(|e| server_error("dev issuer", e))?;
+        let api_app =
+            api::Application::from_listener(api::Settings::for_tests(config.clone()), api_listener)
+                .map_err(|e| server_error("api", e))?;
+        let spa_app = spa_server::Application::from_listener(
+            spa_server::Settings::new(config.clone(), frontend_dir()),
+            spa_listener,
+        )
+        .map_err(|e| server_error("spa-server", e))?;
+
+        let issuer_core = issuer_app.issuer();
+        let handles = vec![issuer_app.handle(), api_app.handle(), spa_app.handle()];
+        tokio::spawn(issuer_app.run_until_stopped());
+        tokio::spawn(api_app.run_until_stopped());
+        tokio::spawn(spa_app.run_until_stopped());
+
+        let stack = Self {
+            config,
+            app,
+            api,
+            issuer,
+            issuer_core,
+            handles,
+        };
+        stack.wait_until_ready().await?;
+        Ok(stack)
+    }
+
+    /// `GET /readyz` on the API answers 200 once it holds the issuer's signing keys.
+    async fn wait_until_ready(&self) -> Result<(), StackError> {
+        const BOUND: Duration = Duration::from_secs(20);
+        let client = http_client();
+        let url = format!("{}/readyz", self.api);
+        let deadline = Instant::now() + BOUND;
+        while Instant::now() < deadline {
+            if let Ok(r) = client.get(&url).send().await
+                && r.status() == reqwest::StatusCode::OK
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(StackError::NotReady(BOUND.as_secs()))
+    }
+
+    /// `origin` + `path`, for the SPA.
+    pub fn app_url(&self, path: &str) -> String {
+        format!("{}{path}", self.app)
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // `stop` sends the command at once; the returned future only reports completion.
+        for handle in &self.handles {
+            drop(handle.stop(false));
+        }
+    }
+}
+
+fn server_error(server: &'static str, e: impl std::fmt::Display) -> StackError {
+    StackError::Server {
+        server,
+        message: e.to_string(),
+    }
+}
+
+/// The project's `frontend/` folder (with its `node_modules/`, installed by `cargo make test`).
+pub fn frontend_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../frontend")
+}
+
+/// An HTTP client for talking to the stack directly (no browser).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// The stack shared by every scenario of this test binary, started on first use.
+///
+/// It runs on a thread and runtime of its own: each `#[tokio::test]` has a runtime that ends
+/// with the test, and the shared servers must outlive all of them. They end with the process.
+pub fn shared() -> &'static Stack {
+    static SHARED: OnceLock<Result<Stack, String>> = OnceLock::new();
+    let started = SHARED.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("shared-stack".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("cannot build a runtime: {e}")));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let stack = Stack::start().await.map_err(|e| e.to_string());
+                    let _ = tx.send(stack);
+                    std::future::pending::<()>().await;
+                });
+            });
+        match spawned {
+            Ok(_) => rx
+                .recv()
+                .unwrap_or_else(|_| Err("the shared stack thread died".to_owned())),
+            Err(e) => Err(format!("cannot spawn the shared stack thread: {e}")),
+        }
+    });
+    match started {
+        Ok(stack) => stack,
+        Err(e) => panic!("the shared stack did not start: {e}"),
+    }
+}

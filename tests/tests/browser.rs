@@ -1,0 +1,321 @@
+//! Real-browser scenarios: what a person does with the SPA, against the real servers.
+//!
+//! Each scenario opens its own headless Chromium (fresh profile) against the stack shared by
+//! this binary, except key rotation, which changes issuer state and so gets a stack of its own.
+//! The two token tests at the end need no browser: they check, over plain HTTP, that the API
+//! takes the issuer's tokens only for its own audience.
+
+use e2e::browser::{Browser, BrowserError, Page, Step};
+use e2e::stack::{self, AUDIENCE, Stack};
+use serde_json::{Value, json};
+
+const EXTERNAL_OK: &str = "Your Access Token was successfully validated!";
+const PRIVATE_OK: &str = "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this.";
+
+/// Logs in from the home page with the issuer's form and waits until the SPA shows the session.
+async fn log_in(page: &Page, stack: &Stack, username: &str, password: &str) -> Step {
+    page.goto(&stack.app_url("/")).await?;
+    page.click_button("Log in").await?;
+    let issuer = stack.issuer.clone();
+    page.wait_for_url("the issuer's login page", |u| {
+        u.as_str().starts_with(&issuer)
+    })
+    .await?;
+    page.submit_login(username, password).await?;
+    let app = stack.app.clone();
+    page.wait_for_url("the return to the app", |u| u.as_str().starts_with(&app))
+        .await?;
+    page.button("Log out").await?;
+    Ok(())
+}
+
+/// Opens the external-API page through the nav link (as a person would) and presses `button`.
+async fn call_api(page: &Page, button: &str) -> Step {
+    open_external_api(page).await?;
+    page.click_button(button).await
+}
+
+async fn open_external_api(page: &Page) -> Step {
+    let link = page
+        .visible(
+            fantoccini::Locator::Css("#nav-external-api"),
+            "the External API link",
+        )
+        .await?;
+    link.click().await?;
+    page.button("Call API").await?;
+    Ok(())
+}
+
+fn expect(condition: bool, message: impl Into<String>) -> Step {
+    if condition {
+        Ok(())
+    } else {
+        Err(BrowserError::Unexpected(message.into()))
+    }
+}
+
+#[tokio::test]
+async fn alice_logs_in_sees_her_profile_and_calls_the_external_and_private_apis() {
+    let stack = stack::shared();
+    Browser::run("alice_profile_and_apis", move |page| async move {
+        log_in(&page, stack, "alice@example.com", "alice-password").await?;
+
+        page.goto(&stack.app_url("/profile")).await?;
+        page.wait_for_text("Alice Example").await?;
+        page.wait_for_text("alice@example.com").await?;
+
+        call_api(&page, "Call API").await?;
+        page.wait_for_text(EXTERNAL_OK).await?;
+
+        page.click_button("Call private-scoped API").await?;
+        page.wait_for_text(PRIVATE_OK).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bob_calling_the_private_scoped_api_is_shown_the_403_message() {
+    let stack = stack::shared();
+    Browser::run("bob_private_scoped_403", move |page| async move {
+        log_in(&page, stack, "bob@example.com", "bob-password").await?;
+        call_api(&page, "Call private-scoped API").await?;
+        page.wait_for_text("403").await?;
+        page.wait_for_text("Access denied (insufficient_scope).")
+            .await?;
+        let text = page.text().await?;
+        expect(
+            !text.contains(PRIVATE_OK),
+            "bob must not see the private message",
+        )
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_shows_the_form_error_and_stays_on_the_login_page() {
+    let stack = stack::shared();
+    Browser::run("wrong_password", move |page| async move {
+        page.goto(&stack.app_url("/")).await?;
+        page.click_button("Log in").await?;
+        page.submit_login("alice@example.com", "not-her-password")
+            .await?;
+        page.wait_for_text("Wrong email or password.").await?;
+        let url = page.url().await?;
+        expect(
+            url.as_str().starts_with(&stack.issuer),
+            format!("expected to stay on the issuer, at {url}"),
+        )?;
+        // The form is shown again, ready for another try.
+        page.visible(
+            fantoccini::Locator::Css("input[name='password']"),
+            "the password field",
+        )
+        .await?;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_reload_keeps_the_session() {
+    let stack = stack::shared();
+    Browser::run("reload_keeps_session", move |page| async move {
+        log_in(&page, stack, "alice@example.com", "alice-password").await?;
+        page.goto(&stack.app_url("/profile")).await?;
+        page.wait_for_text("Alice Example").await?;
+
+        page.reload().await?;
+        page.button("Log out").await?;
+        page.wait_for_text("Logged in as Alice Example").await?;
+        page.wait_for_text("alice@example.com").await?;
+        let url = page.url().await?;
+        expect(
+            url.path() == "/profile",
+            format!("expected to stay on /profile, at {url}"),
+        )
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn logging_out_returns_home_logged_out_and_the_api_can_no_longer_be_called() {
+    let stack = stack::shared();
+    Browser::run("logout", move |page| async move {
+        log_in(&page, stack, "alice@example.com", "alice-password").await?;
+        call_api(&page, "Call API").await?;
+        page.wait_for_text(EXTERNAL_OK).await?;
+
+        page.click_button("Log out").await?;
+        let app = stack.app.clone();
+        page.wait_for_url("home after logout", |u| {
+            u.as_str().starts_with(&app) && u.path() == "/"
+        })
+        .await?;
+        page.button("Log in").await?;
+        page.wait_for_text("Not logged in").await?;
+        expect(
+            !page.has_button("Log out").await?,
+            "Log out still shown after logging out",
+        )?;
+
+        // The API page is behind login now: opening it sends the browser to the issuer's form
+        // instead of showing `Call API`.
+        page.goto(&stack.app_url("/external-api")).await?;
+        let issuer = stack.issuer.clone();
+        page.wait_for_url("the issuer's login page", |u| {
+            u.as_str().starts_with(&issuer)
+        })
+        .await?;
+        page.visible(
+            fantoccini::Locator::Css("input[name='username']"),
+            "the login form",
+        )
+        .await?;
+        expect(
+            !page.has_button("Call API").await?,
+            "Call API offered while logged out",
+        )
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_deep_link_to_external_api_while_logged_out_goes_through_login_and_back() {
+    let stack = stack::shared();
+    Browser::run("deep_link", move |page| async move {
+        page.goto(&stack.app_url("/external-api")).await?;
+        let issuer = stack.issuer.clone();
+        page.wait_for_url("the issuer's login page", |u| {
+            u.as_str().starts_with(&issuer)
+        })
+        .await?;
+        page.submit_login("alice@example.com", "alice-password")
+            .await?;
+        let app = stack.app.clone();
+        page.wait_for_url("/external-api in the app", |u| {
+            u.as_str().starts_with(&app) && u.path() == "/external-api" && u.query().is_none()
+        })
+        .await?;
+        page.click_button("Call API").await?;
+        page.wait_for_text(EXTERNAL_OK).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn after_the_issuer_rotates_its_key_the_next_api_call_still_succeeds() {
+    // Rotation changes the issuer's signing key for everyone: this scenario has its own stack.
+    let stack = Stack::start().await.expect("a stack of its own");
+    let stack = std::sync::Arc::new(stack);
+    let s = stack.clone();
+    Browser::run("key_rotation", move |page| async move {
+        let stack = &*s;
+        log_in(&page, stack, "alice@example.com", "alice-password").await?;
+        call_api(&page, "Call API").await?;
+        page.wait_for_text(EXTERNAL_OK).await?;
+        expect(
+            keys_loaded(stack).await? == 1,
+            "the API should hold one key before rotation",
+        )?;
+
+        let rotated = stack::http_client()
+            .post(format!("{}/dev/keys/rotate", stack.issuer))
+            .json(&json!({}))
+            .send()
+            .await
+            .map_err(|e| BrowserError::Unexpected(format!("rotate: {e}")))?;
+        expect(
+            rotated.status() == reqwest::StatusCode::OK,
+            format!("rotate answered {}", rotated.status()),
+        )?;
+
+        // The SPA keeps tokens in memory: after a reload it gets a fresh one from the issuer's
+        // session, signed with the new key, which the API has never seen.
+        page.reload().await?;
+        page.button("Log out").await?;
+        page.click_button("Call API").await?;
+        page.wait_for_text(EXTERNAL_OK).await?;
+        let keys = keys_loaded(stack).await?;
+        expect(
+            keys == 2,
+            format!("the API should have refetched the key set (old + new key), holds {keys}"),
+        )
+    })
+    .await;
+}
+
+/// `api_jwks_keys_loaded` from the API's metrics.
+async fn keys_loaded(stack: &Stack) -> Step<u64> {
+    let text = stack::http_client()
+        .get(format!("{}/metrics", stack.api))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| BrowserError::Unexpected(format!("metrics: {e}")))?
+        .text()
+        .await
+        .map_err(|e| BrowserError::Unexpected(format!("metrics: {e}")))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("api_jwks_keys_loaded "))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| BrowserError::Unexpected("no api_jwks_keys_loaded in /metrics".into()))
+}
+
+/// Mints a token through the issuer's `/dev/tokens` hook, with `claims` overriding defaults.
+async fn mint(stack: &Stack, claims: Value) -> String {
+    let response = stack::http_client()
+        .post(format!("{}/dev/tokens", stack.issuer))
+        .json(&json!({ "username": "alice@example.com", "claims": claims }))
+        .send()
+        .await
+        .expect("the mint hook answers");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let body: Value = response.json().await.expect("JSON");
+    body["access_token"]
+        .as_str()
+        .expect("an access_token")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_api_rejects_a_token_minted_for_another_audience() {
+    let stack = stack::shared();
+    let token = mint(stack, json!({ "aud": "https://another-api.example" })).await;
+    let response = stack::http_client()
+        .get(format!("{}/api/external", stack.api))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("the API answers");
+    assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        challenge.starts_with("Bearer realm=\"api\"")
+            && challenge.contains("error=\"invalid_token\""),
+        "{challenge}"
+    );
+    let body: Value = response.json().await.expect("JSON body");
+    assert_eq!(body["error"], "invalid_token");
+}
+
+#[tokio::test]
+async fn the_api_accepts_a_token_minted_by_the_same_hook_for_its_audience() {
+    // The control for the test above: same hook, same user, only `aud` differs.
+    let stack = stack::shared();
+    let token = mint(stack, json!({ "aud": AUDIENCE })).await;
+    let response = stack::http_client()
+        .get(format!("{}/api/external", stack.api))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("the API answers");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let body: Value = response.json().await.expect("JSON body");
+    assert_eq!(body["msg"], EXTERNAL_OK);
+}
