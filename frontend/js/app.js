@@ -171,7 +171,7 @@ function wireEvents() {
 function issuerDown() {
   ui.showError(
     "Cannot reach the sign-in server",
-    `No answer from ${issuerOrigin(state.config.domain)}. If you develop locally, start the stack with \`cargo make dev\`, then reload this page.`,
+    `No answer from ${issuerOrigin(state.config.domain)}. If you develop locally, start the stack with "cargo make dev", then reload this page.`,
   );
 }
 

@@ -1,0 +1,157 @@
+//! Test fixtures: a fake frontend folder, servers on port 0, and a raw HTTP client for paths
+//! that reqwest would normalise away.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use actix_web::dev::ServerHandle;
+use app_config::AuthConfig;
+use spa_server::{Application, SDK_DIST, SDK_ENTRY, Settings};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Content of files that must never be served; tests assert that no response contains them.
+pub const SECRET_OUTSIDE_ROOT: &str = "SECRET-OUTSIDE-ROOT-7f3a";
+pub const SECRET_DOTFILE: &str = "SECRET-DOTFILE-91cd";
+pub const SECRET_NPM: &str = "SECRET-NPM-MANIFEST-2b8e";
+pub const INDEX_MARKER: &str = "<title>fake spa shell</title>";
+pub const APP_JS: &str = "export const answer = 42;\n";
+pub const SDK_JS: &str = "export class Auth0Client {}\n";
+
+/// `<tmp>/frontend` with index.html, js/app.js, css/app.css, a dotfile, an npm manifest and the
+/// SDK entry; `<tmp>/Cargo.toml` and `<tmp>/secret.txt` sit outside the root.
+pub struct FakeFrontend {
+    pub dir: TempDir,
+    pub root: PathBuf,
+}
+
+pub fn fake_frontend() -> FakeFrontend {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("frontend");
+    let write = |rel: &str, content: &str| {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(path, content).expect("write");
+    };
+    write(
+        "index.html",
+        &format!("<!doctype html><html><head>{INDEX_MARKER}</head><body>Log in</body></html>"),
+    );
+    write("js/app.js", APP_JS);
+    write("css/app.css", "body { color: black; }\n");
+    write(".env", SECRET_DOTFILE);
+    write(".git/config", SECRET_DOTFILE);
+    write("package.json", SECRET_NPM);
+    write("package-lock.json", SECRET_NPM);
+    write(&format!("{SDK_DIST}/{SDK_ENTRY}"), SDK_JS);
+    write("node_modules/@auth0/auth0-spa-js/package.json", SECRET_NPM);
+    std::fs::write(dir.path().join("Cargo.toml"), SECRET_OUTSIDE_ROOT).expect("write");
+    std::fs::write(dir.path().join("secret.txt"), SECRET_OUTSIDE_ROOT).expect("write");
+    FakeFrontend { dir, root }
+}
+
+/// The dev defaults from DESIGN.md.
+pub fn dev_config() -> AuthConfig {
+    AuthConfig::from_values(
+        Some("http://localhost:3002".into()),
+        Some("local-dev-spa".into()),
+        Some("https://api.local.test".into()),
+        Some("http://localhost:3000".into()),
+        Some("http://localhost:3001".into()),
+    )
+    .expect("dev defaults are valid")
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    handle: ServerHandle,
+    /// Keeps the fake frontend alive as long as the server.
+    pub frontend: Option<FakeFrontend>,
+}
+
+impl Drop for TestApp {
+    /// Stops the worker threads, so a long test run does not pile them up. The stop command is
+    /// sent at once; awaiting its completion is not needed.
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Sends `path` byte for byte, as a browser never would, and returns (status, whole response).
+    pub async fn raw_get(&self, path: &str) -> (u16, String) {
+        raw_get(self.addr, path).await
+    }
+}
+
+/// A server over a fresh fake frontend with the dev configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with_config(dev_config()).await
+}
+
+pub async fn spawn_app_with_config(config: AuthConfig) -> TestApp {
+    let frontend = fake_frontend();
+    let mut app = spawn_app_on(Settings::new(config, &frontend.root)).await;
+    app.frontend = Some(frontend);
+    app
+}
+
+pub async fn spawn_app_on(settings: Settings) -> TestApp {
+    let app = Application::build(settings).await.expect("server builds");
+    let port = app.port();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        handle,
+        frontend: None,
+    }
+}
+
+pub async fn raw_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut buf),
+    )
+    .await
+    .expect("response within 10 s")
+    .expect("read");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    (status, text)
+}
+
+/// The project's real `frontend/` folder.
+pub fn real_frontend_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../frontend")
+}

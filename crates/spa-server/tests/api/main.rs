@@ -1,0 +1,11 @@
+//! Integration tests for the SPA server: one binary, one module per behaviour area.
+//! Every test starts its own server on port 0 (see `helpers`).
+
+mod assets;
+mod auth_config;
+mod fallback;
+mod headers;
+mod helpers;
+mod real_frontend;
+mod startup;
+mod traversal;
