@@ -269,6 +269,8 @@ fn issuer_command(layout: &Layout, origin: &str, port: u16) -> Command {
         .env("ISSUER_HOST", "127.0.0.1")
         .env("ISSUER_PORT", port.to_string())
         .env("ISSUER_DEV_ENDPOINTS", "1")
+        // Its own keys, so that a `cargo make dev` session's key file is left alone.
+        .env("ISSUER_KEY_FILE", layout.out.join("dev-issuer-keys.json"))
         .env_remove("RUST_LOG");
     cmd
 }
