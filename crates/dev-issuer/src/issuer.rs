@@ -441,10 +441,10 @@ impl Issuer {
             .iter()
             .any(|s| s == "offline_access")
             .then(random_secret);
-        if let Some(family) = &family {
-            if let Some(entry) = self.state().used_codes.get_mut(&key) {
-                entry.0 = Some(family.clone());
-            }
+        if let Some(family) = &family
+            && let Some(entry) = self.state().used_codes.get_mut(&key)
+        {
+            entry.0 = Some(family.clone());
         }
         self.token_set(TokenGrant {
             user: &user,
@@ -767,7 +767,7 @@ mod tests {
     fn pkce_accepts_the_rfc7636_example() {
         assert!(pkce_matches(
             "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWW2WN3UGM4Jw"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         ));
     }
 
@@ -775,11 +775,11 @@ mod tests {
     fn pkce_refuses_a_different_or_short_verifier() {
         assert!(!pkce_matches(
             "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWW2WN3UGM4Jw"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         ));
         assert!(!pkce_matches(
             "short",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWW2WN3UGM4Jw"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         ));
     }
 

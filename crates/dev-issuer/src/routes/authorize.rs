@@ -146,10 +146,10 @@ fn validate(
         ));
     }
     let audience = get("audience")?;
-    if let Some(audience) = audience {
-        if !issuer.audience_known(audience) {
-            return Err(("access_denied", format!("Service not found: {audience}")));
-        }
+    if let Some(audience) = audience
+        && !issuer.audience_known(audience)
+    {
+        return Err(("access_denied", format!("Service not found: {audience}")));
     }
     let prompts: Vec<&str> = get("prompt")?.unwrap_or("").split_whitespace().collect();
     let prompt = if prompts.contains(&"none") {

@@ -23,23 +23,23 @@ pub(crate) async fn logout(
     };
     let client_id = params.get("client_id").map_err(repeated)?;
     let return_to = params.get("returnTo").map_err(repeated)?;
-    if let Some(client_id) = client_id {
-        if !issuer.client_known(client_id) {
-            return Err(PageError::bad_request(
-                "Unknown client",
-                format!("No application has the client_id {client_id:?}."),
-            ));
-        }
+    if let Some(client_id) = client_id
+        && !issuer.client_known(client_id)
+    {
+        return Err(PageError::bad_request(
+            "Unknown client",
+            format!("No application has the client_id {client_id:?}."),
+        ));
     }
-    if let Some(return_to) = return_to {
-        if client_id.is_none() || !issuer.logout_allowed(return_to) {
-            return Err(PageError::bad_request(
-                "Logout URL mismatch",
-                format!(
-                    "{return_to} is not in the list of allowed logout URLs for this application (send client_id with returnTo)."
-                ),
-            ));
-        }
+    if let Some(return_to) = return_to
+        && (client_id.is_none() || !issuer.logout_allowed(return_to))
+    {
+        return Err(PageError::bad_request(
+            "Logout URL mismatch",
+            format!(
+                "{return_to} is not in the list of allowed logout URLs for this application (send client_id with returnTo)."
+            ),
+        ));
     }
     if let Some(session) = req.cookie(SESSION_COOKIE) {
         issuer.end_session(session.value());

@@ -1,0 +1,127 @@
+use std::collections::HashSet;
+use std::time::Duration;
+
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn dev_hooks_are_404_unless_enabled() {
+    let app = spawn_app_with(|s| s.dev_endpoints = false).await;
+    for path in ["/dev/keys/rotate", "/dev/keys/retire", "/dev/tokens"] {
+        let response = app
+            .dev_post(path, json!({"username": "alice@example.com"}))
+            .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn rotating_the_key_publishes_a_new_current_key_and_keeps_the_previous_one() {
+    let app = spawn_app().await;
+    let before = app.jwks().await["keys"][0]["kid"].clone();
+    let response = app.dev_post("/dev/keys/rotate", json!({})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["previous"], before);
+    let keys = app.jwks().await["keys"].clone();
+    assert_eq!(keys[0]["kid"], body["kid"]);
+    assert_eq!(keys[1]["kid"], before);
+    let token = app
+        .core
+        .mint_access_token(
+            "alice@example.com",
+            AUDIENCE,
+            &["openid"],
+            Duration::from_secs(60),
+        )
+        .expect("mint");
+    assert_eq!(
+        header_of(&token)["kid"],
+        body["kid"],
+        "new tokens use the new key"
+    );
+}
+
+#[tokio::test]
+async fn retiring_the_previous_key_removes_it_from_the_jwks() {
+    let app = spawn_app().await;
+    let old_token = app
+        .core
+        .mint_access_token("alice@example.com", AUDIENCE, &[], Duration::from_secs(60))
+        .expect("mint");
+    app.dev_post("/dev/keys/rotate", json!({})).await;
+    verify_access_token(&app, &old_token, AUDIENCE)
+        .await
+        .expect("still verifies after rotation");
+    let response = app.dev_post("/dev/keys/retire", json!({})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(app.jwks().await["keys"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        verify_access_token(&app, &old_token, AUDIENCE).await,
+        Err("kid not in the JWKS".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn minted_token_carries_the_chosen_claims() {
+    let app = spawn_app().await;
+    let response = app
+        .dev_post("/dev/tokens", json!({"username": "bob@example.com", "claims": {"aud": "https://other.api", "scope": "read:messages"}}))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    let token = body["access_token"].as_str().expect("token");
+    let claims = verify_access_token(&app, token, "https://other.api")
+        .await
+        .expect("verifies");
+    assert_eq!(claims["sub"], "auth0|bob");
+    assert_eq!(claims["scope"], "read:messages");
+    assert_eq!(claims["iss"], app.issuer);
+}
+
+#[tokio::test]
+async fn minting_for_an_unknown_user_is_invalid_request() {
+    let app = spawn_app().await;
+    let response = app
+        .dev_post("/dev/tokens", json!({"username": "mallory@example.com"}))
+        .await;
+    assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn dev_hooks_refuse_a_non_json_post() {
+    let app = spawn_app().await;
+    let response = app
+        .browser
+        .post(format!("{}/dev/keys/rotate", app.base))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn in_process_minting_makes_distinct_tokens_that_verify() {
+    let app = spawn_app().await;
+    let tokens: Vec<String> = (0..50)
+        .map(|_| {
+            app.core
+                .mint_access_token(
+                    "alice@example.com",
+                    AUDIENCE,
+                    &["read:messages"],
+                    Duration::from_secs(300),
+                )
+                .expect("mint")
+        })
+        .collect();
+    assert_eq!(tokens.iter().collect::<HashSet<_>>().len(), 50);
+    let claims = verify_access_token(&app, &tokens[49], AUDIENCE)
+        .await
+        .expect("verifies");
+    assert_eq!(claims["scope"], "read:messages");
+}
