@@ -13,6 +13,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -66,6 +67,8 @@ pub enum KeyRejected {
 pub struct PublicKey {
     kid: Option<String>,
     verifiers: Vec<(Algorithm, ParsedPublicKey)>,
+    /// SHA-256 over the key type and material: identifies the key itself, whatever its kid.
+    fingerprint: [u8; 32],
 }
 
 impl fmt::Debug for PublicKey {
@@ -180,6 +183,28 @@ impl PublicKey {
         if algs.is_empty() {
             return Err(KeyRejected::AlgorithmNotAllowed);
         }
+        let fingerprint = {
+            let mut ctx = digest::Context::new(&digest::SHA256);
+            match &material {
+                Material::Rsa { n, e } => {
+                    ctx.update(b"RSA\0");
+                    ctx.update(&(n.len() as u32).to_be_bytes());
+                    ctx.update(n);
+                    ctx.update(e);
+                }
+                Material::Ec { point, .. } => {
+                    ctx.update(b"EC\0");
+                    ctx.update(point);
+                }
+                Material::Ed25519 { x } => {
+                    ctx.update(b"OKP\0");
+                    ctx.update(x);
+                }
+            }
+            let mut out = [0u8; 32];
+            out.copy_from_slice(ctx.finish().as_ref());
+            out
+        };
         let mut verifiers = Vec::with_capacity(algs.len());
         for alg in algs {
             let parsed = match &material {
@@ -199,12 +224,21 @@ impl PublicKey {
             };
             verifiers.push((alg, parsed));
         }
-        Ok(Self { kid, verifiers })
+        Ok(Self {
+            kid,
+            verifiers,
+            fingerprint,
+        })
     }
 
     /// The key's `kid`, if it has one.
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
+    }
+
+    /// SHA-256 over the key material: equal exactly when two keys are the same key.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        self.fingerprint
     }
 
     /// The algorithms this key verifies (its own `alg`, or every allowed one of its type).

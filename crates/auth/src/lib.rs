@@ -14,7 +14,7 @@
 //! Layers, bottom up: [`jws`] parses a compact JWS and checks its signature against a JWK
 //! (no I/O); `fetch` talks HTTP to the issuer under strict limits; `keystore` caches the key
 //! set, refreshes it ahead of expiry and on rotation; `claims` checks the registered claims;
-//! [`Verifier`] ties them together.
+//! `token_cache` remembers tokens that already verified; [`Verifier`] ties them together.
 
 mod claims;
 mod config;
@@ -23,6 +23,7 @@ mod fetch;
 pub mod jws;
 mod keystore;
 mod stats;
+mod token_cache;
 mod verifier;
 
 pub use claims::Claims;

@@ -17,6 +17,7 @@ use crate::fetch::Fetcher;
 use crate::jws::Compact;
 use crate::keystore::KeyStore;
 use crate::stats::{Counters, Stats};
+use crate::token_cache::{Entry, TokenCache};
 use crate::{Algorithm, BuildError, Claims, VerifyError};
 
 /// Verifies access tokens. Cheap to clone; build once at start-up.
@@ -32,6 +33,7 @@ struct Inner {
     max_token_bytes: usize,
     store: Arc<KeyStore>,
     counters: Arc<Counters>,
+    token_cache: Option<Arc<TokenCache>>,
     // Dropped with the last Verifier clone, which tells the refresh task to stop.
     _shutdown: watch::Sender<()>,
 }
@@ -70,12 +72,17 @@ impl Verifier {
         let counters = Arc::new(Counters::default());
         let mut allowed = config.algorithms.clone();
         allowed.dedup();
+        let token_cache = TokenCache::new(config.token_cache_capacity).map(Arc::new);
+        let on_rotation = token_cache.clone().map(|cache| {
+            Box::new(move |removed: &[String]| cache.purge_kids(removed))
+                as crate::keystore::RotationHook
+        });
         let store = Arc::new(KeyStore::new(
             fetcher,
             config.cache.clone(),
             allowed.clone(),
             counters.clone(),
-            None,
+            on_rotation,
         ));
         let (shutdown, watcher) = watch::channel(());
         KeyStore::spawn_refresher(Arc::downgrade(&store), watcher);
@@ -92,6 +99,7 @@ impl Verifier {
                 max_token_bytes: config.max_token_bytes,
                 store,
                 counters,
+                token_cache,
                 _shutdown: shutdown,
             }),
         })
@@ -117,18 +125,79 @@ impl Verifier {
         result
     }
 
-    async fn verify_payload(&self, token: &str) -> Result<Vec<u8>, VerifyError> {
+    async fn verify_payload(&self, token: &str) -> Result<Arc<[u8]>, VerifyError> {
         let inner = &*self.inner;
         if token.len() > inner.max_token_bytes {
             return Err(VerifyError::TooLarge);
+        }
+        let cached = inner
+            .token_cache
+            .as_deref()
+            .map(|cache| (cache, TokenCache::hash(token)));
+        if let Some((cache, hash)) = &cached
+            && let Some(entry) = cache.get(hash)
+        {
+            if self.key_still_trusted(&entry) {
+                return match entry.validity.check(now_secs(), inner.policy.leeway_secs) {
+                    Ok(()) => {
+                        Counters::bump(&inner.counters.token_cache_hits);
+                        Ok(entry.payload.clone())
+                    }
+                    Err(e) => {
+                        cache.remove(hash);
+                        Err(e)
+                    }
+                };
+            }
+            // Its key left the set (or the set is unusable): verify from scratch.
+            cache.remove(hash);
         }
         let compact = Compact::parse(token, &inner.allowed)?;
         check_typ(compact.typ(), inner.require_at_jwt)?;
         let key = inner.store.key_for(compact.kid()).await?;
         compact.verify_signature(&key)?;
         let payload = compact.payload()?;
-        claims::check(&payload, &inner.policy, now_secs())?;
+        let validity = claims::check(&payload, &inner.policy, now_secs())?;
+        let payload: Arc<[u8]> = payload.into();
+        if let Some((cache, hash)) = cached {
+            cache.insert(
+                hash,
+                Entry {
+                    payload: payload.clone(),
+                    validity,
+                    kid: compact.kid().map(str::to_owned),
+                    key_fingerprint: key.fingerprint(),
+                },
+            );
+        }
         Ok(payload)
+    }
+
+    /// Whether the exact key that verified a cached token is still in the usable key set.
+    fn key_still_trusted(&self, entry: &Entry) -> bool {
+        self.inner.store.usable_snapshot().is_some_and(|set| {
+            set.find(entry.kid.as_deref())
+                .is_some_and(|k| k.fingerprint() == entry.key_fingerprint)
+        })
+    }
+
+    /// Number of entries in the verified-token cache (0 when it is off).
+    pub fn token_cache_len(&self) -> usize {
+        self.inner.token_cache.as_ref().map_or(0, |c| c.len())
+    }
+
+    /// Checks everything a verification checks before the signature (size, header, `typ`,
+    /// key lookup) and stops there. For benchmarks of the non-cryptographic part; it proves
+    /// nothing about the token.
+    #[doc(hidden)]
+    pub async fn check_up_to_signature(&self, token: &str) -> Result<(), VerifyError> {
+        let inner = &*self.inner;
+        if token.len() > inner.max_token_bytes {
+            return Err(VerifyError::TooLarge);
+        }
+        let compact = Compact::parse(token, &inner.allowed)?;
+        check_typ(compact.typ(), inner.require_at_jwt)?;
+        inner.store.key_for(compact.kid()).await.map(|_| ())
     }
 
     /// Whether a usable key set is loaded (fresh, or stale within the grace period).

@@ -9,3 +9,6 @@ mod header_rules;
 mod helpers;
 mod key_cache;
 mod key_parsing;
+mod properties;
+mod token_cache;
+mod wycheproof;

@@ -1,0 +1,122 @@
+//! The verified-token cache: hits skip the signature, never outlive the token or its key.
+
+use std::time::Duration;
+
+use auth::VerifyError;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn repeated_token_is_served_from_the_cache() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    let token = key.sign(&issuer.claims());
+    let first = v.verify(&token).await.unwrap();
+    let second = v.verify(&token).await.unwrap();
+    assert_eq!(v.stats().token_cache_hits, 1);
+    assert_eq!(first.sub, second.sub);
+    assert_eq!(v.token_cache_len(), 1);
+}
+
+#[tokio::test]
+async fn cached_token_is_rejected_once_it_expires() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    config.leeway = Duration::ZERO;
+    let v = ready_verifier(config).await;
+    let token = key.sign(&issuer.claims_with("exp", json!(now() + 2)));
+    assert!(v.verify(&token).await.is_ok());
+    assert_eq!(v.token_cache_len(), 1);
+    // Poll (bounded) until the clock passes exp; the cached entry must not outlive it.
+    let mut verdict = Ok(());
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        verdict = v.verify(&token).await.map(|_| ());
+        if verdict.is_err() {
+            break;
+        }
+    }
+    assert_eq!(verdict, Err(VerifyError::Expired));
+    assert_eq!(v.token_cache_len(), 0);
+}
+
+#[tokio::test]
+async fn entries_of_a_kid_that_left_the_set_are_dropped() {
+    let old = TestKey::rsa(0, "old");
+    let new = TestKey::rsa(1, "new");
+    let issuer = TestIssuer::start(&[&old]).await;
+    let v = ready_verifier(issuer.config()).await;
+    let old_token = old.sign(&issuer.claims());
+    assert!(v.verify(&old_token).await.is_ok());
+    issuer.jwks.serve(&[&new]);
+    assert!(v.verify(&new.sign(&issuer.claims())).await.is_ok());
+    // Purged at rotation: only the new token's entry is left.
+    assert_eq!(v.token_cache_len(), 1);
+    assert_eq!(
+        v.verify(&old_token).await.unwrap_err(),
+        VerifyError::UnknownKey
+    );
+}
+
+#[tokio::test]
+async fn cached_token_is_not_served_when_its_kid_now_names_another_key() {
+    let first = TestKey::rsa(0, "k1");
+    let replacement = TestKey::rsa(1, "k1");
+    let issuer = TestIssuer::start(&[&first]).await;
+    let mut config = issuer.config();
+    config.cache = fast_cache();
+    config.cache.default_ttl = Duration::from_millis(200);
+    let v = ready_verifier(config).await;
+    let token = first.sign(&issuer.claims());
+    assert!(v.verify(&token).await.is_ok());
+    // Same kid, other key material, picked up by the background refresh.
+    issuer.jwks.serve(&[&replacement]);
+    let hits = issuer.jwks.hits();
+    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > hits + 1).await);
+    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Signature);
+}
+
+#[tokio::test]
+async fn cache_can_be_turned_off() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    config.token_cache_capacity = 0;
+    let v = ready_verifier(config).await;
+    let token = key.sign(&issuer.claims());
+    for _ in 0..3 {
+        assert!(v.verify(&token).await.is_ok());
+    }
+    assert_eq!(v.stats().token_cache_hits, 0);
+    assert_eq!(v.token_cache_len(), 0);
+}
+
+#[tokio::test]
+async fn cache_holds_at_most_its_capacity() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    config.token_cache_capacity = 10;
+    let v = ready_verifier(config).await;
+    for i in 0..40 {
+        let token = key.sign(&issuer.claims_with("jti", json!(i)));
+        assert!(v.verify(&token).await.is_ok());
+    }
+    assert!(v.token_cache_len() <= 10, "{}", v.token_cache_len());
+}
+
+#[tokio::test]
+async fn failed_verifications_are_not_cached() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    let token = key.sign(&issuer.claims_with("aud", json!("other")));
+    for _ in 0..2 {
+        assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Audience);
+    }
+    assert_eq!(v.token_cache_len(), 0);
+    assert_eq!(v.stats().token_cache_hits, 0);
+}
