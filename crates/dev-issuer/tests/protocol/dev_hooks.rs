@@ -52,14 +52,14 @@ async fn retiring_the_previous_key_removes_it_from_the_jwks() {
         .mint_access_token("alice@example.com", AUDIENCE, &[], Duration::from_secs(60))
         .expect("mint");
     app.dev_post("/dev/keys/rotate", json!({})).await;
-    verify_access_token(&app, &old_token, AUDIENCE)
+    verify_with_jwks(&app, &old_token, AUDIENCE)
         .await
         .expect("still verifies after rotation");
     let response = app.dev_post("/dev/keys/retire", json!({})).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(app.jwks().await["keys"].as_array().map(Vec::len), Some(1));
     assert_eq!(
-        verify_access_token(&app, &old_token, AUDIENCE).await,
+        verify_with_jwks(&app, &old_token, AUDIENCE).await,
         Err("kid not in the JWKS".to_owned())
     );
 }
@@ -73,9 +73,9 @@ async fn minted_token_carries_the_chosen_claims() {
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.expect("json");
     let token = body["access_token"].as_str().expect("token");
-    let claims = verify_access_token(&app, token, "https://other.api")
+    let claims = api_verify(&app, token, "https://other.api")
         .await
-        .expect("verifies");
+        .expect("the auth crate accepts it");
     assert_eq!(claims["sub"], "auth0|bob");
     assert_eq!(claims["scope"], "read:messages");
     assert_eq!(claims["iss"], app.issuer);
@@ -120,8 +120,42 @@ async fn in_process_minting_makes_distinct_tokens_that_verify() {
         })
         .collect();
     assert_eq!(tokens.iter().collect::<HashSet<_>>().len(), 50);
-    let claims = verify_access_token(&app, &tokens[49], AUDIENCE)
+    let claims = api_verify(&app, &tokens[49], AUDIENCE)
         .await
-        .expect("verifies");
+        .expect("the auth crate accepts it");
     assert_eq!(claims["scope"], "read:messages");
+}
+
+#[tokio::test]
+async fn token_minted_for_another_audience_is_refused_by_the_api_verifier() {
+    let app = spawn_app().await;
+    let response = app
+        .dev_post(
+            "/dev/tokens",
+            json!({"username": "alice@example.com", "claims": {"aud": "https://other.api"}}),
+        )
+        .await;
+    let body: Value = response.json().await.expect("json");
+    let token = body["access_token"].as_str().expect("token");
+    assert_eq!(
+        api_verify(&app, token, AUDIENCE).await.err(),
+        Some(auth::VerifyError::Audience)
+    );
+}
+
+#[tokio::test]
+async fn token_minted_already_expired_is_refused_by_the_api_verifier() {
+    let app = spawn_app().await;
+    let response = app
+        .dev_post(
+            "/dev/tokens",
+            json!({"username": "alice@example.com", "claims": {"exp": 1_000_000_000}}),
+        )
+        .await;
+    let body: Value = response.json().await.expect("json");
+    let token = body["access_token"].as_str().expect("token");
+    assert_eq!(
+        api_verify(&app, token, AUDIENCE).await.err(),
+        Some(auth::VerifyError::Expired)
+    );
 }

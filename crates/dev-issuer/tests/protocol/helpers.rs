@@ -280,13 +280,9 @@ pub async fn assert_oauth_error(response: Response, status: StatusCode, error: &
     assert!(body["error_description"].is_string(), "{body}");
 }
 
-/// Verifies `token` against the issuer's published JWKS, as an API would: RS256, `kid`, `iss`,
+/// Verifies `token` against the JWKS as fetched right now (no cache), with jsonwebtoken: RS256, `kid`, `iss`,
 /// `exp`, and `audience` in `aud`. Returns the claims.
-pub async fn verify_access_token(
-    app: &TestApp,
-    token: &str,
-    audience: &str,
-) -> Result<Value, String> {
+pub async fn verify_with_jwks(app: &TestApp, token: &str, audience: &str) -> Result<Value, String> {
     let kid = jsonwebtoken::decode_header(token)
         .map_err(|e| e.to_string())?
         .kid
@@ -307,4 +303,18 @@ pub async fn verify_access_token(
     jsonwebtoken::decode::<Value>(token, &key, &validation)
         .map(|data| data.claims)
         .map_err(|e| e.to_string())
+}
+
+/// Verifies an access token with the `auth` crate's `Verifier`, exactly as the API does
+/// (discovery, JWKS, RS256, `iss`, `aud`, `exp`). Returns the claims as JSON.
+pub async fn api_verify(
+    app: &TestApp,
+    token: &str,
+    audience: &str,
+) -> Result<Value, auth::VerifyError> {
+    let issuer = url::Url::parse(&app.issuer).expect("issuer URL");
+    let verifier =
+        auth::Verifier::new(auth::VerifierConfig::new(issuer, vec![audience.to_owned()]))
+            .expect("verifier config");
+    verifier.verify_as::<Value>(token).await
 }

@@ -45,9 +45,9 @@ async fn refresh_rotates_the_refresh_token_and_returns_new_tokens_with_an_id_tok
     assert_ne!(new, old);
     assert!(second["id_token"].is_string());
     let token = second["access_token"].as_str().expect("access token");
-    let claims = verify_access_token(&app, token, AUDIENCE)
+    let claims = api_verify(&app, token, AUDIENCE)
         .await
-        .expect("verifies");
+        .expect("the auth crate accepts it");
     assert_eq!(claims["sub"], "auth0|alice");
     assert_eq!(
         app.refresh(new).await.status(),

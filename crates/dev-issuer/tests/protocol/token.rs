@@ -22,9 +22,9 @@ async fn code_flow_access_token_verifies_against_the_jwks_with_auth0_claims() {
         "no offline_access, no refresh token"
     );
     let token = body["access_token"].as_str().expect("access_token");
-    let claims = verify_access_token(&app, token, AUDIENCE)
+    let claims = api_verify(&app, token, AUDIENCE)
         .await
-        .expect("verifies");
+        .expect("the auth crate accepts it");
     assert_eq!(claims["iss"], app.issuer);
     assert_eq!(claims["sub"], "auth0|alice");
     assert_eq!(
@@ -51,7 +51,7 @@ async fn id_token_carries_what_auth0_spa_js_checks_and_shows() {
         .expect("json");
     let id_token = body["id_token"].as_str().expect("id_token");
     assert_eq!(header_of(id_token)["alg"], "RS256");
-    let claims = verify_access_token(&app, id_token, CLIENT_ID)
+    let claims = verify_with_jwks(&app, id_token, CLIENT_ID)
         .await
         .expect("verifies");
     assert_eq!(claims["iss"], app.issuer);
