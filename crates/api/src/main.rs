@@ -31,7 +31,7 @@ async fn main() -> std::io::Result<()> {
     let listen = listen_addr(&cli).unwrap_or_else(|e| app_config::exit_on_config_error(&e));
     let config =
         app_config::AuthConfig::load().unwrap_or_else(|e| app_config::exit_on_config_error(&e));
-    api::telemetry::init_subscriber();
+    let _log_writer = api::telemetry::init_subscriber();
     let application = match Application::build(Settings::new(listen, config)).await {
         Ok(application) => application,
         Err(err @ (StartupError::Bind { .. } | StartupError::Verifier(_))) => {

@@ -2,10 +2,16 @@
 //!
 //! tracing-actix-web's default root span records `http.target` (path *and query*, where a
 //! misbehaving client may put `access_token=...`), the user agent, the client address and more,
-//! and logs nothing by itself at the end of a request. [`RequestSpan`] replaces it with a span
-//! holding only the method and the path (no query, never a header) and, when the response is
-//! ready, one `INFO` event with the status and the latency. The same hook counts the response in
-//! [`Metrics`], so each request is observed once.
+//! and logs nothing by itself at the end of a request. [`RequestSpan`] replaces it: when the
+//! response is ready it emits one `INFO` event with the method, the path (never the query, never
+//! a header), the status and the latency, and counts the response in [`Metrics`], so each
+//! request is observed once.
+//!
+//! Cheap by design, because it stays on under load: the per-request span is at `DEBUG` (so at the
+//! default level it is disabled and costs a cached level check; turn it on to give nested events
+//! their request context), and lines are written by a background thread
+//! ([`tracing_appender::non_blocking`]) so a slow terminal or pipe never stalls a worker; if that
+//! thread falls behind by more than its buffer, lines are dropped rather than requests delayed.
 
 use std::io::IsTerminal as _;
 use std::time::Instant;
@@ -15,6 +21,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::{Error, HttpMessage as _, web};
 use tracing::Span;
 use tracing_actix_web::RootSpanBuilder;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 use crate::metrics::Metrics;
@@ -34,10 +41,7 @@ impl RootSpanBuilder for RequestSpan {
         request
             .extensions_mut()
             .insert(RequestStart(Instant::now()));
-        let path = request.path();
-        // URI paths are ASCII, so any byte index is a char boundary; `get` keeps this panic-free.
-        let path = path.get(..MAX_LOGGED_PATH).unwrap_or(path);
-        tracing::info_span!("request", method = %request.method(), path = %path)
+        tracing::debug_span!("request", method = %request.method(), path = %logged_path(request.path()))
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
@@ -52,7 +56,14 @@ impl RootSpanBuilder for RequestSpan {
                     .extensions()
                     .get::<RequestStart>()
                     .map(|start| start.0.elapsed().as_micros());
-                tracing::info!(parent: &span, status = status.as_u16(), latency_us, "request");
+                tracing::info!(
+                    parent: &span,
+                    method = %request.method(),
+                    path = %logged_path(request.path()),
+                    status = status.as_u16(),
+                    latency_us,
+                    "request"
+                );
             }
             Err(err) => {
                 // Only reached if a layer below returns an error instead of a response; the
@@ -64,12 +75,25 @@ impl RootSpanBuilder for RequestSpan {
     }
 }
 
+/// URI paths are ASCII, so any byte index is a char boundary; `get` keeps this panic-free.
+fn logged_path(path: &str) -> &str {
+    path.get(..MAX_LOGGED_PATH).unwrap_or(path)
+}
+
 /// Installs the global subscriber: human-readable lines on stdout, level from `RUST_LOG`
-/// (default `info`). Call once, from `main`.
-pub fn init_subscriber() {
+/// (default `info`). Call once, from `main`, and keep the guard until exit: dropping it flushes
+/// the lines still queued.
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init_subscriber() -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::stdout().is_terminal();
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(true)
+        .finish(std::io::stdout());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal())
+        .with_ansi(ansi)
+        .with_writer(writer)
         .init();
+    guard
 }
