@@ -69,6 +69,7 @@ function describeFailure(response, body) {
 }
 
 function sentence(text) {
-  const t = String(text).trim();
+  const trimmed = String(text).trim();
+  const t = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
   return /[.!?]$/.test(t) ? t : `${t}.`;
 }

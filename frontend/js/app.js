@@ -30,6 +30,9 @@ async function start() {
     authorizationParams: {
       audience: state.config.audience,
       redirect_uri: state.config.appOrigin,
+      // read:messages is asked for so that /api/private-scoped works for users allowed it; the
+      // issuer grants only what the user has, so others get a token without it (and a 403).
+      scope: "openid profile email read:messages",
     },
     cacheLocation: "memory",
     useRefreshTokens: false,

@@ -1,6 +1,6 @@
 //! `spa-server`: serves `frontend/` and its generated `auth_config.json`.
 
-use std::path::PathBuf;
+use std::{io::IsTerminal, path::PathBuf};
 
 use clap::Parser;
 use spa_server::{Application, DEFAULT_ROOT, Settings};
@@ -28,6 +28,7 @@ async fn main() -> std::io::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let args = Args::parse();
