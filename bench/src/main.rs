@@ -231,7 +231,7 @@ async fn run(options: &Options) -> Result<(), BenchError> {
             "wrk and every server share the same cores: compare ratios, not absolute figures",
             "non_2xx is wrk's count of responses with status >= 400; (c) expects 401 for all",
             "peak_rss_mib is the server's VmHWM, reset at the start of each measurement",
-            "server_cpu_cores is the server's CPU time during the measurement divided by its length",
+            "server/wrk/other_cpu_cores: CPU time during the measurement divided by its length; other > 0.25 marks a disturbed run",
         ],
         runs: records,
         ratios,
@@ -451,6 +451,15 @@ async fn measure(
         peak_rss_mib: usage.peak_rss_kib as f64 / 1024.0,
         peak_rss_exact: usage.peak_is_exact,
         server_cpu_cores: usage.cpu_cores,
+        wrk_cpu_cores: usage.load_generator_cores,
+        other_cpu_cores: match (
+            usage.machine_cores,
+            usage.cpu_cores,
+            usage.load_generator_cores,
+        ) {
+            (Some(all), Some(server), Some(wrk)) => Some((all - server - wrk).max(0.0)),
+            _ => None,
+        },
         log_bytes: server.log_len(),
         wrk: summary,
     })

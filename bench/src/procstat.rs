@@ -4,7 +4,9 @@
 //! measurement (writing `5` to `/proc/<pid>/clear_refs`, Linux ≥ 4.0, same user or root), so
 //! at the end it is the exact peak of that measurement. Where the reset is refused, a sampler
 //! reading `VmRSS` every 50 ms stands in. CPU time (`utime + stime` from `/proc/<pid>/stat`)
-//! tells how much of the 2 cores the server got while wrk took the rest.
+//! tells how much of the 2 cores the server got; the runner's reaped children's time (wrk is
+//! the only child reaped during a measurement) tells what wrk took, and `/proc/stat` what the
+//! whole machine did — anything beyond server + wrk is other load that disturbs the figures.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,6 +36,36 @@ pub fn cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// `cutime + cstime` (CPU time of reaped children) in clock ticks from `/proc/<pid>/stat` text.
+pub fn children_cpu_ticks(stat: &str) -> Option<u64> {
+    let after = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let cutime: u64 = fields.get(13)?.parse().ok()?;
+    let cstime: u64 = fields.get(14)?.parse().ok()?;
+    Some(cutime + cstime)
+}
+
+/// Busy clock ticks of all CPUs from the text of `/proc/stat` (everything but idle and iowait;
+/// guest time is already inside user time).
+pub fn machine_busy_ticks(stat: &str) -> Option<u64> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal ...
+    Some(v.first()? + v.get(1)? + v.get(2)? + v.get(5)? + v.get(6)? + v.get(7).unwrap_or(&0))
+}
+
+fn read_children_ticks() -> Option<u64> {
+    children_cpu_ticks(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+fn read_machine_ticks() -> Option<u64> {
+    machine_busy_ticks(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
 fn read_status(pid: u32) -> Option<String> {
     std::fs::read_to_string(format!("/proc/{pid}/status")).ok()
 }
@@ -48,6 +80,8 @@ pub struct Monitor {
     pid: u32,
     hwm_was_reset: bool,
     start_ticks: Option<u64>,
+    start_children: Option<u64>,
+    start_machine: Option<u64>,
     stop: Arc<AtomicBool>,
     max_rss_kib: Arc<AtomicU64>,
     sampler: Option<JoinHandle<()>>,
@@ -62,6 +96,10 @@ pub struct Usage {
     pub peak_is_exact: bool,
     /// CPU time used, in cores (1.0 = one core fully busy for the whole measurement).
     pub cpu_cores: Option<f64>,
+    /// CPU time of the runner's children reaped meanwhile (wrk), in cores.
+    pub load_generator_cores: Option<f64>,
+    /// CPU time of the whole machine, in cores.
+    pub machine_cores: Option<f64>,
 }
 
 impl Monitor {
@@ -88,6 +126,8 @@ impl Monitor {
             pid,
             hwm_was_reset,
             start_ticks: read_cpu_ticks(pid),
+            start_children: read_children_ticks(),
+            start_machine: read_machine_ticks(),
             stop,
             max_rss_kib,
             sampler: Some(sampler),
@@ -106,7 +146,7 @@ impl Monitor {
             Some(h) if self.hwm_was_reset => (h.max(sampled), true),
             _ => (sampled, false),
         };
-        let cpu_cores = match (self.start_ticks, read_cpu_ticks(self.pid)) {
+        let cores = |start: Option<u64>, end: Option<u64>| match (start, end) {
             (Some(a), Some(b)) if elapsed > Duration::ZERO => {
                 Some(b.saturating_sub(a) as f64 / CLOCK_TICKS_PER_SEC / elapsed.as_secs_f64())
             }
@@ -115,7 +155,9 @@ impl Monitor {
         Usage {
             peak_rss_kib,
             peak_is_exact,
-            cpu_cores,
+            cpu_cores: cores(self.start_ticks, read_cpu_ticks(self.pid)),
+            load_generator_cores: cores(self.start_children, read_children_ticks()),
+            machine_cores: cores(self.start_machine, read_machine_ticks()),
         }
     }
 }
@@ -146,6 +188,18 @@ mod tests {
     }
 
     #[test]
+    fn children_ticks_are_cutime_plus_cstime() {
+        let stat = "4242 (bench) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 7 3 20 0 3 0 1 2 3";
+        assert_eq!(children_cpu_ticks(stat), Some(10));
+    }
+
+    #[test]
+    fn machine_busy_ticks_leave_out_idle_and_iowait() {
+        let stat = "cpu  100 10 50 9000 40 5 6 7 0 0\ncpu0 50 5 25 4500 20 2 3 3 0 0\n";
+        assert_eq!(machine_busy_ticks(stat), Some(100 + 10 + 50 + 5 + 6 + 7));
+    }
+
+    #[test]
     fn monitor_of_this_process_sees_memory_and_cpu() {
         let monitor = Monitor::start(std::process::id());
         let started = std::time::Instant::now();
@@ -158,5 +212,6 @@ mod tests {
         assert!(usage.peak_rss_kib > 0);
         let cpu = usage.cpu_cores.expect("cpu time readable");
         assert!(cpu > 0.0, "a busy loop should show CPU use, got {cpu}");
+        assert!(usage.machine_cores.is_some_and(|m| m > 0.0));
     }
 }

@@ -66,6 +66,9 @@ impl Scenario {
     }
 }
 
+/// Other load (in cores) above which a measurement is marked as disturbed.
+pub const DISTURBED_CORES: f64 = 0.25;
+
 /// One measurement.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRecord {
@@ -97,6 +100,11 @@ pub struct RunRecord {
     pub peak_rss_exact: bool,
     /// CPU the server used, in cores (of 2, shared with wrk).
     pub server_cpu_cores: Option<f64>,
+    /// CPU wrk used, in cores.
+    pub wrk_cpu_cores: Option<f64>,
+    /// CPU used by everything else on the machine, in cores: more than [`DISTURBED_CORES`] means
+    /// other work competed with the benchmark and its figures are low.
+    pub other_cpu_cores: Option<f64>,
     /// Bytes the server logged during warm-up and measurement (shows logging stayed on).
     pub log_bytes: u64,
     /// wrk's raw figures.
@@ -104,6 +112,11 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// Whether other work on the machine took a noticeable share of the CPU meanwhile.
+    pub fn disturbed(&self) -> bool {
+        self.other_cpu_cores.is_some_and(|c| c > DISTURBED_CORES)
+    }
+
     /// Whether a scenario that expects success saw any failure.
     pub fn has_failures(&self) -> bool {
         let bad_status = if self.expected_status < 400 {
@@ -271,16 +284,14 @@ pub fn render(records: &[RunRecord], ratios: &[Ratio], targets: &[TargetCheck]) 
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<15} {:<20} {:>10} {:>8} {:>8} {:>9} {:>7} {:>9} {:>6}",
-        "server", "scenario", "req/s", "p50 ms", "p99 ms", "non-2xx", "errors", "peak RSS", "CPU"
+        "{:<15} {:<20} {:>9} {:>7} {:>8} {:>8} {:>6} {:>9}  CPU cores server/wrk/other",
+        "server", "scenario", "req/s", "p50 ms", "p99 ms", "non-2xx", "errors", "peak RSS",
     );
+    let cores = |c: Option<f64>| c.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
     for r in records {
-        let cpu = r
-            .server_cpu_cores
-            .map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
         let _ = writeln!(
             s,
-            "{:<15} {:<20} {:>10.0} {:>8.2} {:>8.2} {:>9} {:>7} {:>5.1} MiB {:>6}",
+            "{:<15} {:<20} {:>9.0} {:>7.2} {:>8.2} {:>8} {:>6} {:>5.1} MiB  {}/{}/{}{}",
             r.server.label(),
             r.scenario.label(),
             r.requests_per_sec,
@@ -289,7 +300,16 @@ pub fn render(records: &[RunRecord], ratios: &[Ratio], targets: &[TargetCheck]) 
             r.non_2xx,
             r.socket_errors,
             r.peak_rss_mib,
-            cpu
+            cores(r.server_cpu_cores),
+            cores(r.wrk_cpu_cores),
+            cores(r.other_cpu_cores),
+            if r.disturbed() { "  (disturbed)" } else { "" }
+        );
+    }
+    if records.iter().any(RunRecord::disturbed) {
+        let _ = writeln!(
+            s,
+            "(disturbed: other processes used more than {DISTURBED_CORES} of a core during that measurement; rerun on a quiet machine)"
         );
     }
     if !ratios.is_empty() {
@@ -338,6 +358,8 @@ mod tests {
             peak_rss_mib: 20.0,
             peak_rss_exact: true,
             server_cpu_cores: Some(1.0),
+            wrk_cpu_cores: Some(0.9),
+            other_cpu_cores: Some(0.0),
             log_bytes: 10,
             wrk: WrkSummary {
                 requests: 1000,
@@ -440,6 +462,19 @@ mod tests {
         let first = t.first().expect("present");
         assert_eq!(first.met, None);
         assert_eq!(first.measured, "not measured");
+    }
+
+    #[test]
+    fn run_with_other_load_is_marked_disturbed_in_the_table() {
+        let mut run = full_run();
+        run[1].other_cpu_cores = Some(0.5);
+        assert!(run[1].disturbed());
+        assert!(!run[0].disturbed());
+        let text = render(&run, &[], &[]);
+        assert_eq!(
+            text.lines().filter(|l| l.ends_with("(disturbed)")).count(),
+            1
+        );
     }
 
     #[test]
