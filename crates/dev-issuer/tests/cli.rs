@@ -1,0 +1,61 @@
+//! The binary's start-up rules: loopback only, and it says it is for development.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn project_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn non_loopback_host_is_refused_with_exit_code_2_and_one_clear_line() {
+    let output = Command::new(env!("CARGO_BIN_EXE_dev-issuer"))
+        .current_dir(project_root())
+        .env("ISSUER_HOST", "0.0.0.0")
+        .env("ISSUER_PORT", "0")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: invalid setting ISSUER_HOST: 0.0.0.0 is not a loopback address"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn non_local_issuer_domain_is_refused_with_exit_code_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(env!("CARGO_BIN_EXE_dev-issuer"))
+        .current_dir(project_root())
+        .env("ISSUER_PORT", "0")
+        .env("AUTH0_DOMAIN", "tenant.eu.auth0.com")
+        .env("ISSUER_KEY_FILE", dir.path().join("keys.json"))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("serves a loopback domain only"), "{stderr}");
+}
+
+#[test]
+fn start_up_says_it_is_for_development_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dev-issuer"))
+        .current_dir(project_root())
+        .env("ISSUER_PORT", "0")
+        .env("ISSUER_KEY_FILE", dir.path().join("keys.json"))
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stderr = child.stderr.take().expect("piped");
+    let first_line = BufReader::new(stderr).lines().next().and_then(Result::ok);
+    child.kill().expect("stops");
+    child.wait().expect("reaped");
+    assert_eq!(
+        first_line.as_deref(),
+        Some("dev-issuer: FOR LOCAL DEVELOPMENT ONLY - never use it in production.")
+    );
+}
