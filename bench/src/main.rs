@@ -197,14 +197,15 @@ async fn run(options: &Options) -> Result<(), BenchError> {
             )
             .await?;
             eprintln!(
-                "bench: {:<15} {:<20} {:>9.0} req/s  p99 {:>7.2} ms  non-2xx {}  errors {}  peak RSS {:.1} MiB",
+                "bench: {:<15} {:<20} {:>9.0} req/s  p99 {:>7.2} ms  non-2xx {}  errors {}  peak RSS {:.1} MiB  log lines/request {:.2}",
                 kind.label(),
                 scenario.label(),
                 record.requests_per_sec,
                 record.latency_p99_ms,
                 record.non_2xx,
                 record.socket_errors,
-                record.peak_rss_mib
+                record.peak_rss_mib,
+                record.log_lines_per_request
             );
             records.push(record);
         }
@@ -417,11 +418,13 @@ async fn measure(
     };
     // Logs are bounded to one scenario's worth; the size still shows logging was on.
     server.truncate_log();
+    let mut warmup_requests = 0;
     if options.warmup_secs > 0 {
         let warm = run.clone();
-        tokio::task::spawn_blocking(move || warm.run())
+        warmup_requests = tokio::task::spawn_blocking(move || warm.run())
             .await
-            .map_err(|_| BenchError::Thread)??;
+            .map_err(|_| BenchError::Thread)??
+            .requests;
     }
     run.duration = options.measure();
     let pid = server.pid();
@@ -435,6 +438,7 @@ async fn measure(
     .await
     .map_err(|_| BenchError::Thread)?;
     let summary = summary?;
+    let log_lines = server.settled_log_lines().await;
     let ms = |us: u64| us as f64 / 1000.0;
     Ok(RunRecord {
         server: kind,
@@ -461,6 +465,8 @@ async fn measure(
             _ => None,
         },
         log_bytes: server.log_len(),
+        log_lines_per_request: log_lines as f64
+            / (warmup_requests + summary.requests).max(1) as f64,
         wrk: summary,
     })
 }

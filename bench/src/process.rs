@@ -115,6 +115,21 @@ impl Server {
         }
     }
 
+    /// Newlines in the log once it has stopped growing (a buffered writer may still be
+    /// flushing when the load ends): waits until two reads 200 ms apart agree, 3 s at most.
+    pub async fn settled_log_lines(&self) -> u64 {
+        let mut last = self.log_len();
+        for _ in 0..15 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let now = self.log_len();
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        count_lines(&self.log).unwrap_or(0)
+    }
+
     /// Polls `probe` every 100 ms until it returns `Ok`, the process exits, or `limit` passes.
     /// `probe` returns `Err(description)` for "not yet".
     pub async fn wait_until<F, Fut>(
@@ -149,6 +164,20 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+fn count_lines(path: &Path) -> std::io::Result<u64> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut lines = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(lines);
+        }
+        lines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
     }
 }
 
@@ -196,6 +225,14 @@ mod tests {
             !Path::new(&format!("/proc/{pid}")).exists(),
             "child still alive"
         );
+    }
+
+    #[test]
+    fn lines_are_counted_across_read_chunks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("l.log");
+        std::fs::write(&path, "x\n".repeat(100_000)).expect("write");
+        assert_eq!(count_lines(&path).expect("count"), 100_000);
     }
 
     #[tokio::test]

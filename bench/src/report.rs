@@ -107,6 +107,9 @@ pub struct RunRecord {
     pub other_cpu_cores: Option<f64>,
     /// Bytes the server logged during warm-up and measurement (shows logging stayed on).
     pub log_bytes: u64,
+    /// Lines the server logged per request answered (warm-up and measurement): about 1 for
+    /// ours with one `info` line per request; less means log lines were dropped.
+    pub log_lines_per_request: f64,
     /// wrk's raw figures.
     pub wrk: WrkSummary,
 }
@@ -361,6 +364,7 @@ mod tests {
             wrk_cpu_cores: Some(0.9),
             other_cpu_cores: Some(0.0),
             log_bytes: 10,
+            log_lines_per_request: 1.0,
             wrk: WrkSummary {
                 requests: 1000,
                 duration_us: 1_000_000,
