@@ -354,3 +354,51 @@ async fn repeated_redirect_uri_gets_an_error_page() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.headers().get(header::LOCATION).is_none());
 }
+
+#[tokio::test]
+async fn prompt_none_with_a_session_older_than_max_age_is_login_required() {
+    let app = spawn_app().await;
+    app.alice_code(&Pkce::new()).await;
+    app.clock.advance(std::time::Duration::from_secs(120));
+    let params = with(
+        with(authorize_params(&Pkce::new()), "prompt", Some("none")),
+        "max_age",
+        Some("60"),
+    );
+    let response = app.authorize(&params).await;
+    assert_eq!(
+        param(&location_query(&response), "error"),
+        Some("login_required")
+    );
+}
+
+#[tokio::test]
+async fn silent_login_keeps_the_original_auth_time_in_the_id_token() {
+    let app = spawn_app().await;
+    let first = Pkce::new();
+    let code = app.alice_code(&first).await;
+    let body: serde_json::Value = app
+        .exchange(&code, &first.verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let auth_time = claims(body["id_token"].as_str().expect("id_token"))["auth_time"].clone();
+    app.clock.advance(std::time::Duration::from_secs(30));
+    let pkce = Pkce::new();
+    let silent = app
+        .authorize(&with(authorize_params(&pkce), "prompt", Some("none")))
+        .await;
+    let code = param(&location_query(&silent), "code")
+        .expect("a code")
+        .to_owned();
+    let body: serde_json::Value = app
+        .exchange(&code, &pkce.verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id = claims(body["id_token"].as_str().expect("id_token"));
+    assert_eq!(id["auth_time"], auth_time);
+    assert!(id["iat"].as_i64() >= auth_time.as_i64().map(|t| t + 30));
+}
