@@ -101,3 +101,36 @@ impl Settings {
         settings
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> AuthConfig {
+        AuthConfig::from_values(
+            Some("http://localhost:3002".into()),
+            Some("local-dev-spa".into()),
+            Some("https://api.local.test".into()),
+            Some("http://localhost:3000".into()),
+            Some("http://localhost:3001".into()),
+        )
+        .expect("valid")
+    }
+
+    #[test]
+    fn dev_hooks_are_off_and_keys_persist_under_target_by_default() {
+        let settings = Settings::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 3002)), config());
+        assert!(!settings.dev_endpoints);
+        assert_eq!(settings.key_file, Some(PathBuf::from(DEFAULT_KEY_FILE)));
+        assert!(DEFAULT_KEY_FILE.starts_with("target/"));
+        assert_eq!(settings.lifetimes.code, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_app_origin_is_the_only_callback_logout_url_and_cors_origin_by_default() {
+        let settings = Settings::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 3002)), config());
+        assert_eq!(settings.allowed_callback_urls, ["http://localhost:3000"]);
+        assert_eq!(settings.allowed_logout_urls, ["http://localhost:3000"]);
+        assert_eq!(settings.allowed_origins, ["http://localhost:3000"]);
+    }
+}
