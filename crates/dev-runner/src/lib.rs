@@ -373,10 +373,22 @@ mod tests {
         panic!("no pid written to {}", file.display());
     }
 
-    fn alive(pid: u32) -> bool {
+    fn running(pid: u32) -> bool {
         Path::new(&format!("/proc/{pid}")).exists()
             && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
                 .is_ok_and(|s| s.split_whitespace().nth(2) == Some("Z"))
+    }
+
+    /// Whether `pid` is still running 2 s from now. A signalled grandchild is reaped by init,
+    /// not by us, so it may take a moment to disappear after `supervise` returns.
+    async fn alive(pid: u32) -> bool {
+        for _ in 0..40 {
+            if !running(pid) {
+                return false;
+            }
+            sleep(Duration::from_millis(50)).await;
+        }
+        true
     }
 
     #[tokio::test]
@@ -415,7 +427,7 @@ mod tests {
         }
         let grandchild = pid_in(&pids).await;
         assert!(
-            !alive(grandchild),
+            !alive(grandchild).await,
             "the sleeper's own child must be stopped"
         );
         assert!(started.elapsed() < Duration::from_secs(10));
@@ -444,8 +456,8 @@ mod tests {
         .expect("supervise must return on shutdown");
         assert!(result.is_ok(), "{result:?}");
         assert!(readied, "on_ready runs once everything has started");
-        assert!(!alive(pid_in(&a).await));
-        assert!(!alive(pid_in(&b).await));
+        assert!(!alive(pid_in(&a).await).await);
+        assert!(!alive(pid_in(&b).await).await);
     }
 
     #[tokio::test]
@@ -474,7 +486,7 @@ mod tests {
         .await
         .expect("supervise must return");
         assert!(result.is_ok(), "{result:?}");
-        assert!(!alive(pid_in(&pid).await));
+        assert!(!alive(pid_in(&pid).await).await);
     }
 
     #[tokio::test]
@@ -504,7 +516,7 @@ mod tests {
             other => panic!("expected NotReady, got {other:?}"),
         }
         assert!(!readied);
-        assert!(!alive(pid_in(&pid).await));
+        assert!(!alive(pid_in(&pid).await).await);
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@
 //! and stops all of them together (see the library for how). Exit code 0 after Ctrl-C, 1 when a
 //! server died or could not start, 2 for a configuration mistake.
 
+use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,6 +31,19 @@ fn main() -> ExitCode {
     };
 
     let local_issuer = config.issuer_is_local();
+    let mut ports = vec![("the API", api), ("the SPA server", spa)];
+    if local_issuer {
+        ports.insert(0, ("the dev issuer", issuer));
+    }
+    for (name, addr) in ports {
+        if let Err(e) = port_is_free(addr) {
+            eprintln!(
+                "dev: cannot start {name}: {addr} is not free ({e}). Is another `cargo make dev` \
+                 still running? Stop it, or pick other ports (README, Troubleshooting)."
+            );
+            return ExitCode::FAILURE;
+        }
+    }
     let mut specs = Vec::new();
     if local_issuer {
         specs.push(with_ready(
@@ -47,6 +61,12 @@ fn main() -> ExitCode {
         ChildSpec::new("spa", bin_dir.join("spa-server")),
         spa,
     ));
+
+    // Logs going to a file or a pipe should not carry colour codes (tracing-subscriber honours
+    // NO_COLOR); on a terminal the servers keep theirs.
+    if !std::io::stdout().is_terminal() {
+        specs = specs.into_iter().map(|s| s.env("NO_COLOR", "1")).collect();
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -76,10 +96,19 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("dev: {e}; stopped the {names}");
+            eprintln!("dev: {e}; every other server was stopped too");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Checked up front because readiness is judged by a port accepting connections: a server
+/// left over on the same port would pass for ours while ours fails to bind.
+fn port_is_free(addr: SocketAddr) -> std::io::Result<()> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    std::net::TcpListener::bind(addr).map(drop)
 }
 
 /// Readiness is checked on loopback when the server listens on every interface; port 0 cannot
@@ -128,7 +157,7 @@ fn banner(config: &AuthConfig, local_issuer: bool) {
     println!("    API        {}", config.api_origin);
     if local_issuer {
         println!("    issuer     {} (dev issuer)", config.issuer_origin());
-        let file = std::env::var_os("DEV_USERS_FILE")
+        let file = std::env::var_os("ISSUER_USERS_FILE")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_USERS_FILE));
         match dev_users(&file) {
