@@ -402,3 +402,39 @@ async fn silent_login_keeps_the_original_auth_time_in_the_id_token() {
     assert_eq!(id["auth_time"], auth_time);
     assert!(id["iat"].as_i64() >= auth_time.as_i64().map(|t| t + 30));
 }
+
+#[tokio::test]
+async fn popup_login_in_web_message_mode_answers_the_form_post_with_the_message_page() {
+    let app = spawn_app().await;
+    let params = with(
+        authorize_params(&Pkce::new()),
+        "response_mode",
+        Some("web_message"),
+    );
+    let response = app
+        .login_with(&params, "alice@example.com", "alice-password")
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.expect("body");
+    assert!(
+        html.contains(r#""type":"authorization_response""#),
+        "{html}"
+    );
+    assert!(html.contains(r#""code":""#), "{html}");
+}
+
+#[tokio::test]
+async fn garbage_login_post_gets_an_error_page_and_the_server_keeps_serving() {
+    let app = spawn_app().await;
+    let response = app
+        .browser
+        .post(format!("{}/login", app.base))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("%%%&&&request=%ZZ&username")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let form = app.authorize(&authorize_params(&Pkce::new())).await;
+    assert_eq!(form.status(), StatusCode::OK);
+}
