@@ -189,6 +189,18 @@ impl Browser {
         })
     }
 
+    /// The page of this session.
+    pub fn page(&self) -> Page {
+        Page {
+            client: self.client.clone(),
+        }
+    }
+
+    /// Ends the WebDriver session (chromedriver and anything left go with `drop`).
+    pub async fn close(self) -> Step {
+        Ok(self.client.clone().close().await?)
+    }
+
     /// Runs `scenario` in a fresh browser; on failure or panic saves artifacts named `name`,
     /// then fails the test with the scenario's error.
     pub async fn run<F, Fut>(name: &str, scenario: F)
