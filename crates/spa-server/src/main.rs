@@ -29,6 +29,9 @@ async fn main() -> std::io::Result<()> {
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // By default a failed log write is reported with `eprintln!`, which panics when stderr
+        // is a closed pipe (`spa-server 2>&1 | head`): losing a log line must not stop serving.
+        .log_internal_errors(false)
         .init();
 
     let args = Args::parse();

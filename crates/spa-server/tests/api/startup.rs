@@ -162,3 +162,39 @@ async fn binary_serves_environment_overrides_in_auth_config() {
         .expect("json");
     assert_eq!(body["clientId"], "from-env");
 }
+
+#[tokio::test]
+async fn binary_keeps_serving_after_its_log_pipe_closes() {
+    let frontend = fake_frontend();
+    let config = dev_config_file(frontend.dir.path());
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .env_clear()
+            .env("AUTH_CONFIG", &config)
+            .env("SPA_ROOT", &frontend.root)
+            .env("SPA_PORT", "0")
+            .env("NO_COLOR", "1")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let mut lines = BufReader::new(child.0.stderr.take().expect("piped")).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.split("serving the SPA on http://").nth(1).map(|rest| {
+                rest.chars()
+                    .take_while(|c| !c.is_whitespace())
+                    .collect::<String>()
+            })
+        })
+        .expect("startup line");
+    drop(lines); // the reading end goes away, as with `spa-server 2>&1 | head`
+    for _ in 0..2 {
+        let res = reqwest::get(format!("http://{addr}/js/app.js"))
+            .await
+            .expect("request");
+        assert_eq!(res.status(), reqwest::StatusCode::OK);
+    }
+}
