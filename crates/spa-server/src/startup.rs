@@ -141,7 +141,11 @@ impl Application {
                 .wrap(from_fn(middleware::revalidate_always))
                 .wrap(headers)
                 .wrap(from_fn(middleware::log_request))
-                .service(web::resource("/auth_config.json").get(routes::auth_config))
+                .service(
+                    web::resource("/auth_config.json")
+                        .get(routes::auth_config)
+                        .head(routes::auth_config),
+                )
                 .service(
                     Files::new(SDK_URL_PREFIX, frontend.sdk_dist()).default_handler(fn_service(
                         |req: ServiceRequest| async {

@@ -87,3 +87,17 @@ async fn post_to_auth_config_is_405() {
         .expect("request");
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn head_on_auth_config_is_200_without_a_body() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .head(app.url("/auth_config.json"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+    assert_eq!(res.text().await.expect("body"), "");
+}
