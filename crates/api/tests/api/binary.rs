@@ -246,3 +246,62 @@ async fn request_log_has_method_path_status_and_latency_but_never_the_token() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_request_finish() {
+    let issuer = TestIssuer::start(&[&KEYS.current], true);
+    issuer.set_hold(true);
+    let mut api = Running::start(&[
+        ("AUTH0_DOMAIN", issuer.base()),
+        ("AUTH0_AUDIENCE", crate::helpers::AUDIENCE),
+    ]);
+    let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
+    // The API's first key fetch is now stuck at the issuer, so a token request waits for it.
+    assert!(
+        crate::helpers::eventually(Duration::from_secs(10), || async {
+            issuer.jwks_requests() >= 1
+        })
+        .await,
+        "the API never asked for the key set"
+    );
+    let token = crate::helpers::token_for(&issuer).sign();
+    let in_flight = tokio::spawn(
+        reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/api/external"))
+            .bearer_auth(token)
+            .send(),
+    );
+    // Give the request time to reach the server; it then waits on the held key fetch.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    api.signal("TERM");
+    api.wait_for("SIGTERM received");
+    issuer.set_hold(false);
+    let response = in_flight
+        .await
+        .expect("task")
+        .expect("the in-flight request was answered");
+    assert_eq!(response.status(), 200);
+    let (code, _) = api.wait_exit();
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test]
+async fn rust_log_sets_the_level() {
+    let issuer = TestIssuer::start(&[&KEYS.current], true);
+    let mut api = Running::start(&[
+        ("AUTH0_DOMAIN", issuer.base()),
+        ("RUST_LOG", "warn,api::startup=info"),
+    ]);
+    let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
+    let response = reqwest::get(format!("http://127.0.0.1:{port}/api/public"))
+        .await
+        .expect("public");
+    assert_eq!(response.status(), 200);
+    api.signal("TERM");
+    let (code, log) = api.wait_exit();
+    assert_eq!(code, Some(0));
+    assert!(
+        !log.contains("path=/api/public"),
+        "request logged at warn level:\n{log}"
+    );
+}

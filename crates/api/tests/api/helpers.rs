@@ -69,6 +69,7 @@ pub static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys {
 struct IssuerState {
     base: String,
     up: AtomicBool,
+    hold: AtomicBool,
     jwks: Mutex<Value>,
     jwks_requests: AtomicUsize,
 }
@@ -87,6 +88,7 @@ impl TestIssuer {
         let state = Arc::new(IssuerState {
             base: format!("http://127.0.0.1:{port}"),
             up: AtomicBool::new(up),
+            hold: AtomicBool::new(false),
             jwks: Mutex::new(Value::Null),
             jwks_requests: AtomicUsize::new(0),
         });
@@ -129,6 +131,11 @@ impl TestIssuer {
         self.state.up.store(up, Ordering::SeqCst);
     }
 
+    /// While held, JWKS requests are counted and then wait until released.
+    pub fn set_hold(&self, hold: bool) {
+        self.state.hold.store(hold, Ordering::SeqCst);
+    }
+
     pub fn set_keys(&self, keys: &[&TestKey]) {
         let set = json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() });
         *self.state.jwks.lock().expect("jwks lock") = set;
@@ -157,6 +164,10 @@ async fn discovery(state: web::Data<IssuerState>) -> HttpResponse {
 
 async fn jwks(state: web::Data<IssuerState>) -> HttpResponse {
     state.jwks_requests.fetch_add(1, Ordering::SeqCst);
+    let held_since = Instant::now();
+    while state.hold.load(Ordering::SeqCst) && held_since.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     if !state.up.load(Ordering::SeqCst) {
         return HttpResponse::ServiceUnavailable().finish();
     }
@@ -290,20 +301,25 @@ impl TestApp {
 
     /// A token that passes verification, to be adjusted by the builder.
     pub fn token(&self) -> TokenBuilder {
-        let now = now();
-        TokenBuilder {
-            key: &KEYS.current,
-            kid: Some(KEYS.current.kid.to_owned()),
-            alg: Algorithm::RS256,
-            claims: json!({
-                "iss": self.issuer.issuer(),
-                "sub": "auth0|alice",
-                "aud": [AUDIENCE, format!("{}userinfo", self.issuer.issuer())],
-                "iat": now,
-                "exp": now + 600,
-                "scope": "openid profile email",
-            }),
-        }
+        token_for(&self.issuer)
+    }
+}
+
+/// A token from `issuer` that passes verification, to be adjusted by the builder.
+pub fn token_for(issuer: &TestIssuer) -> TokenBuilder {
+    let now = now();
+    TokenBuilder {
+        key: &KEYS.current,
+        kid: Some(KEYS.current.kid.to_owned()),
+        alg: Algorithm::RS256,
+        claims: json!({
+            "iss": issuer.issuer(),
+            "sub": "auth0|alice",
+            "aud": [AUDIENCE, format!("{}userinfo", issuer.issuer())],
+            "iat": now,
+            "exp": now + 600,
+            "scope": "openid profile email",
+        }),
     }
 }
 
