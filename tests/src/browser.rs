@@ -158,6 +158,10 @@ impl Browser {
                 "--disable-component-update",
                 "--disable-sync",
                 "--disable-dev-shm-usage",
+                // No crash reporter: its handler daemonizes out of the process group, so killing
+                // the group on drop would leave it behind.
+                "--disable-crash-reporter",
+                "--disable-breakpad",
                 "--window-size=1280,900",
                 format!("--user-data-dir={}", profile.path().display()),
             ],
