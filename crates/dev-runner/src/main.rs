@@ -31,6 +31,12 @@ fn main() -> ExitCode {
     };
 
     let local_issuer = config.issuer_is_local();
+    if !local_issuer {
+        eprintln!(
+            "dev: auth_config.json points at {} (not this machine): the dev issuer is not started",
+            config.issuer
+        );
+    }
     let mut ports = vec![("the API", api), ("the SPA server", spa)];
     if local_issuer {
         ports.insert(0, ("the dev issuer", issuer));
@@ -50,11 +56,6 @@ fn main() -> ExitCode {
             ChildSpec::new("issuer", bin_dir.join("dev-issuer")).arg("--dev-endpoints"),
             issuer,
         ));
-    } else {
-        eprintln!(
-            "dev: auth_config.json points at {} (not this machine): the dev issuer is not started",
-            config.issuer
-        );
     }
     specs.push(with_ready(ChildSpec::new("api", bin_dir.join("api")), api));
     specs.push(with_ready(

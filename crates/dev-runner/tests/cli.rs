@@ -1,0 +1,87 @@
+//! The `dev-runner` binary's refusals: what a developer sees before any server starts.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs the binary from the project root (where `auth_config.json` lives) with `env` added.
+fn dev_runner(env: &[(&str, String)]) -> Output {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dev-runner"));
+    cmd.current_dir(root);
+    for key in [
+        "AUTH_CONFIG",
+        "AUTH0_DOMAIN",
+        "AUTH0_CLIENT_ID",
+        "AUTH0_AUDIENCE",
+        "APP_ORIGIN",
+        "API_ORIGIN",
+        "API_HOST",
+        "API_PORT",
+        "SPA_HOST",
+        "SPA_PORT",
+        "ISSUER_HOST",
+        "ISSUER_PORT",
+    ] {
+        cmd.env_remove(key);
+    }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    cmd.output().expect("dev-runner runs")
+}
+
+fn busy_port() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    (listener, port)
+}
+
+#[test]
+fn a_missing_config_file_is_one_line_naming_auth_config_and_exit_code_2() {
+    let out = dev_runner(&[("AUTH_CONFIG", "/nonexistent/auth_config.json".into())]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: invalid setting AUTH_CONFIG"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_busy_port_is_refused_before_anything_starts_naming_the_server_and_address() {
+    let (_held, port) = busy_port();
+    let out = dev_runner(&[
+        ("ISSUER_PORT", "0".into()),
+        ("SPA_PORT", "0".into()),
+        ("API_PORT", port.clone()),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "dev: cannot start the API: 127.0.0.1:{port} is not free"
+        )),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing started, nothing printed");
+}
+
+#[test]
+fn a_real_tenant_domain_does_not_start_the_dev_issuer() {
+    // The busy API port stops the run right after the decision, so no server is started.
+    let (_held, port) = busy_port();
+    let out = dev_runner(&[
+        ("AUTH0_DOMAIN", "tenant.example.com".into()),
+        ("SPA_PORT", "0".into()),
+        ("API_PORT", port),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "dev: auth_config.json points at https://tenant.example.com/ (not this machine): the dev issuer is not started"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("the dev issuer:"), "{stderr}");
+}
