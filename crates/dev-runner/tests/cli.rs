@@ -30,8 +30,8 @@ fn dev_runner(env: &[(&str, String)]) -> Output {
 }
 
 fn busy_port() -> (TcpListener, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port().to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    let port = listener.local_addr().expect("bound").port().to_string();
     (listener, port)
 }
 
