@@ -17,7 +17,8 @@ pub struct Claims {
     pub sub: Option<String>,
     /// Issuer.
     pub iss: String,
-    /// Expiry, seconds since the epoch.
+    /// Expiry, seconds since the epoch (a fractional NumericDate is truncated).
+    #[serde(deserialize_with = "numeric_date")]
     pub exp: i64,
     /// Space-separated scopes.
     #[serde(default)]
@@ -51,6 +52,14 @@ impl Claims {
             _ => Vec::new(),
         }
     }
+}
+
+/// RFC 7519 NumericDates may be fractional; `Claims::exp` keeps whole seconds.
+fn numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    n.as_i64()
+        .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+        .ok_or_else(|| serde::de::Error::custom("exp is not a NumericDate"))
 }
 
 /// What the claim checks need from the configuration.
@@ -283,6 +292,14 @@ mod tests {
             check(raw.as_bytes(), &policy(), NOW),
             Err(VerifyError::Malformed("claims"))
         );
+    }
+
+    #[test]
+    fn fractional_exp_is_accepted_and_truncated() {
+        let raw = json!({"iss":"https://iss/","aud":"api-a","exp":NOW + 60.5});
+        assert!(check(raw.to_string().as_bytes(), &policy(), NOW).is_ok());
+        let c: Claims = serde_json::from_value(raw).expect("claims");
+        assert_eq!(c.exp, (NOW + 60.0) as i64);
     }
 
     #[test]

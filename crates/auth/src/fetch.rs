@@ -38,6 +38,8 @@ pub(crate) enum FetchError {
     IssuerMismatch { found: String, expected: String },
     #[error("discovery document names an unacceptable jwks_uri: {0}")]
     BadJwksUri(String),
+    #[error("JWKS document is not a JSON object with a keys array")]
+    InvalidJwks,
     #[error("key set holds no usable key ({skipped} skipped)")]
     NoUsableKeys { skipped: usize },
 }

@@ -50,8 +50,7 @@ impl KeySet {
         struct Jwks {
             keys: Vec<Value>,
         }
-        let doc: Jwks =
-            serde_json::from_slice(body).map_err(|_| FetchError::NoUsableKeys { skipped: 0 })?;
+        let doc: Jwks = serde_json::from_slice(body).map_err(|_| FetchError::InvalidJwks)?;
         let mut kid_counts: HashMap<Option<&str>, usize> = HashMap::new();
         for k in &doc.keys {
             *kid_counts

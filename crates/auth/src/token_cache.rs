@@ -4,7 +4,8 @@
 //! Rules (each has a test):
 //! - Keyed by SHA-256 of the whole token: the cache never holds a token, and a lookup needs
 //!   no parsing. A hit skips the signature but still checks `exp`/`nbf` against the clock.
-//! - An entry never outlives its token: a hit past `exp` (+ leeway) removes it and fails.
+//! - An entry never outlives its token: a hit past `exp` (+ leeway) removes it and fails, and
+//!   a sweep every [`SWEEP_EVERY`] inserts drops expired entries nobody asks for.
 //! - An entry is tied to the key that verified it (by a fingerprint of the key material): a
 //!   hit counts only while that exact key is in the usable key set, and rotation purges the
 //!   entries of kids that left the set eagerly.
@@ -12,6 +13,7 @@
 //!   locks held for a hash-map operation only, never across I/O). Capacity 0 turns it off.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lc_rs::digest;
 use quick_cache::sync::Cache;
@@ -32,7 +34,12 @@ pub(crate) type TokenHash = [u8; 32];
 
 pub(crate) struct TokenCache {
     entries: Cache<TokenHash, Arc<Entry>>,
+    inserts: AtomicU64,
 }
+
+/// Every this many inserts, entries whose token expired are swept out, so an expired token
+/// does not linger in memory until eviction even if it is never presented again.
+pub(crate) const SWEEP_EVERY: u64 = 256;
 
 impl std::fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -48,6 +55,7 @@ impl TokenCache {
     pub fn new(capacity: usize) -> Option<Self> {
         (capacity > 0).then(|| Self {
             entries: Cache::new(capacity),
+            inserts: AtomicU64::new(0),
         })
     }
 
@@ -62,8 +70,13 @@ impl TokenCache {
         self.entries.get(hash)
     }
 
-    pub fn insert(&self, hash: TokenHash, entry: Entry) {
+    /// Inserts a verified token; `now` (seconds since the epoch) drives the periodic sweep.
+    pub fn insert(&self, hash: TokenHash, entry: Entry, now: f64, leeway: i64) {
         self.entries.insert(hash, Arc::new(entry));
+        if self.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.entries
+                .retain(|_, e| e.validity.exp + leeway as f64 > now);
+        }
     }
 
     pub fn remove(&self, hash: &TokenHash) {

@@ -168,6 +168,8 @@ impl Verifier {
                     kid: compact.kid().map(str::to_owned),
                     key_fingerprint: key.fingerprint(),
                 },
+                now_secs(),
+                inner.policy.leeway_secs,
             );
         }
         Ok(payload)

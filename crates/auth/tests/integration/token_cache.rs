@@ -120,3 +120,22 @@ async fn failed_verifications_are_not_cached() {
     assert_eq!(v.token_cache_len(), 0);
     assert_eq!(v.stats().token_cache_hits, 0);
 }
+
+#[tokio::test]
+async fn expired_entries_are_swept_without_being_asked_for() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    config.leeway = Duration::ZERO;
+    let v = ready_verifier(config).await;
+    let short = key.sign(&issuer.claims_with("exp", json!(now() + 1)));
+    assert!(v.verify(&short).await.is_ok());
+    let expiry = now() + 1;
+    assert!(eventually(Duration::from_secs(4), || now() > expiry).await);
+    // 255 more inserts make 256: the sweep runs and drops the expired entry.
+    for i in 0..255 {
+        let token = key.sign(&issuer.claims_with("jti", json!(i)));
+        assert!(v.verify(&token).await.is_ok());
+    }
+    assert_eq!(v.token_cache_len(), 255);
+}
