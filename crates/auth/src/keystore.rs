@@ -19,12 +19,11 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use serde_json::Value;
 use tokio::sync::{Mutex, watch};
 
 use crate::config::CacheSettings;
 use crate::fetch::{FetchError, Fetcher};
-use crate::jws::PublicKey;
+use crate::jws::{self, PublicKey};
 use crate::stats::Counters;
 use crate::{Algorithm, VerifyError};
 
@@ -41,47 +40,21 @@ pub(crate) struct KeySet {
 }
 
 impl KeySet {
-    /// Builds a set from a JWKS document, skipping unusable keys and every key of a duplicated kid.
+    /// Builds a set from a JWKS document; an empty usable set is a failed fetch.
     pub fn parse(
         body: &[u8],
         allowed: &[Algorithm],
     ) -> Result<(Vec<Arc<PublicKey>>, usize), FetchError> {
-        #[derive(serde::Deserialize)]
-        struct Jwks {
-            keys: Vec<Value>,
+        let parsed = jws::parse_jwk_set(body, allowed).ok_or(FetchError::InvalidJwks)?;
+        if parsed.keys.is_empty() {
+            return Err(FetchError::NoUsableKeys {
+                skipped: parsed.skipped,
+            });
         }
-        let doc: Jwks = serde_json::from_slice(body).map_err(|_| FetchError::InvalidJwks)?;
-        let mut kid_counts: HashMap<Option<&str>, usize> = HashMap::new();
-        for k in &doc.keys {
-            *kid_counts
-                .entry(k.get("kid").and_then(Value::as_str))
-                .or_default() += 1;
-        }
-        let mut keys = Vec::new();
-        let mut skipped = 0;
-        for jwk in &doc.keys {
-            let kid = jwk.get("kid").and_then(Value::as_str);
-            if kid.is_some() && kid_counts.get(&kid).copied().unwrap_or(0) > 1 {
-                // Two keys, one kid: we cannot know which one the issuer means, so neither.
-                tracing::warn!(
-                    kid,
-                    "JWKS holds a duplicated kid; skipping every key with it"
-                );
-                skipped += 1;
-                continue;
-            }
-            match PublicKey::from_jwk(jwk, allowed) {
-                Ok(key) => keys.push(Arc::new(key)),
-                Err(reason) => {
-                    tracing::debug!(kid, %reason, "skipping JWK");
-                    skipped += 1;
-                }
-            }
-        }
-        if keys.is_empty() {
-            return Err(FetchError::NoUsableKeys { skipped });
-        }
-        Ok((keys, skipped))
+        Ok((
+            parsed.keys.into_iter().map(Arc::new).collect(),
+            parsed.skipped,
+        ))
     }
 
     fn new(keys: Vec<Arc<PublicKey>>, ttl: Duration, generation: u64) -> Self {
