@@ -232,6 +232,7 @@ async fn run(options: &Options) -> Result<(), BenchError> {
             "wrk and every server share the same cores: compare ratios, not absolute figures",
             "non_2xx is wrk's count of responses with status >= 400; (c) expects 401 for all",
             "peak_rss_mib is the server's VmHWM, reset at the start of each measurement",
+            "server_cpu_us_per_request: the server's CPU time per answered request, the cost of one request whatever share of the cores it got",
             "server/wrk/other_cpu_cores: CPU time during the measurement divided by its length; other > 0.25 marks a disturbed run",
         ],
         runs: records,
@@ -455,6 +456,10 @@ async fn measure(
         peak_rss_mib: usage.peak_rss_kib as f64 / 1024.0,
         peak_rss_exact: usage.peak_is_exact,
         server_cpu_cores: usage.cpu_cores,
+        server_cpu_us_per_request: usage
+            .cpu_cores
+            .filter(|_| summary.requests > 0)
+            .map(|cores| cores * 1e6 / summary.requests_per_sec()),
         wrk_cpu_cores: usage.load_generator_cores,
         other_cpu_cores: match (
             usage.machine_cores,

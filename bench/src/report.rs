@@ -100,6 +100,9 @@ pub struct RunRecord {
     pub peak_rss_exact: bool,
     /// CPU the server used, in cores (of 2, shared with wrk).
     pub server_cpu_cores: Option<f64>,
+    /// Server CPU time per answered request, µs: the cost of one request, independent of how
+    /// much of the machine the server got.
+    pub server_cpu_us_per_request: Option<f64>,
     /// CPU wrk used, in cores.
     pub wrk_cpu_cores: Option<f64>,
     /// CPU used by everything else on the machine, in cores: more than [`DISTURBED_CORES`] means
@@ -287,14 +290,22 @@ pub fn render(records: &[RunRecord], ratios: &[Ratio], targets: &[TargetCheck]) 
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<15} {:<20} {:>9} {:>7} {:>8} {:>8} {:>6} {:>9}  CPU cores server/wrk/other",
-        "server", "scenario", "req/s", "p50 ms", "p99 ms", "non-2xx", "errors", "peak RSS",
+        "{:<15} {:<20} {:>9} {:>7} {:>8} {:>8} {:>6} {:>9} {:>7}  CPU cores server/wrk/other",
+        "server",
+        "scenario",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "non-2xx",
+        "errors",
+        "peak RSS",
+        "us/req",
     );
     let cores = |c: Option<f64>| c.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
     for r in records {
         let _ = writeln!(
             s,
-            "{:<15} {:<20} {:>9.0} {:>7.2} {:>8.2} {:>8} {:>6} {:>5.1} MiB  {}/{}/{}{}",
+            "{:<15} {:<20} {:>9.0} {:>7.2} {:>8.2} {:>8} {:>6} {:>5.1} MiB {:>7}  {}/{}/{}{}",
             r.server.label(),
             r.scenario.label(),
             r.requests_per_sec,
@@ -303,6 +314,8 @@ pub fn render(records: &[RunRecord], ratios: &[Ratio], targets: &[TargetCheck]) 
             r.non_2xx,
             r.socket_errors,
             r.peak_rss_mib,
+            r.server_cpu_us_per_request
+                .map_or_else(|| "-".to_owned(), |u| format!("{u:.1}")),
             cores(r.server_cpu_cores),
             cores(r.wrk_cpu_cores),
             cores(r.other_cpu_cores),
@@ -361,6 +374,7 @@ mod tests {
             peak_rss_mib: 20.0,
             peak_rss_exact: true,
             server_cpu_cores: Some(1.0),
+            server_cpu_us_per_request: Some(1e6 / rps),
             wrk_cpu_cores: Some(0.9),
             other_cpu_cores: Some(0.0),
             log_bytes: 10,
