@@ -116,7 +116,11 @@ impl AuthConfig {
         app_origin: Option<String>,
         api_origin: Option<String>,
     ) -> Result<Self, ConfigError> {
-        let domain = required(domain, "domain / AUTH0_DOMAIN", "your Auth0 tenant domain, e.g. \"tenant.eu.auth0.com\", or \"http://localhost:3002\" for the dev issuer")?;
+        let domain = required(
+            domain,
+            "domain / AUTH0_DOMAIN",
+            "your Auth0 tenant domain, e.g. \"tenant.eu.auth0.com\", or \"http://localhost:3002\" for the dev issuer",
+        )?;
         let client_id = required(
             client_id,
             "clientId / AUTH0_CLIENT_ID",
@@ -226,11 +230,10 @@ pub fn issuer_from_domain(domain: &str) -> Result<Url, ConfigError> {
             "use a host name such as \"tenant.eu.auth0.com\" or an origin such as \"http://localhost:3002\"",
         )
     };
-    let url = Url::parse(&with_scheme).map_err(|e| bad(format!("{domain:?} is not a URL ({e})")))?;
+    let url =
+        Url::parse(&with_scheme).map_err(|e| bad(format!("{domain:?} is not a URL ({e})")))?;
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(bad(format!(
-            "{domain:?} has a path, query or fragment"
-        )));
+        return Err(bad(format!("{domain:?} has a path, query or fragment")));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad(format!("{domain:?} contains credentials")));
@@ -370,7 +373,10 @@ mod tests {
     fn app_origin_is_normalised_without_trailing_slash() {
         let mut v = dev_values();
         v[3] = Some("http://localhost:3000/".into());
-        assert_eq!(resolve(v).expect("valid").app_origin, "http://localhost:3000");
+        assert_eq!(
+            resolve(v).expect("valid").app_origin,
+            "http://localhost:3000"
+        );
     }
 
     #[test]
@@ -415,10 +421,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("cfg.json");
         std::fs::write(&path, r#"{"domian":"x"}"#).expect("write");
-        let err = AuthConfig::from_env_fn(|k| {
-            (k == "AUTH_CONFIG").then(|| path.display().to_string())
-        })
-        .expect_err("must refuse");
+        let err =
+            AuthConfig::from_env_fn(|k| (k == "AUTH_CONFIG").then(|| path.display().to_string()))
+                .expect_err("must refuse");
         assert!(err.problem.contains("domian"), "{err}");
     }
 
@@ -435,8 +440,8 @@ mod tests {
 
     #[test]
     fn listen_addr_defaults_to_loopback_and_reads_port() {
-        let addr = listen_addr("API", 3001, |k| (k == "API_PORT").then(|| "0".to_owned()))
-            .expect("valid");
+        let addr =
+            listen_addr("API", 3001, |k| (k == "API_PORT").then(|| "0".to_owned())).expect("valid");
         assert_eq!(addr.to_string(), "127.0.0.1:0");
     }
 
