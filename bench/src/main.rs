@@ -193,11 +193,11 @@ async fn run(options: &Options) -> Result<(), BenchError> {
         }
         for scenario in Scenario::for_server(kind).iter().copied() {
             let record = measure(
-                options, &wrk_path, &layout, &server, kind, scenario, &base, &files,
+                &client, options, &wrk_path, &layout, &server, kind, scenario, &base, &files,
             )
             .await?;
             eprintln!(
-                "bench: {:<15} {:<20} {:>9.0} req/s  p99 {:>7.2} ms  non-2xx {}  errors {}  peak RSS {:.1} MiB  log lines/request {:.2}",
+                "bench: {:<15} {:<20} {:>9.0} req/s  p99 {:>7.2} ms  non-2xx {}  errors {}  peak RSS {:.1} MiB  log lines/request {:.2}{}",
                 kind.label(),
                 scenario.label(),
                 record.requests_per_sec,
@@ -205,7 +205,13 @@ async fn run(options: &Options) -> Result<(), BenchError> {
                 record.non_2xx,
                 record.socket_errors,
                 record.peak_rss_mib,
-                record.log_lines_per_request
+                record.log_lines_per_request,
+                record
+                    .token_cache_hit_ratio
+                    .map_or_else(String::new, |r| format!(
+                        "  token cache hits {:.0}%",
+                        r * 100.0
+                    ))
             );
             records.push(record);
         }
@@ -389,12 +395,46 @@ async fn preflight(
     Ok(())
 }
 
+/// Our verifier's counters, from `/metrics`.
+#[derive(Debug, Clone, Copy)]
+struct CacheCounters {
+    hits: u64,
+    verifications: u64,
+}
+
+/// Reads `api_token_cache_hits_total` and the sum of `api_token_verifications_total`.
+async fn scrape_cache_counters(client: &reqwest::Client, url: &str) -> Option<CacheCounters> {
+    let text = client.get(url).send().await.ok()?.text().await.ok()?;
+    parse_cache_counters(&text)
+}
+
+fn parse_cache_counters(text: &str) -> Option<CacheCounters> {
+    let value = |line: &str| {
+        line.rsplit_once(' ')
+            .and_then(|(_, v)| v.trim().parse::<f64>().ok())
+    };
+    let mut hits = None;
+    let mut verifications = 0.0;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        if line.starts_with("api_token_cache_hits_total") {
+            hits = value(line);
+        } else if line.starts_with("api_token_verifications_total") {
+            verifications += value(line).unwrap_or(0.0);
+        }
+    }
+    Some(CacheCounters {
+        hits: hits? as u64,
+        verifications: verifications as u64,
+    })
+}
+
 /// Warm-up, then the measured run, with the server's memory and CPU watched.
 #[allow(
     clippy::too_many_arguments,
     reason = "one call site; a struct would only rename them"
 )]
 async fn measure(
+    client: &reqwest::Client,
     options: &Options,
     wrk_path: &Path,
     layout: &Layout,
@@ -428,6 +468,11 @@ async fn measure(
             .requests;
     }
     run.duration = options.measure();
+    let metrics_url = format!("{base}/metrics");
+    let before = match kind {
+        ServerKind::Ours => scrape_cache_counters(client, &metrics_url).await,
+        _ => None,
+    };
     let pid = server.pid();
     let (summary, usage) = tokio::task::spawn_blocking(move || {
         let monitor = procstat::Monitor::start(pid);
@@ -440,6 +485,16 @@ async fn measure(
     .map_err(|_| BenchError::Thread)?;
     let summary = summary?;
     let log_lines = server.settled_log_lines().await;
+    let after = match before {
+        Some(_) => scrape_cache_counters(client, &metrics_url).await,
+        None => None,
+    };
+    let token_cache_hit_ratio = match (before, after) {
+        (Some(b), Some(a)) if a.verifications > b.verifications => {
+            Some(a.hits.saturating_sub(b.hits) as f64 / (a.verifications - b.verifications) as f64)
+        }
+        _ => None,
+    };
     let ms = |us: u64| us as f64 / 1000.0;
     Ok(RunRecord {
         server: kind,
@@ -470,8 +525,32 @@ async fn measure(
             _ => None,
         },
         log_bytes: server.log_len(),
+        token_cache_hit_ratio,
         log_lines_per_request: log_lines as f64
             / (warmup_requests + summary.requests).max(1) as f64,
         wrk: summary,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_counters_sum_every_verification_outcome() {
+        let text = "# HELP api_token_cache_hits_total x\n# TYPE api_token_cache_hits_total counter\n\
+api_token_cache_hits_total 90\n\
+api_token_verifications_total{outcome=\"ok\"} 100\n\
+api_token_verifications_total{outcome=\"signature\"} 20\n";
+        let c = parse_cache_counters(text).expect("parses");
+        assert_eq!(c.hits, 90);
+        assert_eq!(c.verifications, 120);
+    }
+
+    #[test]
+    fn metrics_without_the_cache_counter_give_nothing() {
+        assert!(
+            parse_cache_counters("api_token_verifications_total{outcome=\"ok\"} 1\n").is_none()
+        );
+    }
 }

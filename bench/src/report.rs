@@ -113,6 +113,8 @@ pub struct RunRecord {
     /// Lines the server logged per request answered (warm-up and measurement): about 1 for
     /// ours with one `info` line per request; less means log lines were dropped.
     pub log_lines_per_request: f64,
+    /// Share of verifications answered by our verified-token cache (from `/metrics`; ours only).
+    pub token_cache_hit_ratio: Option<f64>,
     /// wrk's raw figures.
     pub wrk: WrkSummary,
 }
@@ -379,6 +381,7 @@ mod tests {
             other_cpu_cores: Some(0.0),
             log_bytes: 10,
             log_lines_per_request: 1.0,
+            token_cache_hit_ratio: None,
             wrk: WrkSummary {
                 requests: 1000,
                 duration_us: 1_000_000,
