@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use crate::claims::{self, ClaimPolicy};
 use crate::config::VerifierConfig;
 use crate::fetch::Fetcher;
-use crate::jws::Compact;
+use crate::jws::{Compact, PublicKey};
 use crate::keystore::KeyStore;
 use crate::stats::{Counters, Stats};
 use crate::token_cache::{Entry, TokenCache};
@@ -152,9 +152,7 @@ impl Verifier {
             // Its key left the set (or the set is unusable): verify from scratch.
             cache.remove(hash);
         }
-        let compact = Compact::parse(token, &inner.allowed)?;
-        check_typ(compact.typ(), inner.require_at_jwt)?;
-        let key = inner.store.key_for(compact.kid()).await?;
+        let (compact, key) = self.header_and_key(token).await?;
         compact.verify_signature(&key)?;
         let payload = compact.payload()?;
         let validity = claims::check(&payload, &inner.policy, now_secs())?;
@@ -193,13 +191,24 @@ impl Verifier {
     /// nothing about the token.
     #[doc(hidden)]
     pub async fn check_up_to_signature(&self, token: &str) -> Result<(), VerifyError> {
-        let inner = &*self.inner;
-        if token.len() > inner.max_token_bytes {
+        if token.len() > self.inner.max_token_bytes {
             return Err(VerifyError::TooLarge);
         }
+        self.header_and_key(token).await.map(|_| ())
+    }
+
+    /// The steps before the signature, shared by verification and the benchmark hook: parse
+    /// the header under the allow-list, check `typ`, and find the key (which may wait on a
+    /// single-flight refetch for an unknown `kid`).
+    async fn header_and_key<'t>(
+        &self,
+        token: &'t str,
+    ) -> Result<(Compact<'t>, Arc<PublicKey>), VerifyError> {
+        let inner = &*self.inner;
         let compact = Compact::parse(token, &inner.allowed)?;
         check_typ(compact.typ(), inner.require_at_jwt)?;
-        inner.store.key_for(compact.kid()).await.map(|_| ())
+        let key = inner.store.key_for(compact.kid()).await?;
+        Ok((compact, key))
     }
 
     /// Whether a usable key set is loaded (fresh, or stale within the grace period).
