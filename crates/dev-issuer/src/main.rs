@@ -1,6 +1,6 @@
 //! `dev-issuer`: runs the development issuer on http://localhost:3002 (loopback only).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use app_config::{AuthConfig, ConfigError, exit_on_config_error};
@@ -13,11 +13,11 @@ use dev_issuer::{Application, DEFAULT_KEY_FILE, DEFAULT_USERS_FILE, Settings, St
 #[command(version)]
 struct Cli {
     /// Address to listen on: a loopback address (127.0.0.1, ::1) or localhost.
-    #[arg(long, env = "ISSUER_HOST", default_value = "127.0.0.1")]
-    host: String,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, env = "ISSUER_PORT", default_value_t = 3002)]
-    port: u16,
+    #[arg(long, env = "ISSUER_HOST")]
+    host: Option<String>,
+    /// Port to listen on (default 3002; 0 picks a free one).
+    #[arg(long, env = "ISSUER_PORT")]
+    port: Option<String>,
     /// The development users file.
     #[arg(long, env = "ISSUER_USERS_FILE", default_value = DEFAULT_USERS_FILE)]
     users_file: PathBuf,
@@ -29,28 +29,14 @@ struct Cli {
     dev_endpoints: bool,
 }
 
-fn listen_addr(host: &str, port: u16) -> Result<SocketAddr, ConfigError> {
-    let ip = if host.eq_ignore_ascii_case("localhost") {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        host.parse().map_err(|_| {
-            ConfigError::new(
-                "ISSUER_HOST",
-                format!("{host:?} is not an IP address"),
-                "use 127.0.0.1, ::1 or localhost",
-            )
-        })?
-    };
-    if !ip.is_loopback() {
-        return Err(ConfigError::new(
-            "ISSUER_HOST",
-            format!(
-                "{host} is not a loopback address; the dev issuer is for local development only"
-            ),
-            "use 127.0.0.1, ::1 or localhost",
-        ));
-    }
-    Ok(SocketAddr::new(ip, port))
+/// The shared `ISSUER_HOST`/`ISSUER_PORT` rule, fed from clap so that flags and variables agree.
+/// The loopback-only rule is enforced by `Application::build`, for the binary and tests alike.
+fn listen_addr(cli: &Cli) -> Result<SocketAddr, ConfigError> {
+    app_config::listen_addr("ISSUER", 3002, |key| match key {
+        "ISSUER_HOST" => cli.host.clone(),
+        "ISSUER_PORT" => cli.port.clone(),
+        _ => None,
+    })
 }
 
 #[tokio::main]
@@ -62,7 +48,7 @@ async fn main() -> std::io::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let listen = listen_addr(&cli.host, cli.port).unwrap_or_else(|e| exit_on_config_error(&e));
+    let listen = listen_addr(&cli).unwrap_or_else(|e| exit_on_config_error(&e));
     let config = AuthConfig::load().unwrap_or_else(|e| exit_on_config_error(&e));
     let mut settings = Settings::new(listen, config);
     settings.users_file = cli.users_file;

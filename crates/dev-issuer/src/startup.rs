@@ -23,7 +23,8 @@ use crate::users::UsersError;
 pub enum StartupError {
     /// The listen address is not loopback.
     #[error(
-        "refusing to listen on {0}: the dev issuer binds loopback only (ISSUER_HOST=127.0.0.1, ::1 or localhost)"
+        "invalid setting ISSUER_HOST: {ip} is not a loopback address; fix: the dev issuer is for local development only, use 127.0.0.1, ::1 or localhost",
+        ip = .0.ip()
     )]
     NotLoopback(SocketAddr),
     /// The configured issuer is not on this machine.
