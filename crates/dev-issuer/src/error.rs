@@ -90,6 +90,14 @@ impl PageError {
         }
     }
 
+    /// A query parameter given more than once (an ambiguous request is refused, not guessed).
+    pub(crate) fn repeated_parameter(name: &str) -> Self {
+        Self::bad_request(
+            "Invalid request",
+            format!("The parameter {name} is repeated."),
+        )
+    }
+
     pub(crate) fn unavailable(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::SERVICE_UNAVAILABLE,

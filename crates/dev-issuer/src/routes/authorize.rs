@@ -41,15 +41,12 @@ pub(crate) async fn authorize(
     issuer: web::Data<Issuer>,
 ) -> Result<HttpResponse, PageError> {
     let params = Params::from_urlencoded(req.query_string().as_bytes());
-    let repeated = |name: &str| {
-        PageError::bad_request(
-            "Invalid request",
-            format!("The parameter {name} is repeated."),
-        )
-    };
-    let client_id = params.get("client_id").map_err(repeated)?.ok_or_else(|| {
-        PageError::bad_request("Invalid request", "The parameter client_id is missing.")
-    })?;
+    let client_id = params
+        .get("client_id")
+        .map_err(PageError::repeated_parameter)?
+        .ok_or_else(|| {
+            PageError::bad_request("Invalid request", "The parameter client_id is missing.")
+        })?;
     if !issuer.client_known(client_id) {
         return Err(PageError::bad_request(
             "Unknown client",
@@ -58,7 +55,7 @@ pub(crate) async fn authorize(
     }
     let redirect_uri = params
         .get("redirect_uri")
-        .map_err(repeated)?
+        .map_err(PageError::repeated_parameter)?
         .ok_or_else(|| {
             PageError::bad_request("Invalid request", "The parameter redirect_uri is missing.")
         })?;
@@ -70,8 +67,14 @@ pub(crate) async fn authorize(
             ),
         ));
     }
-    let state = params.get("state").map_err(repeated)?.map(str::to_owned);
-    let mode = match params.get("response_mode").map_err(repeated)? {
+    let state = params
+        .get("state")
+        .map_err(PageError::repeated_parameter)?
+        .map(str::to_owned);
+    let mode = match params
+        .get("response_mode")
+        .map_err(PageError::repeated_parameter)?
+    {
         None | Some("query") => Some(ResponseMode::Query),
         Some("web_message") => Some(ResponseMode::WebMessage),
         Some(_) => None,

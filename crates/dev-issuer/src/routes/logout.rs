@@ -15,14 +15,12 @@ pub(crate) async fn logout(
     issuer: web::Data<Issuer>,
 ) -> Result<HttpResponse, PageError> {
     let params = Params::from_urlencoded(req.query_string().as_bytes());
-    let repeated = |name: &str| {
-        PageError::bad_request(
-            "Invalid request",
-            format!("The parameter {name} is repeated."),
-        )
-    };
-    let client_id = params.get("client_id").map_err(repeated)?;
-    let return_to = params.get("returnTo").map_err(repeated)?;
+    let client_id = params
+        .get("client_id")
+        .map_err(PageError::repeated_parameter)?;
+    let return_to = params
+        .get("returnTo")
+        .map_err(PageError::repeated_parameter)?;
     if let Some(client_id) = client_id
         && !issuer.client_known(client_id)
     {
