@@ -156,10 +156,8 @@ async fn validate(
             req.extensions_mut().insert(Claims(Rc::new(claims)));
             Ok(req)
         }
-        Err(err) => {
-            tracing::debug!(outcome = err.outcome_label(), "token refused");
-            Err((ApiError::from(err).into(), req))
-        }
+        // The verifier already logs the outcome of a refusal (never the token).
+        Err(err) => Err((ApiError::from(err).into(), req)),
     }
 }
 
