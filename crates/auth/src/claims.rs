@@ -44,6 +44,17 @@ impl Claims {
         self.permissions.iter().any(|p| p == wanted)
     }
 
+    /// Whether the token is sender-constrained: it has a `cnf` (confirmation) claim, of any kind.
+    /// Such a token must never be accepted as a plain bearer token.
+    pub fn is_bound(&self) -> bool {
+        self.extra.contains_key("cnf")
+    }
+
+    /// The DPoP key thumbprint the token is bound to (`cnf.jkt`, RFC 9449 §6.1).
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.extra.get("cnf")?.get("jkt")?.as_str()
+    }
+
     /// The audiences of the token (`aud` as a string or an array).
     pub fn audiences(&self) -> Vec<&str> {
         match self.extra.get("aud") {

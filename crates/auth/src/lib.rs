@@ -15,9 +15,15 @@
 //! (no I/O); `fetch` talks HTTP to the issuer under strict limits; `keystore` caches the key
 //! set, refreshes it ahead of expiry and on rotation; `claims` checks the registered claims;
 //! `token_cache` remembers tokens that already verified; [`Verifier`] ties them together.
+//!
+//! Beside the verifier: [`authorization`] parses the `Authorization` header (Bearer and DPoP)
+//! for every server of the workspace, and [`dpop`] checks DPoP proofs (RFC 9449) for tokens
+//! bound to a client key.
 
+pub mod authorization;
 mod claims;
 mod config;
+pub mod dpop;
 mod error;
 mod fetch;
 pub mod jws;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 mod claims;
+mod dpop;
 mod fetching;
 mod header_rules;
 mod helpers;

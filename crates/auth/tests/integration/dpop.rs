@@ -1,0 +1,782 @@
+//! DPoP proof verification (RFC 9449 §4.3): one test per rule.
+//!
+//! Proofs are built here, by hand, with the test keys' own aws-lc-rs signers and our own JSON;
+//! the thumbprint and `ath` the tests expect are computed here too, so the module is checked
+//! against an independent reading of the RFC, not against itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::Algorithm;
+use auth::dpop::{
+    DpopConfig, DpopError, MemoryReplayStore, NonceSettings, ProofRequest, ProofVerifier,
+};
+use aws_lc_rs::digest;
+use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use wiremock::matchers::any as any_request;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+
+const NOW: f64 = 1_800_000_000.0;
+const URI: &str = "https://api.example.com/api/external";
+const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
+
+fn sha256_b64(data: &str) -> String {
+    b64(digest::digest(&digest::SHA256, data.as_bytes()))
+}
+
+/// RFC 7638 by hand: the required members in lexicographic order, no whitespace.
+fn thumbprint_of(jwk: &Value) -> String {
+    let s = |m: &str| jwk[m].as_str().unwrap().to_owned();
+    let canonical = match jwk["kty"].as_str().unwrap() {
+        "EC" => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            s("crv"),
+            s("x"),
+            s("y")
+        ),
+        "RSA" => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, s("e"), s("n")),
+        "OKP" => format!(r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#, s("crv"), s("x")),
+        other => panic!("no thumbprint for {other}"),
+    };
+    sha256_b64(&canonical)
+}
+
+/// The public JWK a client puts into its proofs: no `kid`, no `use`.
+fn public_jwk(key: &TestKey) -> Value {
+    let mut jwk = key.jwk();
+    let obj = jwk.as_object_mut().unwrap();
+    obj.remove("kid");
+    obj.remove("use");
+    jwk
+}
+
+/// A client key with the parts of a proof, each replaceable by a test.
+struct Proof {
+    key: TestKey,
+    header: Value,
+    claims: Value,
+}
+
+impl Proof {
+    fn new(key: TestKey) -> Self {
+        let header = json!({"typ": "dpop+jwt", "alg": key.default_alg(), "jwk": public_jwk(&key)});
+        let claims = json!({
+            "jti": format!("jti-{}", next_id()),
+            "htm": "GET",
+            "htu": URI,
+            "iat": NOW as i64,
+            "ath": sha256_b64(TOKEN),
+        });
+        Self {
+            key,
+            header,
+            claims,
+        }
+    }
+
+    fn es256() -> Self {
+        Self::new(TestKey::es256("client").without_kid())
+    }
+
+    fn header(mut self, name: &str, value: Value) -> Self {
+        self.header[name] = value;
+        self
+    }
+
+    fn without_header(mut self, name: &str) -> Self {
+        self.header.as_object_mut().unwrap().remove(name);
+        self
+    }
+
+    fn claim(mut self, name: &str, value: Value) -> Self {
+        self.claims[name] = value;
+        self
+    }
+
+    fn without_claim(mut self, name: &str) -> Self {
+        self.claims.as_object_mut().unwrap().remove(name);
+        self
+    }
+
+    fn jkt(&self) -> String {
+        thumbprint_of(&public_jwk(&self.key))
+    }
+
+    fn sign(&self) -> String {
+        self.key.sign_raw(&self.header, &self.claims)
+    }
+}
+
+fn next_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn verifier() -> ProofVerifier {
+    ProofVerifier::new(DpopConfig::default()).unwrap()
+}
+
+fn verifier_with(config: DpopConfig) -> ProofVerifier {
+    ProofVerifier::new(config).unwrap()
+}
+
+async fn check_with(
+    verifier: &ProofVerifier,
+    proofs: &[&str],
+    jkt: Option<&str>,
+) -> Result<String, DpopError> {
+    let proofs: Vec<&[u8]> = proofs.iter().map(|p| p.as_bytes()).collect();
+    verifier
+        .verify_at(
+            &ProofRequest {
+                proofs: &proofs,
+                method: "GET",
+                uri: URI,
+                access_token: Some(TOKEN),
+                jkt,
+            },
+            NOW,
+        )
+        .await
+        .map(|v| v.jkt)
+}
+
+/// Checks `proof` with a fresh default verifier, bound to the proof's own key.
+async fn check(proof: &Proof) -> Result<String, DpopError> {
+    check_with(&verifier(), &[&proof.sign()], Some(&proof.jkt())).await
+}
+
+#[tokio::test]
+async fn a_valid_es256_proof_passes_and_names_its_key_thumbprint() {
+    let proof = Proof::es256();
+    assert_eq!(check(&proof).await, Ok(proof.jkt()));
+}
+
+#[tokio::test]
+async fn no_proof_is_missing() {
+    assert_eq!(
+        check_with(&verifier(), &[], None).await,
+        Err(DpopError::Missing)
+    );
+}
+
+#[tokio::test]
+async fn two_proof_headers_are_refused() {
+    let a = Proof::es256().sign();
+    let b = Proof::es256().sign();
+    assert_eq!(
+        check_with(&verifier(), &[&a, &b], None).await,
+        Err(DpopError::Multiple)
+    );
+}
+
+#[tokio::test]
+async fn two_proofs_folded_into_one_header_are_refused() {
+    let folded = format!("{}, {}", Proof::es256().sign(), Proof::es256().sign());
+    assert_eq!(
+        check_with(&verifier(), &[&folded], None).await,
+        Err(DpopError::Multiple)
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_proof_is_refused_before_parsing() {
+    let proof = Proof::es256().claim("pad", json!("x".repeat(9000)));
+    assert_eq!(check(&proof).await, Err(DpopError::TooLarge));
+}
+
+#[tokio::test]
+async fn a_non_jws_proof_is_malformed() {
+    for junk in ["", "abc", "a.b", "a.b.c.d", "!!.??.##"] {
+        assert!(
+            matches!(
+                check_with(&verifier(), &[junk], None).await,
+                Err(DpopError::Malformed(_))
+            ),
+            "{junk:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn typ_other_than_dpop_jwt_is_refused() {
+    let proof = Proof::es256().header("typ", json!("JWT"));
+    assert_eq!(check(&proof).await, Err(DpopError::Type));
+}
+
+#[tokio::test]
+async fn missing_typ_is_refused() {
+    let proof = Proof::es256().without_header("typ");
+    assert_eq!(check(&proof).await, Err(DpopError::Type));
+}
+
+#[tokio::test]
+async fn alg_none_is_refused() {
+    let proof = Proof::es256().header("alg", json!("none"));
+    let unsigned = format!(
+        "{}.{}.",
+        b64(proof.header.to_string()),
+        b64(proof.claims.to_string())
+    );
+    assert_eq!(
+        check_with(&verifier(), &[&unsigned], None).await,
+        Err(DpopError::Algorithm)
+    );
+}
+
+#[tokio::test]
+async fn hmac_alg_is_refused() {
+    let proof = Proof::es256().header("alg", json!("HS256"));
+    let forged = format!(
+        "{}.{}.{}",
+        b64(proof.header.to_string()),
+        b64(proof.claims.to_string()),
+        b64([0u8; 32])
+    );
+    assert_eq!(
+        check_with(&verifier(), &[&forged], None).await,
+        Err(DpopError::Algorithm)
+    );
+}
+
+#[tokio::test]
+async fn an_algorithm_not_enabled_is_refused() {
+    let proof = Proof::new(TestKey::rsa(0, "c").without_kid());
+    assert_eq!(check(&proof).await, Err(DpopError::Algorithm));
+}
+
+#[tokio::test]
+async fn alg_that_does_not_fit_the_key_is_refused() {
+    let mut proof = Proof::es256();
+    let rsa = Proof::new(TestKey::rsa(0, "c").without_kid());
+    proof.header["jwk"] = public_jwk(&rsa.key);
+    let config = DpopConfig {
+        algorithms: vec![Algorithm::ES256, Algorithm::RS256],
+        ..DpopConfig::default()
+    };
+    assert_eq!(
+        check_with(&verifier_with(config), &[&proof.sign()], None).await,
+        Err(DpopError::Algorithm)
+    );
+}
+
+#[tokio::test]
+async fn crit_header_is_refused() {
+    let proof = Proof::es256().header("crit", json!(["exp"]));
+    assert_eq!(check(&proof).await, Err(DpopError::CriticalHeader));
+}
+
+#[tokio::test]
+async fn missing_jwk_is_refused() {
+    let proof = Proof::es256().without_header("jwk");
+    assert_eq!(check(&proof).await, Err(DpopError::Key));
+}
+
+#[tokio::test]
+async fn a_jwk_with_a_private_member_is_refused() {
+    let mut proof = Proof::es256();
+    proof.header["jwk"]["d"] = json!(b64([7u8; 32]));
+    assert_eq!(check(&proof).await, Err(DpopError::PrivateKey));
+}
+
+#[tokio::test]
+async fn a_symmetric_jwk_is_refused() {
+    let proof = Proof::es256().header("jwk", json!({"kty":"oct","k":"c2VjcmV0"}));
+    assert_eq!(check(&proof).await, Err(DpopError::Key));
+}
+
+#[tokio::test]
+async fn a_signature_by_another_key_is_refused() {
+    let mut proof = Proof::es256();
+    proof.header["jwk"] = public_jwk(&TestKey::es256("other"));
+    assert_eq!(
+        check_with(&verifier(), &[&proof.sign()], None).await,
+        Err(DpopError::Signature)
+    );
+}
+
+#[tokio::test]
+async fn key_urls_in_the_header_are_never_fetched() {
+    let server = MockServer::start().await;
+    Mock::given(any_request())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"keys": []})))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let proof = Proof::es256()
+        .header("jku", json!(format!("{}/jwks.json", server.uri())))
+        .header("x5u", json!(format!("{}/cert.pem", server.uri())));
+    assert_eq!(check(&proof).await, Ok(proof.jkt()));
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn missing_jti_is_refused() {
+    let proof = Proof::es256().without_claim("jti");
+    assert_eq!(check(&proof).await, Err(DpopError::Claim("jti")));
+}
+
+#[tokio::test]
+async fn an_overlong_jti_is_refused() {
+    let proof = Proof::es256().claim("jti", json!("j".repeat(129)));
+    assert_eq!(check(&proof).await, Err(DpopError::JtiTooLong));
+}
+
+#[tokio::test]
+async fn htm_other_than_the_method_is_refused() {
+    for htm in ["POST", "get"] {
+        let proof = Proof::es256().claim("htm", json!(htm));
+        assert_eq!(check(&proof).await, Err(DpopError::Method), "{htm}");
+    }
+}
+
+#[tokio::test]
+async fn missing_htm_is_refused() {
+    let proof = Proof::es256().without_claim("htm");
+    assert_eq!(check(&proof).await, Err(DpopError::Claim("htm")));
+}
+
+#[tokio::test]
+async fn htu_of_another_uri_is_refused() {
+    for htu in [
+        "https://api.example.com/api/private-scoped",
+        "https://evil.example/api/external",
+        "http://api.example.com/api/external",
+        "https://api.example.com:8443/api/external",
+        "/api/external",
+    ] {
+        let proof = Proof::es256().claim("htu", json!(htu));
+        assert_eq!(check(&proof).await, Err(DpopError::Uri), "{htu}");
+    }
+}
+
+#[tokio::test]
+async fn htu_is_compared_after_normalisation_without_query_or_fragment() {
+    for htu in [
+        "HTTPS://API.EXAMPLE.COM/api/external",
+        "https://api.example.com:443/api/external",
+        "https://api.example.com/api/./external",
+        "https://api.example.com/api/%65xternal",
+        "https://api.example.com/api/external?x=1#f",
+    ] {
+        let proof = Proof::es256().claim("htu", json!(htu));
+        assert_eq!(check(&proof).await, Ok(proof.jkt()), "{htu}");
+    }
+}
+
+#[tokio::test]
+async fn an_iat_older_than_the_window_is_refused() {
+    let proof = Proof::es256().claim("iat", json!(NOW as i64 - 61));
+    assert_eq!(check(&proof).await, Err(DpopError::Stale));
+}
+
+#[tokio::test]
+async fn an_iat_inside_the_window_passes() {
+    for offset in [-59, 0, 29] {
+        let proof = Proof::es256().claim("iat", json!(NOW as i64 + offset));
+        assert_eq!(check(&proof).await, Ok(proof.jkt()), "{offset}");
+    }
+}
+
+#[tokio::test]
+async fn an_iat_beyond_the_future_leeway_is_refused() {
+    let proof = Proof::es256().claim("iat", json!(NOW as i64 + 31));
+    assert_eq!(check(&proof).await, Err(DpopError::IssuedInFuture));
+}
+
+#[tokio::test]
+async fn a_non_numeric_iat_is_refused() {
+    let proof = Proof::es256().claim("iat", json!(NOW.to_string()));
+    assert_eq!(check(&proof).await, Err(DpopError::Claim("iat")));
+}
+
+#[tokio::test]
+async fn missing_ath_is_refused_when_a_token_is_presented() {
+    let proof = Proof::es256().without_claim("ath");
+    assert_eq!(check(&proof).await, Err(DpopError::AccessTokenHash));
+}
+
+#[tokio::test]
+async fn ath_of_another_token_is_refused() {
+    let proof = Proof::es256().claim("ath", json!(sha256_b64("another.token.x")));
+    assert_eq!(check(&proof).await, Err(DpopError::AccessTokenHash));
+}
+
+#[tokio::test]
+async fn at_a_token_endpoint_no_ath_is_needed() {
+    let proof = Proof::es256().without_claim("ath");
+    let signed = proof.sign();
+    let result = verifier()
+        .verify_at(
+            &ProofRequest {
+                proofs: &[signed.as_bytes()],
+                method: "GET",
+                uri: URI,
+                access_token: None,
+                jkt: None,
+            },
+            NOW,
+        )
+        .await;
+    assert_eq!(result.map(|v| v.jkt), Ok(proof.jkt()));
+}
+
+#[tokio::test]
+async fn a_key_other_than_the_bound_one_is_refused() {
+    let proof = Proof::es256();
+    let other = Proof::es256().jkt();
+    assert_eq!(
+        check_with(&verifier(), &[&proof.sign()], Some(&other)).await,
+        Err(DpopError::KeyMismatch)
+    );
+}
+
+#[tokio::test]
+async fn the_same_proof_twice_is_a_replay() {
+    let verifier = verifier();
+    let proof = Proof::es256();
+    let signed = proof.sign();
+    assert_eq!(
+        check_with(&verifier, &[&signed], None).await,
+        Ok(proof.jkt())
+    );
+    assert_eq!(
+        check_with(&verifier, &[&signed], None).await,
+        Err(DpopError::Replayed)
+    );
+    let stats = verifier.stats();
+    assert_eq!(stats.proofs_with("ok"), 1);
+    assert_eq!(stats.proofs_with("replayed"), 1);
+}
+
+#[tokio::test]
+async fn a_new_proof_with_a_used_jti_of_the_same_key_is_a_replay() {
+    let verifier = verifier();
+    let first = Proof::es256().claim("jti", json!("same"));
+    let mut second = Proof::new(first.key.clone()).claim("jti", json!("same"));
+    second.claims["iat"] = json!(NOW as i64 - 1);
+    assert!(check_with(&verifier, &[&first.sign()], None).await.is_ok());
+    assert_eq!(
+        check_with(&verifier, &[&second.sign()], None).await,
+        Err(DpopError::Replayed)
+    );
+}
+
+#[tokio::test]
+async fn the_same_jti_under_another_key_is_not_a_replay() {
+    let verifier = verifier();
+    let a = Proof::es256().claim("jti", json!("same"));
+    let b = Proof::es256().claim("jti", json!("same"));
+    assert!(check_with(&verifier, &[&a.sign()], None).await.is_ok());
+    assert!(check_with(&verifier, &[&b.sign()], None).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_refused_proof_does_not_take_a_replay_slot() {
+    let verifier = verifier();
+    let proof = Proof::es256();
+    let wrong_key = Proof::es256().jkt();
+    assert_eq!(
+        check_with(&verifier, &[&proof.sign()], Some(&wrong_key)).await,
+        Err(DpopError::KeyMismatch)
+    );
+    assert_eq!(verifier.stats().replay_entries, Some(0));
+}
+
+#[tokio::test]
+async fn a_full_replay_store_fails_closed() {
+    let store = Arc::new(MemoryReplayStore::new(16));
+    let verifier = ProofVerifier::with_store(DpopConfig::default(), store.clone()).unwrap();
+    let key = TestKey::es256("client").without_kid();
+    let mut refused = None;
+    for _ in 0..400 {
+        let proof = Proof::new(key.clone());
+        match check_with(&verifier, &[&proof.sign()], None).await {
+            Ok(_) => {}
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    assert!(matches!(
+        refused,
+        Some(DpopError::ReplayStoreUnavailable { .. })
+    ));
+    assert!(verifier.stats().replay_entries.unwrap() <= store.capacity());
+    assert_eq!(verifier.stats().proofs_with("replay_store_unavailable"), 1);
+}
+
+#[tokio::test]
+async fn other_enabled_algorithms_pass() {
+    let config = DpopConfig {
+        algorithms: vec![
+            Algorithm::ES256,
+            Algorithm::ES384,
+            Algorithm::PS256,
+            Algorithm::RS256,
+            Algorithm::EdDSA,
+        ],
+        ..DpopConfig::default()
+    };
+    let verifier = verifier_with(config);
+    let rsa = TestKey::rsa(1, "c").without_kid();
+    for (proof, name) in [
+        (Proof::new(rsa.clone()), "RS256"),
+        (
+            Proof::new(rsa.clone()).header("alg", json!("PS256")),
+            "PS256",
+        ),
+        (Proof::new(TestKey::ed25519("c").without_kid()), "EdDSA"),
+    ] {
+        assert_eq!(
+            check_with(&verifier, &[&proof.sign()], None).await,
+            Ok(proof.jkt()),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        check_with(&verifier, &[&es384_proof()], None)
+            .await
+            .map(|_| ()),
+        Ok(())
+    );
+}
+
+/// A P-384 proof, signed with aws-lc-rs directly (the shared test keys are P-256 only).
+fn es384_proof() -> String {
+    let pair = EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).expect("keygen");
+    let point = pair.public_key().as_ref();
+    let jwk = json!({"kty":"EC","crv":"P-384","x":b64(&point[1..49]),"y":b64(&point[49..97])});
+    let header = json!({"typ":"dpop+jwt","alg":"ES384","jwk":jwk});
+    let claims =
+        json!({"jti":"p384","htm":"GET","htu":URI,"iat":NOW as i64,"ath":sha256_b64(TOKEN)});
+    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+    let sig = pair
+        .sign(&aws_lc_rs::rand::SystemRandom::new(), input.as_bytes())
+        .expect("sign");
+    format!("{input}.{}", b64(sig.as_ref()))
+}
+
+fn nonce_config(secret: &[u8]) -> DpopConfig {
+    DpopConfig {
+        nonce: Some(NonceSettings {
+            secret: secret.to_vec(),
+            slot: Duration::from_secs(60),
+        }),
+        ..DpopConfig::default()
+    }
+}
+
+const SECRET: &[u8] = b"a shared nonce secret, 32+ bytes";
+
+#[tokio::test]
+async fn with_nonces_on_a_proof_without_nonce_gets_one() {
+    let verifier = verifier_with(nonce_config(SECRET));
+    let proof = Proof::es256();
+    let err = check_with(&verifier, &[&proof.sign()], None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DpopError::UseNonce { .. }), "{err:?}");
+    assert_eq!(err.code().as_str(), "use_dpop_nonce");
+    assert!(err.nonce().is_some_and(|n| !n.is_empty()));
+}
+
+#[tokio::test]
+async fn the_nonce_round_trip_passes() {
+    let verifier = verifier_with(nonce_config(SECRET));
+    let first = check_with(&verifier, &[&Proof::es256().sign()], None)
+        .await
+        .unwrap_err();
+    let nonce = first.nonce().unwrap().to_owned();
+    let proof = Proof::es256().claim("nonce", json!(nonce));
+    assert_eq!(
+        check_with(&verifier, &[&proof.sign()], None).await,
+        Ok(proof.jkt())
+    );
+}
+
+#[tokio::test]
+async fn a_nonce_from_the_previous_slot_passes_with_a_new_nonce() {
+    let verifier = verifier_with(nonce_config(SECRET));
+    let proof = Proof::es256();
+    let old = check_with(&verifier, &[&proof.sign()], None)
+        .await
+        .unwrap_err()
+        .nonce()
+        .unwrap()
+        .to_owned();
+    let later = NOW + 60.0;
+    let proof = Proof::es256()
+        .claim("nonce", json!(old))
+        .claim("iat", json!(later as i64));
+    let signed = proof.sign();
+    let verified = verifier
+        .verify_at(
+            &ProofRequest {
+                proofs: &[signed.as_bytes()],
+                method: "GET",
+                uri: URI,
+                access_token: Some(TOKEN),
+                jkt: None,
+            },
+            later,
+        )
+        .await
+        .unwrap();
+    let next = verified.next_nonce.expect("a new nonce for the new slot");
+    assert_ne!(next, old);
+}
+
+#[tokio::test]
+async fn a_nonce_two_slots_old_is_refused_with_a_new_one() {
+    let verifier = verifier_with(nonce_config(SECRET));
+    let old = check_with(&verifier, &[&Proof::es256().sign()], None)
+        .await
+        .unwrap_err()
+        .nonce()
+        .unwrap()
+        .to_owned();
+    let later = NOW + 120.0;
+    let proof = Proof::es256()
+        .claim("nonce", json!(old))
+        .claim("iat", json!(later as i64));
+    let signed = proof.sign();
+    let err = verifier
+        .verify_at(
+            &ProofRequest {
+                proofs: &[signed.as_bytes()],
+                method: "GET",
+                uri: URI,
+                access_token: Some(TOKEN),
+                jkt: None,
+            },
+            later,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.nonce().is_some_and(|n| n != old), "{err:?}");
+}
+
+#[tokio::test]
+async fn replicas_sharing_the_nonce_secret_accept_each_others_nonces() {
+    let a = verifier_with(nonce_config(SECRET));
+    let b = verifier_with(nonce_config(SECRET));
+    let stranger = verifier_with(nonce_config(b"another secret, also 32 bytes!!!"));
+    let nonce = check_with(&a, &[&Proof::es256().sign()], None)
+        .await
+        .unwrap_err()
+        .nonce()
+        .unwrap()
+        .to_owned();
+    let proof = Proof::es256().claim("nonce", json!(nonce)).sign();
+    assert!(
+        check_with(&stranger, &[&proof], None)
+            .await
+            .is_err_and(|e| e.nonce().is_some())
+    );
+    assert!(check_with(&b, &[&proof], None).await.is_ok());
+}
+
+#[tokio::test]
+async fn issued_nonces_are_counted() {
+    let verifier = verifier_with(nonce_config(SECRET));
+    assert!(verifier.issue_nonce().is_some());
+    assert!(
+        check_with(&verifier, &[&Proof::es256().sign()], None)
+            .await
+            .is_err()
+    );
+    assert_eq!(verifier.stats().nonces_issued, 2);
+    assert_eq!(verifier.stats().proofs_with("use_nonce"), 1);
+}
+
+#[tokio::test]
+async fn a_nonce_claim_is_ignored_when_nonces_are_off() {
+    let proof = Proof::es256().claim("nonce", json!("whatever"));
+    assert_eq!(check(&proof).await, Ok(proof.jkt()));
+}
+
+// Property tests: arbitrary and mutated proofs never panic and never pass.
+
+struct Fixture {
+    runtime: tokio::runtime::Runtime,
+    verifier: ProofVerifier,
+    proof: String,
+    jkt: String,
+}
+
+static FIXTURE: std::sync::LazyLock<Fixture> = std::sync::LazyLock::new(|| {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let proof = Proof::es256();
+    Fixture {
+        runtime,
+        // A big store: every case is a new proof id, none may be refused for capacity.
+        verifier: verifier_with(DpopConfig {
+            replay_capacity: 1 << 20,
+            ..DpopConfig::default()
+        }),
+        jkt: proof.jkt(),
+        proof: proof.sign(),
+    }
+});
+
+fn passes(proof: &str) -> bool {
+    let f = &*FIXTURE;
+    f.runtime
+        .block_on(check_with(&f.verifier, &[proof], Some(&f.jkt)))
+        .is_ok()
+}
+
+const JWS_CHARS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ ";
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn arbitrary_strings_never_pass(s in any::<String>()) {
+        prop_assert!(!passes(&s));
+    }
+
+    #[test]
+    fn arbitrary_jws_shaped_strings_never_pass(s in "[A-Za-z0-9_-]{0,300}\\.[A-Za-z0-9_-]{0,300}\\.[A-Za-z0-9_-]{0,100}") {
+        prop_assert!(!passes(&s));
+    }
+
+    #[test]
+    fn a_proof_with_one_character_changed_never_passes(pos in any::<prop::sample::Index>(), c in prop::sample::select(JWS_CHARS.chars().collect::<Vec<_>>())) {
+        let proof = &FIXTURE.proof;
+        let i = pos.index(proof.len());
+        let mut mutated = proof.clone();
+        mutated.replace_range(i..=i, &c.to_string());
+        prop_assume!(&mutated != proof);
+        prop_assert!(!passes(&mutated));
+    }
+
+    #[test]
+    fn a_proof_with_a_cut_or_insertion_never_passes(pos in any::<prop::sample::Index>(), insert in "[A-Za-z0-9_.=-]{0,3}", cut in 0usize..4) {
+        let proof = &FIXTURE.proof;
+        let i = pos.index(proof.len());
+        let end = (i + cut).min(proof.len());
+        let mut mutated = proof.clone();
+        mutated.replace_range(i..end, &insert);
+        prop_assume!(&mutated != proof);
+        prop_assert!(!passes(&mutated));
+    }
+
+    #[test]
+    fn a_proof_with_arbitrary_claims_under_a_real_signature_never_passes_for_another_request(claims in prop::collection::btree_map("[a-z]{1,4}", any::<i64>(), 0..6)) {
+        // Correctly signed, but the claims are junk: no htm/htu/jti of this request.
+        let key = TestKey::es256("c").without_kid();
+        let header = json!({"typ":"dpop+jwt","alg":"ES256","jwk":public_jwk(&key)});
+        let signed = key.sign_raw(&header, &json!(claims));
+        prop_assert!(!passes(&signed));
+    }
+}
