@@ -53,7 +53,9 @@ fn main() -> ExitCode {
     let mut specs = Vec::new();
     if local_issuer {
         specs.push(with_ready(
-            ChildSpec::new("issuer", bin_dir.join("dev-issuer")).arg("--dev-endpoints"),
+            // The `/dev/` hooks mint any token, so they stay off unless the developer opts in
+            // with ISSUER_DEV_ENDPOINTS=1, which the child inherits from this environment.
+            ChildSpec::new("issuer", bin_dir.join("dev-issuer")),
             issuer,
         ));
     }
