@@ -1,26 +1,91 @@
-//! The two ways a request fails, each mapped to HTTP in one place.
+//! The three ways a request fails, each mapped to its answer in one place.
 //!
 //! Token, userinfo and hook endpoints answer machines: JSON `{"error", "error_description"}` as
-//! RFC 6749 §5.2 and RFC 6750 §3 describe. Browser-facing endpoints (`/authorize`, `/login`,
-//! `/v2/logout`) that cannot safely redirect answer people: an HTML page, never a redirect.
+//! RFC 6749 §5.2 and RFC 6750 §3 describe ([`OAuthError`]). Browser-facing endpoints
+//! (`/authorize`, `/login`, `/v2/logout`) that cannot safely redirect answer people: an HTML
+//! page, never a redirect ([`PageError`]). Once the client and its `redirect_uri` are trusted,
+//! `/authorize` sends its failures back to the client like a code ([`AuthorizeError`]).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+
+/// The error codes this issuer answers with (RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3, OIDC
+/// Core §3.1.2.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    InvalidScope,
+    UnsupportedGrantType,
+    UnsupportedResponseType,
+    AccessDenied,
+    LoginRequired,
+    InvalidToken,
+    ServerError,
+    TemporarilyUnavailable,
+}
+
+impl ErrorCode {
+    /// The code as written on the wire.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::InvalidScope => "invalid_scope",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::AccessDenied => "access_denied",
+            Self::LoginRequired => "login_required",
+            Self::InvalidToken => "invalid_token",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An `/authorize` failure that travels back to the client's `redirect_uri`, like a code would.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{code}: {description}")]
+pub(crate) struct AuthorizeError {
+    pub code: ErrorCode,
+    pub description: String,
+}
+
+impl AuthorizeError {
+    pub(crate) fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+        }
+    }
+
+    pub(crate) fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+}
 
 /// An OAuth error answered as JSON.
 #[derive(Debug, thiserror::Error)]
 #[error("{error}: {description}")]
 pub(crate) struct OAuthError {
     status: StatusCode,
-    error: &'static str,
+    error: ErrorCode,
     description: String,
 }
 
 impl OAuthError {
     pub(crate) fn new(
         status: StatusCode,
-        error: &'static str,
+        error: ErrorCode,
         description: impl Into<String>,
     ) -> Self {
         Self {
@@ -32,12 +97,20 @@ impl OAuthError {
 
     /// `invalid_request` (400): a parameter is missing, repeated or malformed.
     pub(crate) fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            description,
+        )
     }
 
     /// `invalid_token` (401) at a bearer-protected endpoint.
     pub(crate) fn invalid_token(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid_token", description)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidToken,
+            description,
+        )
     }
 }
 
@@ -53,7 +126,7 @@ impl ResponseError for OAuthError {
             .insert_header((header::PRAGMA, "no-cache"));
         if self.status == StatusCode::UNAUTHORIZED {
             // RFC 6750 §3: the challenge names the error; the description is ours and quote-free.
-            let challenge = if self.error == "invalid_token" {
+            let challenge = if self.error == ErrorCode::InvalidToken {
                 format!(
                     "Bearer realm=\"dev-issuer\", error=\"invalid_token\", error_description=\"{}\"",
                     self.description.replace(['"', '\\'], "'")
@@ -66,7 +139,7 @@ impl ResponseError for OAuthError {
             }
         }
         response.json(serde_json::json!({
-            "error": self.error,
+            "error": self.error.as_str(),
             "error_description": self.description,
         }))
     }

@@ -24,9 +24,12 @@ mod error;
 mod html;
 mod issuer;
 mod keys;
+mod pkce;
 mod routes;
+mod secrets;
 mod settings;
 mod startup;
+mod urls;
 mod users;
 
 pub use clock::Clock;

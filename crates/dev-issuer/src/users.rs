@@ -11,6 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use aws_lc_rs::{constant_time, digest};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 /// One development user, as written in the users file.
@@ -58,6 +60,23 @@ impl User {
     /// The e-mail address (`email`, else the username).
     pub fn email(&self) -> &str {
         self.email.as_deref().unwrap_or(&self.username)
+    }
+
+    /// The picture URL: the file's, or a generated one that needs no outside host (an SVG
+    /// circle with the user's initial, as a `data:` URL).
+    pub fn picture_url(&self) -> String {
+        if let Some(picture) = &self.picture {
+            return picture.clone();
+        }
+        let initial = self
+            .name
+            .chars()
+            .find(|c| c.is_ascii_alphanumeric())
+            .map_or('?', |c| c.to_ascii_uppercase());
+        let svg = format!(
+            "<svg xmlns='http://www.w3.org/2000/svg' width='64' height='64'><circle cx='32' cy='32' r='32' fill='#4f46e5'/><text x='32' y='43' text-anchor='middle' font-family='sans-serif' font-size='30' fill='#fff'>{initial}</text></svg>"
+        );
+        format!("data:image/svg+xml;base64,{}", STANDARD.encode(svg))
     }
 
     /// Whether the user may be granted `scope`. `offline_access` is a property of the client

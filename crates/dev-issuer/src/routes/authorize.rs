@@ -13,9 +13,11 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::{BROWSER_COOKIE, Params, SESSION_COOKIE};
-use crate::error::{PageError, html_response};
+use crate::error::{AuthorizeError, ErrorCode, PageError, html_response};
 use crate::html;
-use crate::issuer::{AuthRequest, Issuer, ResponseMode, Session, random_secret};
+use crate::issuer::{AuthRequest, Issuer, ResponseMode, Session};
+use crate::pkce;
+use crate::secrets::random_secret;
 
 const EXPIRED_FORM: &str = "This login form has expired or was opened in another browser. Go back to the application and log in again.";
 
@@ -27,8 +29,11 @@ struct Reply {
 }
 
 impl Reply {
-    fn error(&self, error: &str, description: &str) -> HttpResponse {
-        let mut response = json!({"error": error, "error_description": description});
+    fn error(&self, error: &AuthorizeError) -> HttpResponse {
+        let mut response = json!({
+            "error": error.code.as_str(),
+            "error_description": error.description,
+        });
         if let Some(state) = &self.state {
             response["state"] = json!(state);
         }
@@ -85,16 +90,13 @@ pub(crate) async fn authorize(
         state,
     };
     if mode.is_none() {
-        return Ok(reply.error(
-            "invalid_request",
+        return Ok(reply.error(&AuthorizeError::invalid_request(
             "response_mode must be query or web_message",
-        ));
+        )));
     }
     match validate(&params, &issuer) {
-        Ok((request, prompt, max_age)) => {
-            Ok(proceed(&req, &issuer, reply, request, prompt, max_age))
-        }
-        Err((error, description)) => Ok(reply.error(error, &description)),
+        Ok(validated) => Ok(proceed(&req, &issuer, reply, validated)),
+        Err(error) => Ok(reply.error(&error)),
     }
 }
 
@@ -105,61 +107,58 @@ enum Prompt {
     Login,
 }
 
-type Invalid = (&'static str, String);
+/// A validated request and how it wants the user's session treated.
+struct Validated {
+    request: AuthRequest,
+    prompt: Prompt,
+    max_age: Option<i64>,
+}
 
-fn validate(
-    params: &Params,
-    issuer: &Issuer,
-) -> Result<(AuthRequest, Prompt, Option<i64>), Invalid> {
+fn validate(params: &Params, issuer: &Issuer) -> Result<Validated, AuthorizeError> {
     let get = |name: &'static str| {
         params
             .get(name)
-            .map_err(|n| ("invalid_request", format!("the parameter {n} is repeated")))
+            .map_err(|n| AuthorizeError::invalid_request(format!("the parameter {n} is repeated")))
     };
     match get("response_type")? {
         Some("code") => {}
         Some(other) => {
-            return Err((
-                "unsupported_response_type",
+            return Err(AuthorizeError::new(
+                ErrorCode::UnsupportedResponseType,
                 format!("response_type {other:?} is not supported; use code"),
             ));
         }
-        None => return Err(("invalid_request", "missing response_type".into())),
+        None => return Err(AuthorizeError::invalid_request("missing response_type")),
     }
     let code_challenge = get("code_challenge")?.ok_or_else(|| {
-        (
-            "invalid_request",
-            "PKCE is required: send code_challenge with code_challenge_method=S256".to_owned(),
+        AuthorizeError::invalid_request(
+            "PKCE is required: send code_challenge with code_challenge_method=S256",
         )
     })?;
     if get("code_challenge_method")? != Some("S256") {
-        return Err((
-            "invalid_request",
-            "code_challenge_method must be S256".into(),
+        return Err(AuthorizeError::invalid_request(
+            "code_challenge_method must be S256",
         ));
     }
-    let well_formed = code_challenge.len() == 43
-        && code_challenge
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !well_formed {
-        return Err((
-            "invalid_request",
-            "code_challenge must be 43 base64url characters".into(),
+    if !pkce::challenge_well_formed(code_challenge) {
+        return Err(AuthorizeError::invalid_request(
+            "code_challenge must be 43 base64url characters",
         ));
     }
     let audience = get("audience")?;
     if let Some(audience) = audience
         && !issuer.audience_known(audience)
     {
-        return Err(("access_denied", format!("Service not found: {audience}")));
+        return Err(AuthorizeError::new(
+            ErrorCode::AccessDenied,
+            format!("Service not found: {audience}"),
+        ));
     }
     let prompts: Vec<&str> = get("prompt")?.unwrap_or("").split_whitespace().collect();
     let prompt = if prompts.contains(&"none") {
         if prompts.len() > 1 {
-            return Err((
-                "invalid_request",
-                "prompt=none cannot be combined with other values".into(),
+            return Err(AuthorizeError::invalid_request(
+                "prompt=none cannot be combined with other values",
             ));
         }
         Prompt::None
@@ -175,10 +174,7 @@ fn validate(
                 .ok()
                 .filter(|n| *n >= 0)
                 .ok_or_else(|| {
-                    (
-                        "invalid_request",
-                        "max_age must be a non-negative integer".to_owned(),
-                    )
+                    AuthorizeError::invalid_request("max_age must be a non-negative integer")
                 })?,
         ),
     };
@@ -199,18 +195,20 @@ fn validate(
         nonce: get("nonce")?.map(str::to_owned),
         code_challenge: code_challenge.to_owned(),
     };
-    Ok((request, prompt, max_age))
+    Ok(Validated {
+        request,
+        prompt,
+        max_age,
+    })
 }
 
 /// Answers a valid request: a code at once if the browser's session will do, else the form.
-fn proceed(
-    req: &HttpRequest,
-    issuer: &Issuer,
-    reply: Reply,
-    request: AuthRequest,
-    prompt: Prompt,
-    max_age: Option<i64>,
-) -> HttpResponse {
+fn proceed(req: &HttpRequest, issuer: &Issuer, reply: Reply, validated: Validated) -> HttpResponse {
+    let Validated {
+        request,
+        prompt,
+        max_age,
+    } = validated;
     let now = issuer.now();
     let session = req
         .cookie(SESSION_COOKIE)
@@ -219,15 +217,18 @@ fn proceed(
         .filter(|_| prompt != Prompt::Login);
     match (session, prompt) {
         (Some(session), _) => complete(issuer, request, &session, None),
-        (None, Prompt::None) => reply.error("login_required", "Login required"),
+        (None, Prompt::None) => reply.error(&AuthorizeError::new(
+            ErrorCode::LoginRequired,
+            "Login required",
+        )),
         (None, _) => {
             let existing = req.cookie(BROWSER_COOKIE).map(|c| c.value().to_owned());
             let browser = existing.clone().unwrap_or_else(random_secret);
             let Some(id) = issuer.remember_login(request, &browser) else {
-                return reply.error(
-                    "temporarily_unavailable",
+                return reply.error(&AuthorizeError::new(
+                    ErrorCode::TemporarilyUnavailable,
                     "too many pending logins; restart the dev issuer",
-                );
+                ));
             };
             let mut response = html_response(StatusCode::OK);
             if existing.is_none() {
@@ -254,10 +255,10 @@ fn complete(
             mode,
             state,
         };
-        return reply.error(
-            "temporarily_unavailable",
+        return reply.error(&AuthorizeError::new(
+            ErrorCode::TemporarilyUnavailable,
             "too many pending codes; restart the dev issuer",
-        );
+        ));
     };
     let mut response = json!({ "code": code });
     if let Some(state) = state {

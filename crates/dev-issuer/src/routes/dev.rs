@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::issuer::{Issuer, MintError};
 
 fn require_json(req: &HttpRequest) -> Result<(), OAuthError> {
@@ -28,7 +28,7 @@ fn require_json(req: &HttpRequest) -> Result<(), OAuthError> {
     } else {
         Err(OAuthError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "dev hooks take Content-Type: application/json",
         ))
     }
@@ -37,7 +37,7 @@ fn require_json(req: &HttpRequest) -> Result<(), OAuthError> {
 fn server_error(err: impl std::fmt::Display) -> OAuthError {
     OAuthError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "server_error",
+        ErrorCode::ServerError,
         err.to_string(),
     )
 }

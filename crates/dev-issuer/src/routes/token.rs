@@ -8,7 +8,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::Params;
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::issuer::{GrantError, Issuer};
 
 fn params(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError> {
@@ -47,7 +47,7 @@ fn client<'a>(params: &'a Params, issuer: &Issuer) -> Result<&'a str, OAuthError
     if !issuer.client_known(client_id) {
         return Err(OAuthError::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_client",
+            ErrorCode::InvalidClient,
             "unknown client",
         ));
     }
@@ -58,20 +58,24 @@ impl From<GrantError> for OAuthError {
     fn from(err: GrantError) -> Self {
         let description = err.to_string();
         match err {
-            GrantError::InvalidGrant(_) => {
-                Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
-            }
-            GrantError::InvalidScope(_) => {
-                Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
-            }
+            GrantError::InvalidGrant(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidGrant,
+                description,
+            ),
+            GrantError::InvalidScope(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidScope,
+                description,
+            ),
             GrantError::Full => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
+                ErrorCode::TemporarilyUnavailable,
                 description,
             ),
             GrantError::Signing => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
+                ErrorCode::ServerError,
                 description,
             ),
         }
@@ -101,7 +105,7 @@ pub(crate) async fn token(
         other => {
             return Err(OAuthError::new(
                 StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
+                ErrorCode::UnsupportedGrantType,
                 format!("grant_type {other:?} is not supported"),
             ));
         }

@@ -7,7 +7,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use jsonwebtoken::{Algorithm, Validation};
 
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::issuer::Issuer;
 
 #[derive(serde::Deserialize)]
@@ -28,7 +28,7 @@ fn bearer(req: &HttpRequest) -> Result<&str, OAuthError> {
     let missing = || {
         OAuthError::new(
             actix_web::http::StatusCode::UNAUTHORIZED,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "a Bearer token is required",
         )
     };
