@@ -1,11 +1,11 @@
-//! `cargo run --release -p bench` (what `cargo make bench` calls): the load benchmark of issue 7.
+//! `cargo run --release -p bench` (what `cargo make bench` calls): the load benchmark.
 //!
 //! One run starts a dev issuer with its `/dev/` hooks, mints a pool of access tokens from it,
 //! then measures each server in turn — our `api` (release build, default logging), the seed's
 //! Express server (`bench/express-seed.js`) and Auth0's express-oauth2-jwt-bearer
 //! (`bench/express-oauth2.js`), all pointed at that issuer — with wrk on loopback: a warm-up,
-//! then a fixed-length measurement per scenario. It prints a table, the ratios and the issue's
-//! targets, and writes `results.json` under `target/bench/`.
+//! then a fixed-length measurement per scenario. It prints a table, the ratios and the
+//! performance targets (README, *Benchmark*), and writes `results.json` under `target/bench/`.
 
 mod issuer;
 mod machine;

@@ -1,5 +1,6 @@
-//! What a run produced: one record per server and scenario, the ratios the issue asks for, the
-//! targets checked against them, and the two renderings (a text table, `results.json`).
+//! What a run produced: one record per server and scenario, the ratios, the performance targets
+//! (README, *Benchmark*) checked against them, and the two renderings (a text table and
+//! `results.json`).
 
 use std::fmt::Write as _;
 
@@ -147,7 +148,7 @@ pub struct Ratio {
     pub value: f64,
 }
 
-/// A target from the issue and whether this run met it.
+/// A performance target and whether this run met it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetCheck {
     /// What is required.
@@ -206,7 +207,7 @@ pub fn ratios(records: &[RunRecord]) -> Vec<Ratio> {
     out
 }
 
-/// The issue's targets, checked.
+/// The performance targets (README, *Benchmark*), checked.
 pub fn check_targets(records: &[RunRecord]) -> Vec<TargetCheck> {
     use Scenario::*;
     use ServerKind::*;
@@ -343,7 +344,7 @@ pub fn render(records: &[RunRecord], ratios: &[Ratio], targets: &[TargetCheck]) 
         }
     }
     if !targets.is_empty() {
-        let _ = writeln!(s, "\ntargets (issue 7):");
+        let _ = writeln!(s, "\ntargets:");
         for t in targets {
             let mark = match t.met {
                 Some(true) => "met",

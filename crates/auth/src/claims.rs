@@ -1,9 +1,9 @@
 //! Registered-claim checks (`iss`, `aud`, `exp`, `nbf`, `iat`) and the typed [`Claims`].
 //!
-//! Done here rather than with `jsonwebtoken::Validation` so that every rule of the issue is
-//! explicit and each failure has its own [`VerifyError`] variant (e.g. a wrong-typed `aud` is
-//! `Claim("aud")`, not a generic JSON error), and so that the verified-token cache can re-check
-//! the time claims without parsing the payload again.
+//! Done here rather than with `jsonwebtoken::Validation` so that every rule is explicit and
+//! each failure has its own [`VerifyError`] variant (e.g. a wrong-typed `aud` is `Claim("aud")`,
+//! not a generic JSON error), and so that the verified-token cache can re-check the time claims
+//! without parsing the payload again.
 
 use serde::Deserialize;
 use serde_json::Value;

@@ -86,6 +86,13 @@ impl KeySet {
         self.len
     }
 
+    /// When the background task refreshes this set: at three quarters of its lifetime, early
+    /// enough that a slow or failing issuer still leaves a quarter of the TTL (plus the grace)
+    /// to recover.
+    fn refresh_due(&self) -> Instant {
+        self.fetched_at + (self.expires_at - self.fetched_at).mul_f64(0.75)
+    }
+
     fn kids(&self) -> HashSet<&str> {
         self.by_kid.keys().map(String::as_str).collect()
     }
@@ -115,6 +122,18 @@ struct RefreshState {
 fn retry_after(wait: Duration) -> Duration {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     Duration::from_secs(secs.clamp(1, 60))
+}
+
+/// A uniform draw from [0, 1) for the jitter, from aws-lc-rs's generator (already linked for the
+/// signatures, so no second random-number crate). Should the OS generator fail, the midpoint: a
+/// jitter-free retry is still a retry.
+fn unit_random() -> f64 {
+    let mut bytes = [0u8; 8];
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        return 0.5;
+    }
+    // The top 53 bits fill an f64 mantissa exactly.
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Called with the kids that left the set on every rotation (the token cache purges them).
@@ -324,7 +343,7 @@ impl KeyStore {
             .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
             .min(s.retry_max_backoff);
         let half = exp / 2;
-        half + half.mul_f64(rand::random::<f64>())
+        half + half.mul_f64(unit_random())
     }
 
     /// When the background task should next act.
@@ -336,12 +355,7 @@ impl KeyStore {
         }
         match self.current.load_full() {
             None => Duration::ZERO,
-            Some(set) => {
-                // Refresh at three quarters of the lifetime: early enough that a slow or
-                // failing issuer still leaves a quarter of the TTL (plus the grace) to recover.
-                let ttl = set.expires_at - set.fetched_at;
-                (set.fetched_at + ttl.mul_f64(0.75)).saturating_duration_since(now)
-            }
+            Some(set) => set.refresh_due().saturating_duration_since(now),
         }
     }
 
@@ -373,5 +387,34 @@ impl KeyStore {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn background_refresh_is_due_at_three_quarters_of_the_lifetime() {
+        let set = KeySet::new(Vec::new(), Duration::from_millis(400), 1);
+        assert_eq!(
+            set.refresh_due() - set.fetched_at,
+            Duration::from_millis(300)
+        );
+        assert!(set.refresh_due() < set.expires_at);
+    }
+
+    #[test]
+    fn jitter_draws_stay_in_the_unit_interval_and_vary() {
+        let draws: Vec<f64> = (0..64).map(|_| unit_random()).collect();
+        assert!(draws.iter().all(|d| (0.0..1.0).contains(d)), "{draws:?}");
+        assert!(draws.iter().any(|d| *d != draws[0]), "{draws:?}");
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_between_one_and_sixty() {
+        assert_eq!(retry_after(Duration::ZERO), Duration::from_secs(1));
+        assert_eq!(retry_after(Duration::from_millis(1500)), Duration::from_secs(2));
+        assert_eq!(retry_after(Duration::from_secs(600)), Duration::from_secs(60));
     }
 }

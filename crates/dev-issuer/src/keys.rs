@@ -6,8 +6,10 @@
 //! published so that tokens it signed keep verifying until it is retired).
 //!
 //! JWTs are assembled here by hand (base64url JSON, one RSA signature) rather than through
-//! `jsonwebtoken::EncodingKey`: that wants a PKCS#1 key, while aws-lc-rs generates and stores
-//! PKCS#8, and the assembly is three lines. Verification (for `/userinfo`) does use jsonwebtoken.
+//! `jsonwebtoken::encode`: its `EncodingKey` holds the key as bytes (PKCS#1 DER, or PEM in
+//! PKCS#1 or PKCS#8) and parses and checks the RSA key again on every signature, while we
+//! already hold the parsed `RsaKeyPair`; the assembly is three lines. Verification (for
+//! `/userinfo`) does use jsonwebtoken, and the API's tests sign their tokens with it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};

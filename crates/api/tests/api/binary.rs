@@ -250,29 +250,34 @@ async fn request_log_has_method_path_status_and_latency_but_never_the_token() {
 #[tokio::test]
 async fn sigterm_lets_an_in_flight_request_finish() {
     let issuer = TestIssuer::start(&[&KEYS.current], true);
-    issuer.set_hold(true);
     let mut api = Running::start(&[
         ("AUTH0_DOMAIN", issuer.base()),
         ("AUTH0_AUDIENCE", crate::helpers::AUDIENCE),
     ]);
     let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
-    // The API's first key fetch is now stuck at the issuer, so a token request waits for it.
-    assert!(
-        crate::helpers::eventually(Duration::from_secs(10), || async {
-            issuer.jwks_requests() >= 1
-        })
-        .await,
-        "the API never asked for the key set"
-    );
-    let token = crate::helpers::token_for(&issuer).sign();
+    api.wait_for("key set loaded");
+    // A token signed by a key the API has not seen makes the API refetch the key set while it
+    // handles the request; holding that fetch at the issuer keeps the request in flight, and
+    // the issuer's request counter says when it is.
+    issuer.set_keys(&[&KEYS.current, &KEYS.next]);
+    issuer.set_hold(true);
+    let fetches_before = issuer.jwks_requests();
+    let token = crate::helpers::token_for(&issuer)
+        .signed_by(&KEYS.next)
+        .sign();
     let in_flight = tokio::spawn(
         reqwest::Client::new()
             .get(format!("http://127.0.0.1:{port}/api/external"))
             .bearer_auth(token)
             .send(),
     );
-    // Give the request time to reach the server; it then waits on the held key fetch.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        crate::helpers::eventually(Duration::from_secs(10), || async {
+            issuer.jwks_requests() > fetches_before
+        })
+        .await,
+        "the request never made the API refetch the key set"
+    );
     api.signal("TERM");
     api.wait_for("SIGTERM received");
     issuer.set_hold(false);

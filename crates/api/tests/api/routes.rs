@@ -1,4 +1,4 @@
-//! The public routes: bodies and statuses exactly as DESIGN.md says.
+//! The public routes: bodies and statuses exactly as the README's route table says.
 
 use serde_json::{Value, json};
 

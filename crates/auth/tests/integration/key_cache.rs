@@ -1,7 +1,7 @@
 //! The key-set cache: rotation, the unknown-kid storm, cooldown, outages, refresh-ahead.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use auth::{Verifier, VerifyError};
 use futures_util::future::join_all;
@@ -155,19 +155,17 @@ async fn failed_fetch_never_replaces_a_good_set() {
 }
 
 #[tokio::test]
-async fn key_set_is_refreshed_ahead_of_expiry_in_the_background() {
+async fn key_set_is_refreshed_in_the_background_without_requests() {
     let key = TestKey::rsa(0, "k1");
     let issuer = TestIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.cache = fast_cache();
     config.cache.default_ttl = Duration::from_millis(400);
-    let v = ready_verifier(config).await;
-    let start = Instant::now();
-    // No request is made; the set is refreshed by itself, before it expires.
-    assert!(eventually(Duration::from_secs(5), || issuer.jwks.hits() >= 3).await);
-    assert!(start.elapsed() < Duration::from_secs(2));
-    let age = v.stats().key_set_age.unwrap();
-    assert!(age < Duration::from_millis(400), "set is {age:?} old");
+    let _v = ready_verifier(config).await;
+    // No request is made; the set is refreshed by itself. (That it happens before expiry, at
+    // three quarters of the lifetime, is a unit test of the key store: timing it here would
+    // depend on how busy the machine is.)
+    assert!(eventually(Duration::from_secs(10), || issuer.jwks.hits() >= 3).await);
 }
 
 #[tokio::test]
@@ -209,21 +207,26 @@ async fn known_key_verification_never_waits_for_a_slow_refresh() {
     let mut config = issuer.config();
     config.cache = fast_cache();
     config.cache.default_ttl = Duration::from_millis(200);
-    config.fetch.total_timeout = Duration::from_secs(5);
+    config.fetch.total_timeout = Duration::from_secs(120);
     let v = ready_verifier(config).await;
-    issuer.jwks.set(Behaviour::Hang(Duration::from_secs(3)));
+    // The refresh hangs far longer than the verifications can take, even on a busy machine.
+    issuer.jwks.set(Behaviour::Hang(Duration::from_secs(60)));
     let hits = issuer.jwks.hits();
     // Wait until the background refresh is in flight (the server has the request).
-    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > hits).await);
+    assert!(eventually(Duration::from_secs(5), || issuer.jwks.hits() > hits).await);
     let token = key.sign(&issuer.claims());
-    let start = Instant::now();
     for _ in 0..20 {
         assert!(v.verify(&token).await.is_ok());
     }
+    // Had a verification waited for the refresh, the refresh would have ended (answered or
+    // failed) by now; it is still in flight.
+    let stats = v.stats();
+    assert_eq!(stats.jwks_fetch_failures, 0);
+    assert_eq!(issuer.jwks.hits(), hits + 1);
     assert!(
-        start.elapsed() < Duration::from_millis(500),
-        "{:?}",
-        start.elapsed()
+        stats.key_set_age.is_some_and(|age| age >= Duration::from_millis(150)),
+        "the key set was replaced: {:?}",
+        stats.key_set_age
     );
 }
 
@@ -241,8 +244,13 @@ async fn dropping_the_last_verifier_stops_the_refresh_task() {
     let hits = issuer.jwks.hits();
     assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > hits + 1).await);
     drop(clone);
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    let settled = issuer.jwks.hits();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(issuer.jwks.hits(), settled);
+    // The refresh task (and the HTTP connections it kept) are the only tasks this test's
+    // runtime runs (the mock issuer has a runtime of its own): once none is alive, nothing can
+    // fetch again.
+    let runtime = tokio::runtime::Handle::current().metrics();
+    assert!(
+        eventually(Duration::from_secs(5), || runtime.num_alive_tasks() == 0).await,
+        "{} tasks still alive",
+        runtime.num_alive_tasks()
+    );
 }

@@ -52,7 +52,7 @@ pub fn fake_frontend() -> FakeFrontend {
     FakeFrontend { dir, root }
 }
 
-/// The dev defaults from DESIGN.md.
+/// The dev defaults of the root `auth_config.json`.
 pub fn dev_config() -> AuthConfig {
     AuthConfig::from_values(
         Some("http://localhost:3002".into()),
