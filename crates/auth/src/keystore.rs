@@ -414,7 +414,13 @@ mod tests {
     #[test]
     fn retry_after_is_whole_seconds_between_one_and_sixty() {
         assert_eq!(retry_after(Duration::ZERO), Duration::from_secs(1));
-        assert_eq!(retry_after(Duration::from_millis(1500)), Duration::from_secs(2));
-        assert_eq!(retry_after(Duration::from_secs(600)), Duration::from_secs(60));
+        assert_eq!(
+            retry_after(Duration::from_millis(1500)),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            retry_after(Duration::from_secs(600)),
+            Duration::from_secs(60)
+        );
     }
 }

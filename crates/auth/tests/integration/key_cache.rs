@@ -224,7 +224,9 @@ async fn known_key_verification_never_waits_for_a_slow_refresh() {
     assert_eq!(stats.jwks_fetch_failures, 0);
     assert_eq!(issuer.jwks.hits(), hits + 1);
     assert!(
-        stats.key_set_age.is_some_and(|age| age >= Duration::from_millis(150)),
+        stats
+            .key_set_age
+            .is_some_and(|age| age >= Duration::from_millis(150)),
         "the key set was replaced: {:?}",
         stats.key_set_age
     );
