@@ -255,7 +255,20 @@ async fn sigterm_lets_an_in_flight_request_finish() {
         ("AUTH0_AUDIENCE", crate::helpers::AUDIENCE),
     ]);
     let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
-    api.wait_for("key set loaded");
+    // Polled, not read from the log: a blocking wait would stall this runtime, which also runs
+    // the issuer the API is fetching from.
+    let client = reqwest::Client::new();
+    assert!(
+        crate::helpers::eventually(Duration::from_secs(10), || async {
+            client
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        })
+        .await,
+        "the API never loaded the issuer's keys"
+    );
     // A token signed by a key the API has not seen makes the API refetch the key set while it
     // handles the request; holding that fetch at the issuer keeps the request in flight, and
     // the issuer's request counter says when it is.
@@ -266,7 +279,7 @@ async fn sigterm_lets_an_in_flight_request_finish() {
         .signed_by(&KEYS.next)
         .sign();
     let in_flight = tokio::spawn(
-        reqwest::Client::new()
+        client
             .get(format!("http://127.0.0.1:{port}/api/external"))
             .bearer_auth(token)
             .send(),
