@@ -26,21 +26,21 @@ pub struct MachineInfo {
     pub git_commit: Option<String>,
 }
 
-/// Current UTC time as RFC 3339 (`2026-11-29T15:04:05Z`) and seconds since the epoch.
+/// Current UTC time as RFC 3339 to the second (`2026-11-29T15:04:05Z`) and seconds since the
+/// epoch.
 pub fn now() -> (String, i64) {
     let t = time::OffsetDateTime::now_utc();
-    (
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        t.unix_timestamp(),
-    )
+    (rfc3339(t), t.unix_timestamp())
+}
+
+/// `t` as RFC 3339 in UTC, whole seconds. Formatting fails only for years outside 0..=9999,
+/// which a clock reading cannot give; the epoch seconds stand in then.
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    let whole = t.replace_nanosecond(0).unwrap_or(t);
+    whole
+        .to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 fn first_line(program: &str, args: &[&str]) -> Option<String> {
@@ -104,12 +104,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timestamp_is_rfc3339_utc_and_agrees_with_the_epoch_seconds() {
+    fn timestamp_is_rfc3339_utc_to_the_second() {
+        let t = time::OffsetDateTime::from_unix_timestamp(1_796_051_045)
+            .expect("valid")
+            .replace_nanosecond(123_456_789)
+            .expect("valid");
+        assert_eq!(rfc3339(t), "2026-11-30T15:04:05Z");
+    }
+
+    #[test]
+    fn timestamp_agrees_with_the_epoch_seconds() {
         let (text, secs) = now();
-        assert_eq!(text.len(), "2026-11-29T15:04:05Z".len());
-        assert!(text.ends_with('Z'));
         let parsed = time::OffsetDateTime::from_unix_timestamp(secs).expect("valid");
-        assert!(text.starts_with(&format!("{:04}-", parsed.year())));
+        assert_eq!(text, rfc3339(parsed));
     }
 
     #[test]

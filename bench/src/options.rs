@@ -10,6 +10,8 @@ use clap::{Parser, ValueEnum};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServerKind {
+    /// `bench/src/bin/calibration.rs`: a bare actix-web handler with our answers, the ceiling.
+    Calibration,
     /// Our actix-web `api` binary.
     Ours,
     /// `bench/express-seed.js`: the seed's express-jwt + jwks-rsa server.
@@ -22,15 +24,22 @@ impl ServerKind {
     /// The name used in the table and the JSON.
     pub fn label(self) -> &'static str {
         match self {
+            Self::Calibration => "calibration",
             Self::Ours => "ours",
             Self::ExpressSeed => "express-seed",
             Self::ExpressOauth2 => "express-oauth2",
         }
     }
+
+    /// Whether it runs on Node.js (and needs `bench/node_modules`).
+    pub fn runs_on_node(self) -> bool {
+        matches!(self, Self::ExpressSeed | Self::ExpressOauth2)
+    }
 }
 
-/// Runs the load benchmark: our API, the seed's Express server and express-oauth2-jwt-bearer,
-/// side by side against one local dev issuer, with wrk on loopback.
+/// Runs the load benchmark: a bare actix-web calibration server, our API, the seed's Express
+/// server and express-oauth2-jwt-bearer, side by side against one local dev issuer, with wrk on
+/// loopback.
 #[derive(Debug, Parser)]
 #[command(name = "bench", version)]
 pub struct Options {
@@ -54,12 +63,17 @@ pub struct Options {
     #[arg(long, env = "BENCH_POOL", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub pool_size: u32,
 
+    /// Number of distinct valid tokens in scenario (d), larger than our verified-token cache so
+    /// that nearly every request is an RSA verification; 0 skips (d).
+    #[arg(long, env = "BENCH_LARGE_POOL", default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(0..=200_000))]
+    pub large_pool_size: u32,
+
     /// Servers to measure, comma-separated.
     #[arg(
         long,
         env = "BENCH_SERVERS",
         value_delimiter = ',',
-        default_value = "ours,express-seed,express-oauth2"
+        default_value = "calibration,ours,express-seed,express-oauth2"
     )]
     pub servers: Vec<ServerKind>,
 
@@ -81,6 +95,11 @@ impl Options {
     /// Measurement length.
     pub fn measure(&self) -> Duration {
         Duration::from_secs(self.measure_secs)
+    }
+
+    /// How many tokens to mint: enough for the larger pool.
+    pub fn tokens_to_mint(&self) -> usize {
+        usize::try_from(self.pool_size.max(self.large_pool_size)).unwrap_or(usize::MAX)
     }
 
     /// The servers to run, in the given order, each once.
@@ -107,9 +126,11 @@ mod tests {
         assert_eq!(o.connections, 64);
         assert_eq!(o.threads, 2);
         assert_eq!(o.pool_size, 10_000);
+        assert_eq!(o.large_pool_size, 50_000);
         assert_eq!(
             o.servers(),
             [
+                ServerKind::Calibration,
                 ServerKind::Ours,
                 ServerKind::ExpressSeed,
                 ServerKind::ExpressOauth2

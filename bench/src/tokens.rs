@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::scenario::Scenario;
+
 /// Why a token could not be turned into a bad-signature twin.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TamperError {
@@ -54,12 +56,24 @@ pub struct TokenFiles {
     pub pool: PathBuf,
     /// The pool with bad signatures (scenario c).
     pub bad: PathBuf,
+    /// The large pool of distinct valid tokens (scenario d); empty when (d) is skipped.
+    pub large: PathBuf,
 }
 
 impl TokenFiles {
-    /// Writes the four files into `dir` (created if needed), readable by the owner only.
-    pub fn write(dir: &Path, pool: &[String]) -> Result<Self, WriteError> {
-        let first = pool.first().ok_or(WriteError::EmptyPool)?;
+    /// Writes the five files into `dir` (created if needed), readable by the owner only: the
+    /// first `pool` of `minted` make the pool (and, tampered with, the bad-signature pool), the
+    /// first `large` the large pool.
+    pub fn write(
+        dir: &Path,
+        minted: &[String],
+        pool: usize,
+        large: usize,
+    ) -> Result<Self, WriteError> {
+        let pool = minted.get(..pool).filter(|p| !p.is_empty());
+        let (Some(pool), Some(large)) = (pool, minted.get(..large)) else {
+            return Err(WriteError::TooFew(minted.len()));
+        };
         let bad = pool
             .iter()
             .map(|t| with_bad_signature(t))
@@ -70,21 +84,34 @@ impl TokenFiles {
             one: dir.join("tokens-one.txt"),
             pool: dir.join("tokens-pool.txt"),
             bad: dir.join("tokens-bad-signature.txt"),
+            large: dir.join("tokens-large-pool.txt"),
         };
         write_lines(&files.none, &[])?;
-        write_lines(&files.one, std::slice::from_ref(first))?;
+        write_lines(&files.one, &pool[..1])?;
         write_lines(&files.pool, pool)?;
         write_lines(&files.bad, &bad)?;
+        write_lines(&files.large, large)?;
         Ok(files)
+    }
+
+    /// The file `scenario` sends its tokens from.
+    pub fn for_scenario(&self, scenario: Scenario) -> &Path {
+        match scenario {
+            Scenario::Public => &self.none,
+            Scenario::OneToken => &self.one,
+            Scenario::DistinctTokens => &self.pool,
+            Scenario::BadSignature => &self.bad,
+            Scenario::LargePool => &self.large,
+        }
     }
 }
 
 /// Why the token files could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    /// No token was minted.
-    #[error("the token pool is empty")]
-    EmptyPool,
+    /// Fewer tokens were minted than a pool needs (or none).
+    #[error("only {0} tokens were minted, fewer than a pool needs")]
+    TooFew(usize),
     /// A minted token was not a JWS.
     #[error("a minted token cannot be tampered with: {0}")]
     Tamper(#[from] TamperError),
@@ -163,14 +190,37 @@ mod tests {
             &URL_SAFE_NO_PAD.encode(br#"{"sub":"x"}"#),
             &URL_SAFE_NO_PAD.encode(br#"{"sub":"y"}"#),
         );
-        let pool = vec![first.clone(), second.clone()];
-        let files = TokenFiles::write(dir.path(), &pool).expect("writes");
+        let third = first.replace(
+            &URL_SAFE_NO_PAD.encode(br#"{"sub":"x"}"#),
+            &URL_SAFE_NO_PAD.encode(br#"{"sub":"z"}"#),
+        );
+        let minted = vec![first.clone(), second.clone(), third.clone()];
+        let files = TokenFiles::write(dir.path(), &minted, 2, 3).expect("writes");
         let read = |p: &Path| std::fs::read_to_string(p).expect("reads");
         assert_eq!(read(&files.none), "");
         assert_eq!(read(&files.one), format!("{first}\n"));
         assert_eq!(read(&files.pool), format!("{first}\n{second}\n"));
+        assert_eq!(read(&files.large), format!("{first}\n{second}\n{third}\n"));
         let bad = read(&files.bad);
         assert_eq!(bad.lines().count(), 2);
         assert!(!bad.contains(&first) && !bad.contains(&second));
+    }
+
+    #[test]
+    fn a_pool_larger_than_what_was_minted_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let minted = vec![sample_token()];
+        assert!(matches!(
+            TokenFiles::write(dir.path(), &minted, 2, 0),
+            Err(WriteError::TooFew(1))
+        ));
+        assert!(matches!(
+            TokenFiles::write(dir.path(), &minted, 1, 2),
+            Err(WriteError::TooFew(1))
+        ));
+        assert!(matches!(
+            TokenFiles::write(dir.path(), &[], 0, 0),
+            Err(WriteError::TooFew(0))
+        ));
     }
 }

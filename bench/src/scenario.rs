@@ -1,0 +1,148 @@
+//! The load patterns: which route, which tokens, which answer each server must give.
+//!
+//! Every server gets the same requests for a scenario, so that their figures compare. The
+//! calibration server checks no token, so it answers 200 to all of them: in the bad-signature
+//! scenario it shows the HTTP ceiling for the same requests, not the same work.
+
+use serde::Serialize;
+
+use crate::options::ServerKind;
+
+/// A load pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Scenario {
+    /// `/api/public` with no token: the no-auth path.
+    #[serde(rename = "public")]
+    Public,
+    /// (a) one valid token, repeated.
+    #[serde(rename = "a-one-token")]
+    OneToken,
+    /// (b) a pool of distinct valid tokens (as many as our verified-token cache holds), rotated
+    /// per request.
+    #[serde(rename = "b-distinct-tokens")]
+    DistinctTokens,
+    /// (c) tokens with a bad signature, rotated per request.
+    #[serde(rename = "c-bad-signature")]
+    BadSignature,
+    /// (d) a pool larger than our verified-token cache: an RSA verification nearly every request.
+    #[serde(rename = "d-large-pool")]
+    LargePool,
+}
+
+impl Scenario {
+    /// Every scenario, in the order they run and are shown.
+    pub const ALL: [Self; 5] = [
+        Self::Public,
+        Self::OneToken,
+        Self::DistinctTokens,
+        Self::BadSignature,
+        Self::LargePool,
+    ];
+
+    /// Whether `server` runs this scenario. The Express peers have no `/api/public` and verify
+    /// every token anyway (no cache), so the large pool would only repeat (b) for them.
+    pub fn applies_to(self, server: ServerKind) -> bool {
+        match server {
+            ServerKind::Calibration | ServerKind::Ours => true,
+            ServerKind::ExpressSeed | ServerKind::ExpressOauth2 => {
+                matches!(
+                    self,
+                    Self::OneToken | Self::DistinctTokens | Self::BadSignature
+                )
+            }
+        }
+    }
+
+    /// Short name for the table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Public => "public (no auth)",
+            Self::OneToken => "(a) one token",
+            Self::DistinctTokens => "(b) token pool",
+            Self::LargePool => "(d) large pool",
+            Self::BadSignature => "(c) bad signature",
+        }
+    }
+
+    /// Shortest name, for targets and failure lists.
+    pub fn short(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::OneToken => "(a)",
+            Self::DistinctTokens => "(b)",
+            Self::LargePool => "(d)",
+            Self::BadSignature => "(c)",
+        }
+    }
+
+    /// The route hit.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Public => "/api/public",
+            _ => "/api/external",
+        }
+    }
+
+    /// Whether the requests carry a token the issuer signed (the scenario should succeed).
+    pub fn sends_valid_tokens(self) -> bool {
+        matches!(
+            self,
+            Self::OneToken | Self::DistinctTokens | Self::LargePool
+        )
+    }
+
+    /// Whether the requests carry a bearer token at all.
+    pub fn sends_tokens(self) -> bool {
+        self != Self::Public
+    }
+
+    /// The status every response of `server` must have.
+    pub fn expected_status(self, server: ServerKind) -> u16 {
+        match (self, server) {
+            (Self::BadSignature, ServerKind::Calibration) => 200,
+            (Self::BadSignature, _) => 401,
+            _ => 200,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_signatures_are_refused_by_every_server_but_the_calibration() {
+        for server in [
+            ServerKind::Ours,
+            ServerKind::ExpressSeed,
+            ServerKind::ExpressOauth2,
+        ] {
+            assert_eq!(Scenario::BadSignature.expected_status(server), 401);
+        }
+        assert_eq!(
+            Scenario::BadSignature.expected_status(ServerKind::Calibration),
+            200
+        );
+    }
+
+    #[test]
+    fn express_peers_skip_public_and_the_large_pool() {
+        let express: Vec<_> = Scenario::ALL
+            .into_iter()
+            .filter(|s| s.applies_to(ServerKind::ExpressSeed))
+            .collect();
+        assert_eq!(
+            express,
+            [
+                Scenario::OneToken,
+                Scenario::DistinctTokens,
+                Scenario::BadSignature
+            ]
+        );
+        assert!(
+            Scenario::ALL
+                .into_iter()
+                .all(|s| s.applies_to(ServerKind::Calibration))
+        );
+    }
+}
