@@ -91,7 +91,7 @@ pub struct Ratio {
     pub value: f64,
 }
 
-/// A target from the issue and whether this run met it.
+/// A performance target (README, *Benchmark*) and whether this run met it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetCheck {
     /// What is required.
@@ -154,7 +154,7 @@ pub fn of_ceiling(records: &[RunRecord], record: &RunRecord) -> Option<f64> {
         .then(|| record.requests_per_sec / ceiling)
 }
 
-/// The performance targets, checked.
+/// The performance targets (README, *Benchmark*), checked.
 pub fn check_targets(records: &[RunRecord]) -> Vec<TargetCheck> {
     use Scenario::*;
     use ServerKind::*;
