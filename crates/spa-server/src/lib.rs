@@ -8,15 +8,20 @@
 //! the API, no framing, no sniffing, no referrer (the callback URL carries the authorization
 //! code), history-API fallback for the SPA's routes, and a refusal of every path-traversal form.
 //!
+//! With `--dev-reload` (what `cargo make dev` runs) it also reloads open pages when a frontend
+//! file is saved; see the `dev_reload` module. Without the flag nothing of that exists.
+//!
 //! Shape (shared by every server crate): [`Settings`] → [`Application::build`] or
 //! [`Application::from_listener`] → [`Application::run_until_stopped`].
 
+mod dev_reload;
 mod frontend;
 mod middleware;
 mod paths;
 mod routes;
 mod startup;
 
+pub use dev_reload::{EVENTS_PATH, SCRIPT_PATH, SCRIPT_TAG};
 pub use frontend::{Frontend, SDK_DIST, SDK_ENTRY, SDK_URL_PREFIX};
 pub use middleware::content_security_policy;
 pub use startup::{Application, DEFAULT_ROOT, Settings, StartupError};

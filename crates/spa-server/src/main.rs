@@ -18,6 +18,9 @@ struct Args {
     /// Folder holding index.html and node_modules/.
     #[arg(long, env = "SPA_ROOT", default_value = DEFAULT_ROOT)]
     root: PathBuf,
+    /// Development only: reload open pages when a file under the root is saved.
+    #[arg(long, env = "SPA_DEV_RELOAD")]
+    dev_reload: bool,
 }
 
 #[tokio::main]
@@ -48,6 +51,7 @@ async fn main() -> std::io::Result<()> {
         listen,
         config,
         root: args.root,
+        dev_reload: args.dev_reload,
     };
     match Application::build(settings).await {
         Ok(app) => app.run_until_stopped().await,

@@ -10,7 +10,7 @@ use actix_web::{
     web,
 };
 
-use crate::paths;
+use crate::{dev_reload::DevReload, paths};
 
 /// `GET /auth_config.json`: the public half of the resolved configuration, serialised once at
 /// startup. It is generated rather than read from disk so that environment overrides reach the
@@ -26,16 +26,21 @@ pub async fn auth_config(body: web::Data<PublicConfig>) -> HttpResponse {
 #[derive(Debug, Clone)]
 pub struct PublicConfig(pub String);
 
-/// The root mount's default: `index.html` for app routes, a 404 for missing files.
+/// The root mount's default: `index.html` for app routes, a 404 for missing files. With live
+/// reload on, the shell carries its script.
 pub async fn fallback(
     index_html: PathBuf,
+    dev_reload: Option<DevReload>,
     req: ServiceRequest,
 ) -> Result<ServiceResponse, actix_web::Error> {
     let (req, _) = req.into_parts();
     let res = if matches!(*req.method(), Method::GET | Method::HEAD)
         && paths::wants_spa_shell(req.path())
     {
-        spa_shell(&index_html, &req)?
+        match dev_reload {
+            Some(reload) => reload.shell().await?,
+            None => spa_shell(&index_html, &req)?,
+        }
     } else {
         not_found()
     };

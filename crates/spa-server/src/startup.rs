@@ -15,6 +15,7 @@ use actix_web::{
 use app_config::AuthConfig;
 
 use crate::{
+    dev_reload::{self, DevReload},
     frontend::{Frontend, SDK_URL_PREFIX},
     middleware, paths,
     routes::{self, PublicConfig},
@@ -32,6 +33,8 @@ pub struct Settings {
     pub config: AuthConfig,
     /// The folder holding `index.html`, `js/`, `css/` and npm's `node_modules/`.
     pub root: PathBuf,
+    /// Development only: watch the root and reload open pages when a file changes.
+    pub dev_reload: bool,
 }
 
 impl Settings {
@@ -41,6 +44,7 @@ impl Settings {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             config,
             root: root.into(),
+            dev_reload: false,
         }
     }
 }
@@ -68,6 +72,17 @@ pub enum StartupError {
     /// The Content-Security-Policy built from the configuration is not a valid header value.
     #[error("the configured origins do not form a valid Content-Security-Policy header: {0}")]
     Csp(#[from] actix_web::http::header::InvalidHeaderValue),
+    /// Live reload was asked for but the frontend root cannot be watched.
+    #[error(
+        "cannot watch {} for live reload: {source}; fix: raise fs.inotify.max_user_watches, or run without --dev-reload (SPA_DEV_RELOAD)",
+        .root.display()
+    )]
+    Watch {
+        /// The frontend root.
+        root: PathBuf,
+        /// What the watcher said.
+        source: notify_debouncer_full::notify::Error,
+    },
     /// Binding or starting the listener failed.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -82,7 +97,7 @@ impl StartupError {
     /// Whether the operator can fix this by changing settings or installing packages, as opposed
     /// to an OS-level failure; the binary exits 2 for these.
     pub fn is_setup_error(&self) -> bool {
-        !matches!(self, Self::Listen { .. })
+        !matches!(self, Self::Listen { .. } | Self::Watch { .. })
     }
 }
 
@@ -122,6 +137,16 @@ impl Application {
         // Validate once here; inside the factory below an error could only panic.
         middleware::security_headers(&csp)?;
         let public = web::Data::new(PublicConfig(settings.config.public_json().to_string()));
+        let reload =
+            match settings.dev_reload {
+                true => Some(DevReload::start(frontend.root()).map_err(|source| {
+                    StartupError::Watch {
+                        root: frontend.root().to_path_buf(),
+                        source,
+                    }
+                })?),
+                false => None,
+            };
 
         tracing::info!(
             root = %frontend.root().display(),
@@ -129,9 +154,15 @@ impl Application {
             api = %settings.config.api_origin,
             "serving the SPA on http://{addr}"
         );
+        if reload.is_some() {
+            tracing::info!("live reload on: saving a file under the root reloads open pages");
+        }
 
+        let app_reload = reload.clone();
         let server = HttpServer::new(move || {
             let index_html = frontend.index_html();
+            let reload = app_reload.clone();
+            let dev_routes = app_reload.clone();
             let headers = middleware::security_headers(&csp)
                 .unwrap_or_else(|_| actix_web::middleware::DefaultHeaders::new());
             App::new()
@@ -141,6 +172,11 @@ impl Application {
                 .wrap(from_fn(middleware::revalidate_always))
                 .wrap(headers)
                 .wrap(from_fn(middleware::log_request))
+                .configure(|cfg| {
+                    if let Some(reload) = &dev_routes {
+                        reload.configure(cfg);
+                    }
+                })
                 .service(
                     web::resource("/auth_config.json")
                         .get(routes::auth_config)
@@ -163,13 +199,18 @@ impl Application {
                         .index_file("index.html")
                         .path_filter(|path, _| !paths::is_private(path))
                         .default_handler(fn_service(move |req: ServiceRequest| {
-                            routes::fallback(index_html.clone(), req)
+                            routes::fallback(index_html.clone(), reload.clone(), req)
                         })),
                 )
-        })
-        .listen(listener)
-        .map_err(|source| StartupError::Listen { addr, source })?
-        .run();
+        });
+        let server = match reload {
+            Some(reload) => server.shutdown_signal(dev_reload::shutdown_signal(reload)),
+            None => server,
+        };
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Listen { addr, source })?
+            .run();
 
         Ok(Self {
             port: addr.port(),

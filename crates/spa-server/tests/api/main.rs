@@ -3,6 +3,7 @@
 
 mod assets;
 mod auth_config;
+mod dev_reload;
 mod fallback;
 mod headers;
 mod helpers;
