@@ -1,33 +1,33 @@
-//! A small process supervisor: the `npm-run-all` of `cargo make dev`.
+//! The supervisor and development loop behind `cargo make dev`: the `npm-run-all` plus
+//! `nodemon` of this workspace.
 //!
 //! Why it exists: cargo-make's parallel tasks neither prefix output nor stop their siblings when
 //! one dies, and on Ctrl-C they can leave servers running in the background, still holding ports
-//! 3000–3002. [`supervise`] starts the children in order (waiting until each one that has an
-//! address accepts connections, so the API never starts before the issuer it fetches keys from),
-//! prefixes every output line with the child's name, and stops everything together: on the
-//! shutdown signal, or as soon as any child exits on its own.
+//! 3000–3002. Two ways to run:
 //!
-//! Every child is the leader of its own process group. That is what lets a stop reach whatever a
-//! child started in turn, and it keeps the terminal's Ctrl-C away from the children: only this
-//! process receives it and then stops them in a known order, so the last lines on screen say
-//! what happened instead of three servers racing to print their shutdown.
+//! - [`supervise`] (`cargo make dev-once`) starts the children in order (waiting until each one
+//!   that has an address accepts connections, so the API never starts before the issuer it
+//!   fetches keys from), prefixes every output line with the child's name, and stops everything
+//!   together: on the shutdown signal, or as soon as any child exits on its own.
+//! - [`dev_loop::run`] (`cargo make dev`) does the same start, then watches the sources: a
+//!   change rebuilds and restarts only the servers whose binaries changed, a configuration file
+//!   restarts the servers that read it, and a failed build leaves everything running.
+//!
+//! [`Supervisor`] is the one place that owns child processes; both ways use it.
+
+pub mod build;
+pub mod dev_loop;
+mod supervisor;
+pub mod watch;
 
 use std::ffi::OsString;
 use std::future::Future;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::net::TcpStream;
-use tokio::process::Command;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tokio::time::{Instant, sleep, timeout, timeout_at};
+pub use supervisor::Supervisor;
 
 /// One process to run: what to start and how to tell that it is up.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ pub struct ChildSpec {
     pub args: Vec<OsString>,
     /// Variables added to the inherited environment.
     pub env: Vec<(OsString, OsString)>,
-    /// When set, the next child starts only once this address accepts TCP connections.
+    /// When set, the child counts as started only once this address accepts TCP connections.
     pub ready_addr: Option<SocketAddr>,
 }
 
@@ -93,7 +93,7 @@ impl Default for Timing {
     }
 }
 
-/// Why the supervised group stopped other than by the shutdown signal.
+/// Why a child could not be started or kept running.
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
     /// The program could not be started at all (missing binary, not executable, ...).
@@ -135,16 +135,11 @@ pub enum SupervisorError {
     },
 }
 
-/// A started child, as the supervisor tracks it. The `Child` itself lives in a waiter task.
-#[derive(Debug)]
-struct Running {
-    name: String,
-    group: Pid,
-    exited: bool,
+/// Whether children's output gets coloured prefixes: only on a terminal, and not under
+/// `NO_COLOR`.
+pub fn colour_output() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
-
-/// A child's exit, reported by its waiter task: index into the `Running` list and a description.
-type ExitReport = (usize, String);
 
 /// Runs `specs` in order until `shutdown` completes or a child exits, then stops them all.
 ///
@@ -162,191 +157,32 @@ where
     S: Future<Output = ()>,
     R: FnOnce(),
 {
-    let width = specs.iter().map(|s| s.name.len()).max().unwrap_or(0);
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let (exit_tx, mut exit_rx) = mpsc::unbounded_channel::<ExitReport>();
-    let mut running: Vec<Running> = Vec::new();
-    let mut forwarders: Vec<JoinHandle<()>> = Vec::new();
+    let mut supervisor = Supervisor::new(specs.iter().map(|s| s.name.as_str()), colour_output());
     tokio::pin!(shutdown);
-
-    let outcome: Result<(), SupervisorError> = async {
-        for (index, spec) in specs.into_iter().enumerate() {
-            let prefix = prefix(&spec.name, width, index, colour);
-            let mut command = Command::new(&spec.program);
-            command
-                .args(&spec.args)
-                .envs(spec.env.iter().map(|(k, v)| (k, v)))
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .process_group(0)
-                .kill_on_drop(true);
-            let mut child = command.spawn().map_err(|source| SupervisorError::Spawn {
-                name: spec.name.clone(),
-                program: spec.program.display().to_string(),
-                source,
-            })?;
-            // `id()` is `None` only once the child has been reaped, which cannot have happened
-            // yet; 0 would make killpg address our own group, so it is never used.
-            let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) else {
-                return Err(SupervisorError::ExitedWhileStarting {
-                    name: spec.name,
-                    status: "no process id".to_owned(),
-                });
-            };
-            if let Some(out) = child.stdout.take() {
-                forwarders.push(forward(out, prefix.clone(), false));
-            }
-            if let Some(err) = child.stderr.take() {
-                forwarders.push(forward(err, prefix, true));
-            }
-            let tx = exit_tx.clone();
-            tokio::spawn(async move {
-                let status = match child.wait().await {
-                    Ok(status) => describe(status),
-                    Err(e) => format!("wait failed: {e}"),
-                };
-                // The receiver outlives every waiter (it is dropped only after all are reaped).
-                let _ = tx.send((index, status));
-            });
-            running.push(Running {
-                name: spec.name.clone(),
-                group: Pid::from_raw(pid),
-                exited: false,
-            });
-
-            if let Some(addr) = spec.ready_addr {
-                tokio::select! {
-                    ready = wait_listening(addr, timing.ready_timeout) => {
-                        if !ready {
-                            return Err(SupervisorError::NotReady {
-                                name: spec.name,
-                                addr,
-                                seconds: timing.ready_timeout.as_secs(),
-                            });
-                        }
-                    }
-                    Some((i, status)) = exit_rx.recv() => {
-                        running[i].exited = true;
-                        return Err(SupervisorError::ExitedWhileStarting {
-                            name: running[i].name.clone(),
-                            status,
-                        });
-                    }
-                    () = &mut shutdown => return Ok(()),
-                }
+    let outcome = async {
+        for spec in &specs {
+            tokio::select! {
+                started = supervisor.start(spec, timing.ready_timeout) => started?,
+                () = &mut shutdown => return Ok(()),
             }
         }
         on_ready();
         tokio::select! {
-            Some((i, status)) = exit_rx.recv() => {
-                running[i].exited = true;
-                Err(SupervisorError::ChildExited { name: running[i].name.clone(), status })
-            }
+            (name, status) = supervisor.exited() => Err(SupervisorError::ChildExited { name, status }),
             () = &mut shutdown => Ok(()),
         }
     }
     .await;
-
-    stop_all(&mut running, &mut exit_rx, timing.grace).await;
-    // Pipes close once every process of a group is gone; the bound only guards against a
-    // descendant that left the group and kept the pipe open.
-    for forwarder in forwarders {
-        let _ = timeout(Duration::from_secs(2), forwarder).await;
-    }
+    supervisor.stop_all(timing.grace).await;
     outcome
-}
-
-/// SIGTERM to every group, SIGKILL to whatever is left after `grace`, then reap everything.
-async fn stop_all(
-    running: &mut [Running],
-    exits: &mut mpsc::UnboundedReceiver<ExitReport>,
-    grace: Duration,
-) {
-    // Exited leaders too: their groups may still hold processes they started.
-    for child in running.iter() {
-        let _ = killpg(child.group, Signal::SIGTERM);
-    }
-    let deadline = Instant::now() + grace;
-    while running.iter().any(|c| !c.exited) {
-        match timeout_at(deadline, exits.recv()).await {
-            Ok(Some((i, _))) => running[i].exited = true,
-            Ok(None) | Err(_) => break,
-        }
-    }
-    for child in running.iter() {
-        // Also sweeps descendants of children that did exit in time.
-        let _ = killpg(child.group, Signal::SIGKILL);
-    }
-    // SIGKILL cannot be ignored, so this wait ends promptly; the bound is a last resort.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while running.iter().any(|c| !c.exited) {
-        match timeout_at(deadline, exits.recv()).await {
-            Ok(Some((i, _))) => running[i].exited = true,
-            Ok(None) | Err(_) => break,
-        }
-    }
-}
-
-/// Polls `addr` until it accepts a TCP connection; `false` after `bound`.
-async fn wait_listening(addr: SocketAddr, bound: Duration) -> bool {
-    let deadline = Instant::now() + bound;
-    while Instant::now() < deadline {
-        if let Ok(Ok(_)) = timeout(Duration::from_secs(1), TcpStream::connect(addr)).await {
-            return true;
-        }
-        sleep(Duration::from_millis(100)).await;
-    }
-    false
-}
-
-fn describe(status: ExitStatus) -> String {
-    status.to_string()
-}
-
-fn prefix(name: &str, width: usize, index: usize, colour: bool) -> String {
-    const COLOURS: [&str; 4] = ["36", "35", "33", "32"];
-    if colour {
-        let code = COLOURS[index % COLOURS.len()];
-        format!("\x1b[{code}m{name:>width$} |\x1b[0m ")
-    } else {
-        format!("{name:>width$} | ")
-    }
-}
-
-/// Copies `reader` line by line to our stdout or stderr, each line behind `prefix`.
-fn forward<R>(reader: R, prefix: String, to_stderr: bool) -> JoinHandle<()>
-where
-    R: AsyncRead + Unpin + Send + 'static,
-{
-    tokio::spawn(async move {
-        let mut reader = BufReader::new(reader);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    // Lossy: a child's stray non-UTF-8 byte must not stop its log.
-                    let text = String::from_utf8_lossy(&buf);
-                    let line = format!("{prefix}{}\n", text.trim_end_matches(['\n', '\r']));
-                    // One write per line, under the lock, so lines of different children never
-                    // interleave; a closed terminal is not worth stopping the servers for.
-                    let _ = if to_stderr {
-                        std::io::stderr().lock().write_all(line.as_bytes())
-                    } else {
-                        std::io::stdout().lock().write_all(line.as_bytes())
-                    };
-                }
-            }
-        }
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::Path;
+    use supervisor::prefix;
+    use tokio::time::{Instant, sleep, timeout};
 
     fn sh(name: &str, script: &str) -> ChildSpec {
         ChildSpec::new(name, "/bin/sh").arg("-c").arg(script)
@@ -557,32 +393,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_next_child_waits_until_the_previous_one_listens() {
+    async fn the_next_child_starts_once_the_previous_one_listens() {
         // Reserve a port, then free it: nothing listens until the test binds it again below.
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let marker = dir.path().join("second.pid");
-        // The first child only sleeps; its readiness is the listener the test opens later.
-        let first = sh("first", "exec sleep 60").ready_when_listening(addr);
+        let first_pid = dir.path().join("first.pid");
+        let second_pid = dir.path().join("second.pid");
+        // The first child's readiness is the listener the test opens once it has started.
+        let first = sh(
+            "first",
+            &format!("echo $$ > {}; exec sleep 60", first_pid.display()),
+        )
+        .ready_when_listening(addr);
         let second = sh(
             "second",
-            &format!("echo $$ > {}; exec sleep 60", marker.display()),
+            &format!("echo $$ > {}; exec sleep 60", second_pid.display()),
         );
-        let m2 = marker.clone();
+        let (f2, s2) = (first_pid.clone(), second_pid.clone());
         let shutdown = async move {
-            sleep(Duration::from_millis(400)).await;
-            let early = m2.exists();
+            pid_in(&f2).await;
             let listener = std::net::TcpListener::bind(addr).unwrap();
-            pid_in(&m2).await;
+            pid_in(&s2).await;
             drop(listener);
-            early
-        };
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let shutdown = async move {
-            let _ = tx.send(shutdown.await);
         };
         let timing = Timing {
             ready_timeout: Duration::from_secs(10),
@@ -595,10 +430,28 @@ mod tests {
         .await
         .expect("supervise must return");
         assert!(result.is_ok(), "{result:?}");
-        assert!(
-            !rx.await.unwrap(),
-            "second started before first accepted connections"
+    }
+
+    #[tokio::test]
+    async fn the_next_child_never_starts_while_the_previous_one_does_not_listen() {
+        // A port that was free a moment ago and that nobody listens on.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("second-started");
+        let first = sh("first", "exec sleep 60").ready_when_listening(addr);
+        let second = sh(
+            "second",
+            &format!("touch {}; exec sleep 60", marker.display()),
         );
+        let result = supervise(vec![first, second], quick(), std::future::pending(), || {}).await;
+        assert!(
+            matches!(result, Err(SupervisorError::NotReady { ref name, .. }) if name == "first"),
+            "{result:?}"
+        );
+        assert!(!marker.exists(), "second started before first listened");
     }
 
     #[test]

@@ -1,22 +1,42 @@
-//! `dev-runner`: the process behind `cargo make dev`.
+//! `dev-runner`: the process behind `cargo make dev` and `cargo make dev-once`.
 //!
 //! Starts the dev issuer (only when `auth_config.json` names a loopback issuer), the API and the
 //! SPA server from the binaries built next to this one, prints where to go and who can log in,
-//! and stops all of them together (see the library for how). Exit code 0 after Ctrl-C, 1 when a
-//! server died or could not start, 2 for a configuration mistake.
+//! and stops all of them together (see the library for how). By default it then watches the
+//! sources and rebuilds and restarts what a change affects; `--once` (`DEV_ONCE=1`) only runs
+//! the servers, and stops them all when one dies. Exit code 0 after Ctrl-C, 1 when a server
+//! died or could not start (with `--once`) or the sources cannot be watched, 2 for a
+//! configuration mistake.
 
 use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use app_config::{AuthConfig, exit_on_config_error, listen_addr};
+use clap::Parser;
+use dev_runner::build::BuildCommand;
+use dev_runner::dev_loop::{self, DevLoop, Event, Server};
 use dev_runner::{ChildSpec, Timing, supervise};
 
 /// The users file the dev issuer reads unless told otherwise (its own default).
 const DEFAULT_USERS_FILE: &str = "dev-users.json";
 
+/// Quiet time after the last saved file before the build starts.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// Runs dev issuer, API and SPA server together; rebuilds and restarts them as sources change.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Run the servers without watching: no rebuilds, no restarts, no page reloads.
+    #[arg(long, env = "DEV_ONCE")]
+    once: bool,
+}
+
 fn main() -> ExitCode {
+    let args = Args::parse();
     let config = AuthConfig::load().unwrap_or_else(|e| exit_on_config_error(&e));
     let env = |key: &str| std::env::var(key).ok();
     let api = listen_addr("API", 3001, env).unwrap_or_else(|e| exit_on_config_error(&e));
@@ -50,25 +70,50 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let mut specs = Vec::new();
+    let root = match std::env::current_dir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("dev: cannot read the current directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config_file = absolute(
+        &root,
+        std::env::var_os("AUTH_CONFIG").map_or_else(|| "auth_config.json".into(), PathBuf::from),
+    );
+    let users_file = absolute(&root, users_file());
+
+    let mut servers = Vec::new();
     if local_issuer {
-        specs.push(with_ready(
-            // The `/dev/` hooks mint any token, so they stay off unless the developer opts in
-            // with ISSUER_DEV_ENDPOINTS=1, which the child inherits from this environment.
-            ChildSpec::new("issuer", bin_dir.join("dev-issuer")),
-            issuer,
-        ));
+        servers.push(Server {
+            spec: with_ready(
+                // The `/dev/` hooks mint any token, so they stay off unless the developer opts
+                // in with ISSUER_DEV_ENDPOINTS=1, which the child inherits from this environment.
+                ChildSpec::new("issuer", bin_dir.join("dev-issuer")),
+                issuer,
+            ),
+            reads: vec![config_file.clone(), users_file],
+        });
     }
-    specs.push(with_ready(ChildSpec::new("api", bin_dir.join("api")), api));
-    specs.push(with_ready(
-        ChildSpec::new("spa", bin_dir.join("spa-server")),
-        spa,
-    ));
+    servers.push(Server {
+        spec: with_ready(ChildSpec::new("api", bin_dir.join("api")), api),
+        reads: vec![config_file.clone()],
+    });
+    let mut spa_spec = ChildSpec::new("spa", bin_dir.join("spa-server"));
+    if !args.once {
+        spa_spec = spa_spec.arg("--dev-reload");
+    }
+    servers.push(Server {
+        spec: with_ready(spa_spec, spa),
+        reads: vec![config_file],
+    });
 
     // Logs going to a file or a pipe should not carry colour codes (tracing-subscriber honours
     // NO_COLOR); on a terminal the servers keep theirs.
     if !std::io::stdout().is_terminal() {
-        specs = specs.into_iter().map(|s| s.env("NO_COLOR", "1")).collect();
+        for server in &mut servers {
+            server.spec = server.spec.clone().env("NO_COLOR", "1");
+        }
     }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -87,22 +132,161 @@ fn main() -> ExitCode {
     } else {
         "API and SPA server"
     };
-    let outcome = runtime.block_on(supervise(
-        specs,
-        Timing::default(),
-        shutdown_signal(),
-        || banner(&config, local_issuer),
-    ));
+    if args.once {
+        let specs = servers.into_iter().map(|s| s.spec).collect();
+        let outcome = runtime.block_on(supervise(
+            specs,
+            Timing::default(),
+            shutdown_signal(),
+            || banner(&config, local_issuer, None),
+        ));
+        return match outcome {
+            Ok(()) => {
+                eprintln!("dev: stopped the {names}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("dev: {e}; every other server was stopped too");
+                ExitCode::FAILURE
+            }
+        };
+    }
+
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let dev = DevLoop {
+        sources: vec![
+            root.join("crates"),
+            root.join("Cargo.toml"),
+            root.join("Cargo.lock"),
+        ],
+        build: BuildCommand::cargo(&root, colour),
+        servers,
+        debounce: DEBOUNCE,
+        timing: Timing::default(),
+        own_binary: std::env::current_exe().ok(),
+    };
+    let watched: Vec<String> = dev
+        .sources
+        .iter()
+        .chain(dev.servers.iter().flat_map(|s| s.reads.iter()))
+        .map(|p| shown(&root, p))
+        .fold(Vec::new(), |mut list, p| {
+            if !list.contains(&p) {
+                list.push(p);
+            }
+            list
+        });
+    let outcome = runtime.block_on(dev_loop::run(dev, shutdown_signal(), |event| {
+        print_event(&event, &root, colour, || {
+            banner(&config, local_issuer, Some(&watched));
+        });
+    }));
     match outcome {
         Ok(()) => {
             eprintln!("dev: stopped the {names}");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("dev: {e}; every other server was stopped too");
+            eprintln!("dev: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// One line per event (the failed build's output under a banner), on stderr with the servers'
+/// logs.
+fn print_event(event: &Event, root: &Path, colour: bool, on_started: impl FnOnce()) {
+    let (bold_red, reset) = if colour {
+        ("\x1b[1;31m", "\x1b[0m")
+    } else {
+        ("", "")
+    };
+    match event {
+        Event::Started => on_started(),
+        Event::Building { trigger, others } => {
+            let more = match others {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            eprintln!("dev: {}{more} changed: building", shown(root, trigger));
+        }
+        Event::BuildFailed {
+            output,
+            status,
+            elapsed,
+        } => {
+            let rule = "=".repeat(20);
+            eprintln!(
+                "{bold_red}{rule} dev: BUILD FAILED ({status}, {}): the servers keep running the last good build {rule}{reset}",
+                seconds(*elapsed)
+            );
+            eprint!("{output}");
+            if !output.ends_with('\n') && !output.is_empty() {
+                eprintln!();
+            }
+            eprintln!(
+                "{bold_red}{rule} dev: end of build errors; save a fix to build again {rule}{reset}"
+            );
+        }
+        Event::Unchanged { elapsed } => {
+            eprintln!("dev: built in {}; no server changed", seconds(*elapsed));
+        }
+        Event::Restarted {
+            name,
+            build,
+            restart,
+            because,
+        } => match (build, because) {
+            (Some(build), _) => eprintln!(
+                "dev: restarted {name}: build {}, restart {}",
+                seconds(*build),
+                seconds(*restart)
+            ),
+            (None, Some(file)) => eprintln!(
+                "dev: restarted {name} ({} changed): restart {}",
+                shown(root, file),
+                seconds(*restart)
+            ),
+            (None, None) => eprintln!("dev: restarted {name}: restart {}", seconds(*restart)),
+        },
+        Event::StartFailed { name, error } => {
+            eprintln!("dev: {error}; {name} starts again after the next change");
+        }
+        Event::Stopped { name, status } => {
+            eprintln!("dev: {name} stopped ({status}); it starts again after the next change");
+        }
+        Event::SelfChanged => eprintln!(
+            "dev: dev-runner itself was rebuilt; restart `cargo make dev` to run the new one"
+        ),
+        Event::WatchError(e) => eprintln!("dev: file watcher: {e} (a change may have been missed)"),
+    }
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+/// `path` relative to the project root when it is inside it.
+fn shown(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    if path.is_dir() {
+        format!("{}/", rel.display())
+    } else {
+        rel.display().to_string()
+    }
+}
+
+/// `path` made absolute against `root`, with symbolic links resolved when it exists, so that it
+/// compares equal to the paths the file watcher reports.
+fn absolute(root: &Path, path: PathBuf) -> PathBuf {
+    let joined = root.join(path);
+    joined.canonicalize().unwrap_or(joined)
+}
+
+fn users_file() -> PathBuf {
+    std::env::var_os("ISSUER_USERS_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_USERS_FILE))
 }
 
 /// Checked up front because readiness is judged by a port accepting connections: a server
@@ -154,15 +338,13 @@ async fn shutdown_signal() {
     clippy::print_stdout,
     reason = "a CLI whose job is to tell the developer where the app is"
 )]
-fn banner(config: &AuthConfig, local_issuer: bool) {
+fn banner(config: &AuthConfig, local_issuer: bool, watched: Option<&[String]>) {
     println!();
     println!("  Ready. Open {}", config.app_origin);
     println!("    API        {}", config.api_origin);
     if local_issuer {
         println!("    issuer     {} (dev issuer)", config.issuer_origin());
-        let file = std::env::var_os("ISSUER_USERS_FILE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_USERS_FILE));
+        let file = users_file();
         match dev_users(&file) {
             Ok(users) if !users.is_empty() => {
                 println!("  Dev users (from {}):", file.display());
@@ -184,6 +366,15 @@ fn banner(config: &AuthConfig, local_issuer: bool) {
             "    issuer     {} (log in with a user of that tenant)",
             config.issuer_origin()
         );
+    }
+    match watched {
+        Some(paths) => {
+            println!("  Watching {}:", paths.join(", "));
+            println!(
+                "  a save rebuilds and restarts what it changed; frontend/ saves reload the page."
+            );
+        }
+        None => println!("  Not watching (--once): restart to pick up changes."),
     }
     println!("  Ctrl-C stops everything.");
     println!();
