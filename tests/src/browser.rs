@@ -363,6 +363,14 @@ impl Page {
             .await
     }
 
+    /// Waits until `script` (a function body) returns `true` in the page.
+    pub async fn wait_for_script(&self, what: &str, script: &str) -> Step {
+        self.poll(what, || async {
+            Ok(self.eval(script).await? == Value::Bool(true))
+        })
+        .await
+    }
+
     /// Waits for a visible, enabled button whose label is `label`, and returns it.
     pub async fn button(&self, label: &str) -> Step<Element> {
         let xpath = format!(

@@ -159,6 +159,73 @@ pub fn frontend_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../frontend")
 }
 
+/// A SPA server with live reload on, serving a copy of `frontend/` (so a test may edit it), for
+/// the stack's issuer and API. Its files are `frontend` (the copy's root); dropping it stops
+/// the server and removes the copy.
+#[derive(Debug)]
+pub struct LiveReloadSpa {
+    /// `http://localhost:<port>` of this SPA server.
+    pub app: String,
+    /// The root of the frontend copy it serves and watches.
+    pub frontend: PathBuf,
+    handle: ServerHandle,
+    _copy: tempfile::TempDir,
+}
+
+impl LiveReloadSpa {
+    /// Starts it on a free loopback port, on the current Tokio runtime.
+    pub fn start(stack: &Stack) -> Result<Self, StackError> {
+        let copy = tempfile::Builder::new().prefix("e2e-frontend-").tempdir()?;
+        let frontend = copy.path().join("frontend");
+        copy_frontend(&frontend_dir(), &frontend)?;
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let app = format!("http://localhost:{}", listener.local_addr()?.port());
+        let config = AuthConfig::from_values(
+            Some(stack.issuer.clone()),
+            Some(CLIENT_ID.to_owned()),
+            Some(AUDIENCE.to_owned()),
+            Some(app.clone()),
+            Some(stack.api.clone()),
+        )?;
+        let mut settings = spa_server::Settings::new(config, &frontend);
+        settings.dev_reload = true;
+        let spa = spa_server::Application::from_listener(settings, listener)
+            .map_err(|e| server_error("spa-server (live reload)", e))?;
+        let handle = spa.handle();
+        tokio::spawn(spa.run_until_stopped());
+        Ok(Self {
+            app,
+            frontend,
+            handle,
+            _copy: copy,
+        })
+    }
+}
+
+impl Drop for LiveReloadSpa {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Copies the site's own files; `node_modules` becomes a link to the original (it is large,
+/// and only read).
+fn copy_frontend(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_name() == "node_modules" {
+            std::os::unix::fs::symlink(entry.path(), target)?;
+        } else if entry.file_type()?.is_dir() {
+            copy_frontend(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 /// An HTTP client for talking to the stack directly (no browser).
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -6,7 +6,7 @@
 //! takes the issuer's tokens only for its own audience.
 
 use e2e::browser::{Browser, BrowserError, Page, Step};
-use e2e::stack::{self, AUDIENCE, Stack};
+use e2e::stack::{self, AUDIENCE, LiveReloadSpa, Stack};
 use serde_json::{Value, json};
 
 const EXTERNAL_OK: &str = "Your Access Token was successfully validated!";
@@ -318,4 +318,52 @@ async fn the_api_accepts_a_token_minted_by_the_same_hook_for_its_audience() {
     assert_eq!(response.status(), reqwest::StatusCode::OK);
     let body: Value = response.json().await.expect("JSON body");
     assert_eq!(body["msg"], EXTERNAL_OK);
+}
+
+#[tokio::test]
+async fn with_live_reload_saving_a_frontend_file_reloads_the_open_page() {
+    let stack = stack::shared();
+    let spa = LiveReloadSpa::start(stack).expect("a live-reload SPA server");
+    let (app, css) = (spa.app.clone(), spa.frontend.join("css/app.css"));
+    Browser::run("live_reload", move |page| async move {
+        page.goto(&format!("{app}/")).await?;
+        // The reload script marks the page once its event stream is connected; a mark of our
+        // own, which no reload keeps, tells the old page from the new one.
+        page.wait_for_script(
+            "the live-reload stream",
+            "return document.documentElement.dataset.devReload === 'connected';",
+        )
+        .await?;
+        page.eval("window.beforeTheSave = true; return null;")
+            .await?;
+
+        let mut style =
+            std::fs::read_to_string(&css).map_err(|e| BrowserError::Unexpected(e.to_string()))?;
+        style.push_str("\n/* saved by the live-reload test */\n");
+        let saved = std::time::SystemTime::now();
+        std::fs::write(&css, style).map_err(|e| BrowserError::Unexpected(e.to_string()))?;
+
+        page.wait_for_script(
+            "the page to reload after the save",
+            "return window.beforeTheSave === undefined \
+             && document.documentElement.dataset.devReload === 'connected';",
+        )
+        .await?;
+        // Measured, not asserted (README, "cargo make dev"): from the save to the start of the
+        // new page's navigation, by the browser's own clock for the latter.
+        let origin = page.eval("return performance.timeOrigin;").await?;
+        let since_epoch = saved
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or_default();
+        if let Some(origin) = origin.as_f64() {
+            eprintln!(
+                "live reload: save to navigation start {:.0} ms",
+                origin - since_epoch
+            );
+        }
+        Ok(())
+    })
+    .await;
+    drop(spa);
 }

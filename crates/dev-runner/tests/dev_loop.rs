@@ -66,10 +66,8 @@ fn stand_in_server() {
     };
     let listener = TcpListener::bind(format!("127.0.0.1:{port}")).expect("stand-in binds");
     std::fs::write(&pid_file, std::process::id().to_string()).expect("pid file");
-    for stream in listener.incoming() {
-        if let Ok(mut stream) = stream {
-            let _ = stream.write_all(version.as_bytes());
-        }
+    for mut stream in listener.incoming().flatten() {
+        let _ = stream.write_all(version.as_bytes());
     }
 }
 

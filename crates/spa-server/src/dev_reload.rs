@@ -220,22 +220,13 @@ async fn events(reload: web::Data<DevReload>) -> HttpResponse {
             async move { Ok::<_, actix_web::Error>(web::Bytes::from(hello)) },
         );
     let rest = futures_util::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(Signal::Changed(path)) => {
-                    let frame = format!("event: reload\ndata: {path}\n\n");
-                    return Some((Ok(web::Bytes::from(frame)), rx));
-                }
-                // A stream that fell behind still owes its page one reload.
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    return Some((
-                        Ok(web::Bytes::from_static(b"event: reload\ndata: \n\n")),
-                        rx,
-                    ));
-                }
-                Ok(Signal::Closing) | Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
+        let frame = match rx.recv().await {
+            Ok(Signal::Changed(path)) => format!("event: reload\ndata: {path}\n\n"),
+            // A stream that fell behind still owes its page one reload.
+            Err(broadcast::error::RecvError::Lagged(_)) => "event: reload\ndata: \n\n".to_owned(),
+            Ok(Signal::Closing) | Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok(web::Bytes::from(frame)), rx))
     });
     HttpResponse::Ok()
         .content_type("text/event-stream")
