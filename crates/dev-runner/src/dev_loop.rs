@@ -270,7 +270,7 @@ impl State<'_> {
                     }
                 }
             }
-            if !configuration {
+            if !configuration && !self.sources_changed.contains(&path) {
                 self.sources_changed.push(path);
             }
         }
