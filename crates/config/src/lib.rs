@@ -2,7 +2,8 @@
 //!
 //! Every binary resolves the same settings the same way: `auth_config.json` (path from
 //! `AUTH_CONFIG`, default `auth_config.json` in the working directory), then the environment
-//! overrides `AUTH0_DOMAIN`, `AUTH0_CLIENT_ID`, `AUTH0_AUDIENCE`, `APP_ORIGIN`, `API_ORIGIN`.
+//! overrides `AUTH0_DOMAIN`, `AUTH0_CLIENT_ID`, `AUTH0_AUDIENCE`, `APP_ORIGIN`, `API_ORIGIN`,
+//! `AUTH0_DPOP`.
 //! Validation happens once, here, at the edge: what comes out is an [`AuthConfig`] whose URLs are
 //! parsed and whose issuer obeys the "plain http only on loopback" rule. A mistake is a
 //! [`ConfigError`] that names the setting and the fix in one line; binaries print it with
@@ -69,6 +70,9 @@ pub struct AuthConfig {
     pub app_origin: String,
     /// Origin of the API, without trailing slash (`http://localhost:3001`).
     pub api_origin: String,
+    /// Whether the SPA asks for DPoP-bound access tokens and calls the API with DPoP proofs
+    /// (`dpop`, env `AUTH0_DPOP`; default `false`).
+    pub dpop: bool,
 }
 
 /// The file's shape: the same keys as Auth0's quickstart `auth_config.json`.
@@ -80,6 +84,7 @@ struct RawConfig {
     audience: Option<String>,
     app_origin: Option<String>,
     api_origin: Option<String>,
+    dpop: Option<bool>,
 }
 
 impl AuthConfig {
@@ -99,13 +104,18 @@ impl AuthConfig {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH));
         let raw = read_file(&path)?;
         let pick = |file: Option<String>, var: &str| env(var).or(file);
-        Self::from_values(
+        let dpop = match env("AUTH0_DPOP") {
+            Some(value) => parse_bool(&value, "dpop / AUTH0_DPOP")?,
+            None => raw.dpop.unwrap_or(false),
+        };
+        let config = Self::from_values(
             pick(raw.domain, "AUTH0_DOMAIN"),
             pick(raw.client_id, "AUTH0_CLIENT_ID"),
             pick(raw.audience, "AUTH0_AUDIENCE"),
             pick(raw.app_origin, "APP_ORIGIN"),
             pick(raw.api_origin, "API_ORIGIN"),
-        )
+        )?;
+        Ok(Self { dpop, ..config })
     }
 
     /// Validates already-gathered values (file merged with environment).
@@ -148,6 +158,7 @@ impl AuthConfig {
             domain,
             client_id,
             audience,
+            dpop: false,
         })
     }
 
@@ -169,7 +180,21 @@ impl AuthConfig {
             "audience": self.audience,
             "appOrigin": self.app_origin,
             "apiOrigin": self.api_origin,
+            "dpop": self.dpop,
         })
+    }
+}
+
+/// `true`/`false` (also `1`/`0`), the only spellings a boolean setting takes.
+fn parse_bool(value: &str, setting: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        other => Err(ConfigError::new(
+            setting,
+            format!("{other:?} is not a boolean"),
+            "use true or false",
+        )),
     }
 }
 
@@ -428,14 +453,68 @@ mod tests {
     }
 
     #[test]
-    fn public_json_has_exactly_the_five_public_keys() {
+    fn public_json_has_exactly_the_six_public_keys() {
         let cfg = resolve(dev_values()).expect("valid");
         let json = cfg.public_json();
         let keys: Vec<_> = json.as_object().expect("object").keys().cloned().collect();
         assert_eq!(
             keys,
-            ["apiOrigin", "appOrigin", "audience", "clientId", "domain"]
+            [
+                "apiOrigin",
+                "appOrigin",
+                "audience",
+                "clientId",
+                "domain",
+                "dpop"
+            ]
         );
+        assert_eq!(json["dpop"], serde_json::Value::Bool(false));
+    }
+
+    fn with_file(contents: &str, vars: &[(&str, &str)]) -> Result<AuthConfig, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cfg.json");
+        std::fs::write(&path, contents).expect("write");
+        let mut env: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        env.insert("AUTH_CONFIG".into(), path.display().to_string());
+        AuthConfig::from_env_fn(|k| env.get(k).cloned())
+    }
+
+    const DEV_FILE: &str = r#"{"domain":"http://localhost:3002","clientId":"c","audience":"https://a","appOrigin":"http://localhost:3000","apiOrigin":"http://localhost:3001"}"#;
+
+    #[test]
+    fn dpop_defaults_to_false() {
+        assert!(!with_file(DEV_FILE, &[]).expect("valid").dpop);
+    }
+
+    #[test]
+    fn dpop_is_read_from_the_file() {
+        let file = DEV_FILE.replace('}', r#","dpop":true}"#);
+        assert!(with_file(&file, &[]).expect("valid").dpop);
+    }
+
+    #[test]
+    fn auth0_dpop_overrides_the_file() {
+        let file = DEV_FILE.replace('}', r#","dpop":true}"#);
+        assert!(
+            !with_file(&file, &[("AUTH0_DPOP", "false")])
+                .expect("valid")
+                .dpop
+        );
+        assert!(
+            with_file(DEV_FILE, &[("AUTH0_DPOP", "true")])
+                .expect("valid")
+                .dpop
+        );
+    }
+
+    #[test]
+    fn auth0_dpop_that_is_not_a_boolean_names_the_setting() {
+        let err = with_file(DEV_FILE, &[("AUTH0_DPOP", "yes please")]).expect_err("must refuse");
+        assert_eq!(err.setting, "dpop / AUTH0_DPOP");
     }
 
     #[test]

@@ -23,6 +23,7 @@ async fn auth_config_is_the_public_configuration() {
             "audience": "https://api.local.test",
             "appOrigin": "http://localhost:3000",
             "apiOrigin": "http://localhost:3001",
+            "dpop": false,
         })
     );
 }
@@ -54,6 +55,31 @@ async fn environment_overrides_reach_auth_config() {
     assert_eq!(body["audience"], "https://env.aud");
     assert_eq!(body["apiOrigin"], "http://127.0.0.1:4001");
     assert_eq!(body["domain"], "http://localhost:3002");
+    assert_eq!(body["dpop"], false);
+}
+
+#[tokio::test]
+async fn auth0_dpop_reaches_auth_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("auth_config.json");
+    std::fs::write(
+        &file,
+        r#"{"domain":"http://localhost:3002","clientId":"c","audience":"https://a","appOrigin":"http://localhost:3000","apiOrigin":"http://localhost:3001"}"#,
+    )
+    .expect("write");
+    let env = HashMap::from([
+        ("AUTH_CONFIG", file.display().to_string()),
+        ("AUTH0_DPOP", "true".to_owned()),
+    ]);
+    let config = AuthConfig::from_env_fn(|k| env.get(k).cloned()).expect("valid");
+    let app = spawn_app_with_config(config).await;
+    let body: Value = app
+        .get("/auth_config.json")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["dpop"], true);
 }
 
 #[tokio::test]
