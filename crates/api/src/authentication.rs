@@ -1,100 +1,292 @@
-//! Bearer-token authentication for the protected routes, on top of actix-web-httpauth.
+//! Access-token authentication for the protected routes, Bearer and DPoP, on top of
+//! actix-web-httpauth.
 //!
-//! The flow per request: [`BearerToken`] reads the credentials from the `Authorization` header,
-//! [`bearer_auth`] (an actix-web-httpauth [`HttpAuthentication`] middleware) hands the token to
-//! [`auth::Verifier`] and stores the verified claims in the request extensions, and handlers ask
-//! for them through the [`Claims`] and [`RequireScope`] extractors. Every refusal is an
-//! [`ApiError`], turned into an RFC 6750 response in one place (`crate::error`).
+//! The flow per request: [`AccessCredentials`] reads the credentials (the scheme, the token and,
+//! for DPoP, the `DPoP` proof headers); [`token_auth`] (an actix-web-httpauth
+//! [`HttpAuthentication`] middleware) applies the API's [`DpopMode`], hands the token to
+//! [`auth::Verifier`], checks the DPoP proof with [`auth::dpop::ProofVerifier`] for bound tokens,
+//! and stores the verified claims in the request extensions; handlers ask for them through the
+//! [`Claims`] and [`RequireScope`] extractors. Every refusal is a [`Refusal`]: an [`ApiError`]
+//! with the challenges to send, turned into an RFC 6750 / RFC 9449 response in one place
+//! (`crate::error`).
 //!
-//! Why our own credential extractor instead of actix-web-httpauth's `BearerAuth`: that one matches
-//! the scheme case-sensitively (RFC 9110 §11.1 says schemes are case-insensitive, so `bearer x`
-//! must work), silently takes the first of several `Authorization` headers (RFC 6750 calls that a
-//! malformed request) and cannot tell "no credentials" from "empty token". The token is never
-//! taken from the query string or body.
+//! The `Authorization` header is parsed by `auth::authorization`, the one parser the workspace
+//! has (the dev issuer's `/userinfo` uses it too). Why not actix-web-httpauth's `BearerAuth`
+//! extractor: it matches the scheme case-sensitively (RFC 9110 §11.1 says schemes are
+//! case-insensitive, so `bearer x` must work), silently takes the first of several
+//! `Authorization` headers (RFC 6750 calls that a malformed request), cannot tell "no
+//! credentials" from "empty token", and knows no DPoP. The crate's types still carry the
+//! credentials: its [`Bearer`] scheme, and [`Dpop`], our implementation of its [`Scheme`] trait.
+//! The token is never taken from the query string or body.
+//!
+//! Binding rules (RFC 9449 §7): a token with a `cnf` claim is refused when sent as Bearer (a
+//! stolen bound token must not work without its key); a token without `cnf.jkt` is refused when
+//! sent as DPoP. The proof's `htu` is checked against `apiOrigin` + the request path, never
+//! against the `Host` header, which the client controls.
 
+use std::fmt;
 use std::future::{Ready, ready};
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 
-use actix_web::dev::{Payload, ServiceRequest};
-use actix_web::http::header::AUTHORIZATION;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{
+    AUTHORIZATION, HeaderName, HeaderValue, InvalidHeaderValue, TryIntoHeaderValue,
+};
+use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use actix_web_httpauth::headers::authorization::Bearer;
+use actix_web_httpauth::extractors::AuthExtractorConfig;
+use actix_web_httpauth::headers::authorization::{Bearer, ParseError, Scheme};
 use actix_web_httpauth::middleware::HttpAuthentication;
+use auth::authorization::{AuthScheme, AuthorizationError, parse_authorization, parse_credentials};
+use auth::dpop::{ProofRequest, ProofVerifier};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Challenges, DPOP_NONCE, DpopChallenge, Refusal};
 
-/// The bearer token of a request, read from its single `Authorization` header.
-///
-/// Holds actix-web-httpauth's [`Bearer`] credentials, whose `Debug` hides the token.
+/// The `DPoP` request header that carries the proof.
+pub const DPOP: HeaderName = HeaderName::from_static("dpop");
+
+/// Which schemes the API accepts (`API_DPOP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DpopMode {
+    /// Bearer for unbound tokens, DPoP for bound ones (the default).
+    #[default]
+    Allowed,
+    /// DPoP only: Bearer requests are refused with the DPoP challenge.
+    Required,
+    /// Bearer only: the DPoP scheme is refused as an unsupported scheme.
+    Off,
+}
+
+impl std::str::FromStr for DpopMode {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "allowed" => Ok(Self::Allowed),
+            "required" => Ok(Self::Required),
+            "off" => Ok(Self::Off),
+            other => Err(format!(
+                "{other:?} is not a DPoP mode; use allowed, required or off"
+            )),
+        }
+    }
+}
+
+/// The DPoP side of authentication, registered as app data by `startup`.
 #[derive(Debug, Clone)]
-pub struct BearerToken(Bearer);
+pub struct DpopPolicy {
+    mode: DpopMode,
+    proofs: ProofVerifier,
+    /// The API's public origin (`apiOrigin`), the base of every proof's expected `htu`.
+    api_origin: Arc<str>,
+    algs: Arc<str>,
+}
 
-impl BearerToken {
+impl DpopPolicy {
+    /// A policy for `mode`, checking proofs with `proofs` against `api_origin` + path.
+    pub fn new(mode: DpopMode, proofs: ProofVerifier, api_origin: &str) -> Self {
+        Self {
+            mode,
+            algs: proofs.algorithms_text().into(),
+            proofs,
+            api_origin: api_origin.trim_end_matches('/').into(),
+        }
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> DpopMode {
+        self.mode
+    }
+
+    /// The proof verifier (for its counters).
+    pub fn proofs(&self) -> &ProofVerifier {
+        &self.proofs
+    }
+
+    /// The challenges for a request without usable credentials.
+    fn offer(&self) -> Challenges {
+        match self.mode {
+            DpopMode::Off => Challenges::Bearer,
+            DpopMode::Allowed => Challenges::BearerAndDpop {
+                algs: self.algs.clone(),
+            },
+            DpopMode::Required => Challenges::Dpop {
+                algs: self.algs.clone(),
+            },
+        }
+    }
+
+    /// The challenge for a refusal of a request that used `scheme`.
+    fn challenge_for(&self, scheme: AuthScheme) -> Challenges {
+        match scheme {
+            AuthScheme::Bearer => Challenges::Bearer,
+            AuthScheme::Dpop => Challenges::Dpop {
+                algs: self.algs.clone(),
+            },
+        }
+    }
+}
+
+/// The DPoP counterpart of actix-web-httpauth's [`Bearer`]: the access token of an
+/// `Authorization: DPoP <token>` header, parsed by the shared `auth::authorization` rules.
+///
+/// `Debug` and `Display` hide the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Dpop {
+    token: String,
+}
+
+impl Dpop {
+    /// Credentials for `token`.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self {
+            token: token.into(),
+        }
+    }
+
     /// The bare token, without the scheme.
     pub fn token(&self) -> &str {
-        self.0.token()
+        &self.token
+    }
+}
+
+impl fmt::Debug for Dpop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Dpop(<redacted>)")
+    }
+}
+
+impl fmt::Display for Dpop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DPoP <redacted>")
+    }
+}
+
+impl TryIntoHeaderValue for Dpop {
+    type Error = InvalidHeaderValue;
+
+    fn try_into_value(self) -> Result<HeaderValue, Self::Error> {
+        HeaderValue::from_str(&format!("DPoP {}", self.token))
+    }
+}
+
+impl Scheme for Dpop {
+    fn parse(header: &HeaderValue) -> Result<Self, ParseError> {
+        match parse_credentials(header.as_bytes()) {
+            Ok(credentials) if credentials.scheme == AuthScheme::Dpop => {
+                Ok(Self::new(credentials.token))
+            }
+            Ok(_) | Err(AuthorizationError::UnsupportedScheme) => Err(ParseError::MissingScheme),
+            Err(_) => Err(ParseError::Invalid),
+        }
+    }
+}
+
+/// What a DPoP challenge is made from: the accepted proof algorithms. actix-web-httpauth's
+/// config trait, so that the challenge is built the way the crate builds its own.
+#[derive(Debug, Clone)]
+pub struct DpopConfig {
+    algs: Arc<str>,
+}
+
+impl DpopConfig {
+    /// The challenge config for the proof algorithms `algs` (space-separated).
+    pub fn new(algs: &str) -> Self {
+        Self { algs: algs.into() }
+    }
+}
+
+impl AuthExtractorConfig for DpopConfig {
+    type Inner = DpopChallenge;
+
+    fn into_inner(self) -> DpopChallenge {
+        DpopChallenge::offer(&self.algs)
+    }
+}
+
+/// The credentials of a request: its single `Authorization` header and, for DPoP, every `DPoP`
+/// header value (the proof verifier insists on exactly one).
+#[derive(Debug, Clone)]
+pub enum AccessCredentials {
+    /// `Authorization: Bearer <token>`.
+    Bearer(Bearer),
+    /// `Authorization: DPoP <token>` with its proofs.
+    Dpop {
+        /// The token.
+        credentials: Dpop,
+        /// The `DPoP` header values.
+        proofs: Vec<HeaderValue>,
+    },
+}
+
+impl AccessCredentials {
+    /// The scheme used.
+    pub fn scheme(&self) -> AuthScheme {
+        match self {
+            Self::Bearer(_) => AuthScheme::Bearer,
+            Self::Dpop { .. } => AuthScheme::Dpop,
+        }
+    }
+
+    /// The bare access token.
+    pub fn token(&self) -> &str {
+        match self {
+            Self::Bearer(bearer) => bearer.token(),
+            Self::Dpop { credentials, .. } => credentials.token(),
+        }
     }
 
     /// Parses the credentials of `req`. Pure header work: no allocation but the token copy.
     pub fn from_headers(req: &HttpRequest) -> Result<Self, ApiError> {
-        let mut values = req.headers().get_all(AUTHORIZATION);
-        let Some(value) = values.next() else {
-            return Err(missing_credentials(req));
-        };
-        if values.next().is_some() {
-            return Err(ApiError::InvalidRequest(
-                "more than one Authorization header",
-            ));
+        let values = req
+            .headers()
+            .get_all(AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
+        let credentials = parse_authorization(values).map_err(|err| match err {
+            AuthorizationError::Missing => missing_credentials(req),
+            AuthorizationError::Repeated => {
+                ApiError::InvalidRequest("more than one Authorization header")
+            }
+            AuthorizationError::UnsupportedScheme => ApiError::MissingCredentials(
+                "the Authorization header does not use the Bearer or DPoP scheme",
+            ),
+            AuthorizationError::EmptyToken(AuthScheme::Bearer) => {
+                ApiError::InvalidRequest("empty bearer token")
+            }
+            AuthorizationError::EmptyToken(AuthScheme::Dpop) => {
+                ApiError::InvalidRequest("empty DPoP token")
+            }
+            AuthorizationError::MalformedToken(_) => {
+                ApiError::InvalidToken("malformed token".into())
+            }
+        })?;
+        Ok(match credentials.scheme {
+            AuthScheme::Bearer => Self::Bearer(Bearer::new(credentials.token.to_owned())),
+            AuthScheme::Dpop => Self::Dpop {
+                credentials: Dpop::new(credentials.token),
+                proofs: req.headers().get_all(DPOP).cloned().collect(),
+            },
+        })
+    }
+
+    /// The scheme the refusal of a failed parse is addressed to: the scheme the header named,
+    /// if any.
+    fn attempted_scheme(req: &HttpRequest) -> Option<AuthScheme> {
+        let value = req.headers().get(AUTHORIZATION)?.as_bytes();
+        match parse_credentials(value) {
+            Ok(c) => Some(c.scheme),
+            Err(AuthorizationError::EmptyToken(s) | AuthorizationError::MalformedToken(s)) => {
+                Some(s)
+            }
+            Err(_) => None,
         }
-        let bytes = value.as_bytes();
-        let (scheme, rest) = match bytes.iter().position(|&b| b == b' ') {
-            Some(space) => (&bytes[..space], &bytes[space + 1..]),
-            None => (bytes, &b""[..]),
-        };
-        if !scheme.eq_ignore_ascii_case(b"bearer") {
-            return Err(ApiError::MissingCredentials(
-                "the Authorization header does not use the Bearer scheme",
-            ));
-        }
-        let token = rest.trim_ascii();
-        if token.is_empty() {
-            return Err(ApiError::InvalidRequest("empty bearer token"));
-        }
-        // RFC 6750 §2.1 b64token; every JWS compact serialization fits it. Checking here keeps
-        // binary junk away from the verifier and lets us borrow the bytes as a str.
-        if !is_b64token(token) {
-            return Err(ApiError::InvalidToken("malformed token".into()));
-        }
-        let token = std::str::from_utf8(token)
-            .map_err(|_| ApiError::InvalidToken("malformed token".into()))?;
-        Ok(Self(Bearer::new(token.to_owned())))
     }
 }
-
-fn is_b64token(token: &[u8]) -> bool {
-    let body_end = token
-        .iter()
-        .rposition(|&b| b != b'=')
-        .map_or(0, |last| last + 1);
-    body_end > 0 && token[..body_end].iter().all(|&b| B64TOKEN[usize::from(b)])
-}
-
-/// Which bytes may appear in a b64token before its `=` padding. A table, because this scan runs
-/// over every token on every protected request.
-const B64TOKEN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] =
-            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
-        b += 1;
-    }
-    table
-};
 
 /// The refusal for a request without usable credentials; says so when a client tried the query
 /// string (RFC 6750 §2.3), which we never accept because URLs end up in logs and histories.
@@ -106,59 +298,166 @@ fn missing_credentials(req: &HttpRequest) -> ApiError {
     ApiError::MissingCredentials(if in_query {
         "access tokens are accepted only in the Authorization header, not in the query string"
     } else {
-        "an access token is required in the Authorization header (Bearer scheme)"
+        "an access token is required in the Authorization header"
     })
 }
 
-impl FromRequest for BearerToken {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+impl FromRequest for AccessCredentials {
+    type Error = Refusal;
+    type Future = Ready<Result<Self, Refusal>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Self::from_headers(req))
+        ready(Self::from_headers(req).map_err(|error| {
+            let challenges = match req.app_data::<web::Data<DpopPolicy>>() {
+                None => Challenges::Bearer,
+                Some(policy) => match (&error, Self::attempted_scheme(req)) {
+                    (ApiError::MissingCredentials(_), _) | (_, None) => policy.offer(),
+                    (_, Some(scheme)) => policy.challenge_for(scheme),
+                },
+            };
+            error.with_challenges(challenges)
+        }))
     }
 }
 
-/// The actix-web-httpauth middleware that guards a resource: verifies the bearer token with the
-/// app's [`auth::Verifier`] and stores the claims for [`Claims`] and [`RequireScope`].
+/// The actix-web-httpauth middleware that guards a resource: applies the DPoP mode, verifies
+/// the token with the app's [`auth::Verifier`], checks the DPoP proof of bound tokens, and
+/// stores the claims for [`Claims`] and [`RequireScope`].
 ///
-/// The verifier comes from app data (registered by `startup`); if it is missing the request is
-/// refused as temporarily unavailable rather than let through.
-pub fn bearer_auth() -> HttpAuthentication<BearerToken, Validator> {
+/// The verifier and the DPoP policy come from app data (registered by `startup`); if either is
+/// missing the request is refused as temporarily unavailable rather than let through.
+pub fn token_auth() -> HttpAuthentication<AccessCredentials, Validator> {
     HttpAuthentication::with_fn(boxed_validate as Validator)
 }
 
-/// The validator's future; boxed so that [`bearer_auth`] has a nameable type.
+/// The validator's future; boxed so that [`token_auth`] has a nameable type.
 pub type ValidatorFuture =
     Pin<Box<dyn Future<Output = Result<ServiceRequest, (actix_web::Error, ServiceRequest)>>>>;
 
-/// The validator [`bearer_auth`] runs.
-pub type Validator = fn(ServiceRequest, BearerToken) -> ValidatorFuture;
+/// The validator [`token_auth`] runs.
+pub type Validator = fn(ServiceRequest, AccessCredentials) -> ValidatorFuture;
 
-fn boxed_validate(req: ServiceRequest, token: BearerToken) -> ValidatorFuture {
-    Box::pin(validate(req, token))
+fn boxed_validate(req: ServiceRequest, credentials: AccessCredentials) -> ValidatorFuture {
+    Box::pin(validate(req, credentials))
 }
+
+/// A fresh server nonce the client should switch to, sent in `DPoP-Nonce` on the response.
+#[derive(Debug, Clone)]
+struct NextNonce(String);
 
 async fn validate(
     req: ServiceRequest,
-    token: BearerToken,
+    credentials: AccessCredentials,
 ) -> Result<ServiceRequest, (actix_web::Error, ServiceRequest)> {
-    let Some(verifier) = req.app_data::<web::Data<auth::Verifier>>().cloned() else {
-        tracing::error!("no verifier registered; refusing the request");
+    let (Some(verifier), Some(policy)) = (
+        req.app_data::<web::Data<auth::Verifier>>().cloned(),
+        req.app_data::<web::Data<DpopPolicy>>().cloned(),
+    ) else {
+        tracing::error!("no verifier or DPoP policy registered; refusing the request");
         let err = ApiError::TemporarilyUnavailable {
             description: "the verifier is not configured".into(),
             retry_after: std::time::Duration::from_secs(30),
         };
         return Err((err.into(), req));
     };
-    match verifier.verify(token.token()).await {
-        Ok(claims) => {
-            req.extensions_mut().insert(Claims(Rc::new(claims)));
+    match check(&req, &credentials, &verifier, &policy).await {
+        Ok((claims, next_nonce)) => {
+            let mut extensions = req.extensions_mut();
+            extensions.insert(Claims {
+                claims: Rc::new(claims),
+                scheme: credentials.scheme(),
+                challenges: policy.challenge_for(credentials.scheme()),
+            });
+            if let Some(nonce) = next_nonce {
+                extensions.insert(NextNonce(nonce));
+            }
+            drop(extensions);
             Ok(req)
         }
-        // The verifier already logs the outcome of a refusal (never the token).
-        Err(err) => Err((ApiError::from(err).into(), req)),
+        // The verifiers already log the outcome of a refusal (never the token).
+        Err(refusal) => Err((refusal.into(), req)),
     }
+}
+
+/// The checks, in order: mode, token, binding, proof.
+async fn check(
+    req: &ServiceRequest,
+    credentials: &AccessCredentials,
+    verifier: &auth::Verifier,
+    policy: &DpopPolicy,
+) -> Result<(auth::Claims, Option<String>), Refusal> {
+    let scheme = credentials.scheme();
+    let refuse = |error: ApiError| error.with_challenges(policy.challenge_for(scheme));
+    match (scheme, policy.mode) {
+        (AuthScheme::Bearer, DpopMode::Required) => {
+            return Err(ApiError::MissingCredentials(
+                "this API accepts only DPoP-bound access tokens (DPoP scheme)",
+            )
+            .with_challenges(policy.offer()));
+        }
+        (AuthScheme::Dpop, DpopMode::Off) => {
+            return Err(ApiError::MissingCredentials(
+                "the Authorization header does not use the Bearer scheme",
+            )
+            .with_challenges(policy.offer()));
+        }
+        _ => {}
+    }
+    let claims = verifier
+        .verify(credentials.token())
+        .await
+        .map_err(|e| refuse(e.into()))?;
+    match credentials {
+        AccessCredentials::Bearer(_) => {
+            if claims.is_bound() {
+                return Err(refuse(ApiError::InvalidToken(
+                    "a DPoP-bound access token must be sent with the DPoP scheme and a proof"
+                        .into(),
+                )));
+            }
+            Ok((claims, None))
+        }
+        AccessCredentials::Dpop { proofs, .. } => {
+            let Some(jkt) = claims.dpop_jkt() else {
+                return Err(refuse(ApiError::InvalidToken(
+                    "the access token is not DPoP-bound; send it with the Bearer scheme".into(),
+                )));
+            };
+            let proofs: Vec<&[u8]> = proofs.iter().map(HeaderValue::as_bytes).collect();
+            let uri = format!("{}{}", policy.api_origin, req.uri().path());
+            let verified = policy
+                .proofs
+                .verify(&ProofRequest {
+                    proofs: &proofs,
+                    method: req.method().as_str(),
+                    uri: &uri,
+                    access_token: Some(credentials.token()),
+                    jkt: Some(jkt),
+                })
+                .await
+                .map_err(|e| refuse(e.into()))?;
+            Ok((claims, verified.next_nonce))
+        }
+    }
+}
+
+/// Middleware (for `actix_web::middleware::from_fn`) that hands a client the next server nonce
+/// in `DPoP-Nonce` when its proof used the previous one, so it switches before that expires.
+/// A separate step because actix-web-httpauth's validator sees only the request.
+pub async fn dpop_nonce_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut response = next.call(req).await?;
+    let nonce = response.request().extensions().get::<NextNonce>().cloned();
+    if let Some(NextNonce(nonce)) = nonce
+        && let Ok(value) = HeaderValue::from_str(&nonce)
+    {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(DPOP_NONCE), value);
+    }
+    Ok(response)
 }
 
 /// The verified claims of the request's access token, for handlers behind [`bearer_auth`].
@@ -166,30 +465,37 @@ async fn validate(
 /// Extraction fails closed: on a route without the middleware there are no claims, and the
 /// request is refused as unauthenticated.
 #[derive(Debug, Clone)]
-pub struct Claims(Rc<auth::Claims>);
+pub struct Claims {
+    claims: Rc<auth::Claims>,
+    scheme: AuthScheme,
+    challenges: Challenges,
+}
 
 impl Deref for Claims {
     type Target = auth::Claims;
 
     fn deref(&self) -> &auth::Claims {
-        &self.0
+        &self.claims
     }
 }
 
 impl Claims {
-    fn of(req: &HttpRequest) -> Result<Self, ApiError> {
-        req.extensions()
-            .get::<Self>()
-            .cloned()
-            .ok_or(ApiError::MissingCredentials(
-                "an access token is required in the Authorization header (Bearer scheme)",
-            ))
+    /// The scheme the token came with (`Bearer` or `DPoP`).
+    pub fn scheme(&self) -> AuthScheme {
+        self.scheme
+    }
+
+    fn of(req: &HttpRequest) -> Result<Self, Refusal> {
+        req.extensions().get::<Self>().cloned().ok_or_else(|| {
+            ApiError::MissingCredentials("an access token is required in the Authorization header")
+                .with_challenges(Challenges::Bearer)
+        })
     }
 }
 
 impl FromRequest for Claims {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Error = Refusal;
+    type Future = Ready<Result<Self, Refusal>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(Self::of(req))
@@ -227,8 +533,8 @@ impl<S: Scope> RequireScope<S> {
 }
 
 impl<S: Scope> FromRequest for RequireScope<S> {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Error = Refusal;
+    type Future = Ready<Result<Self, Refusal>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(Claims::of(req).and_then(|claims| {
@@ -238,7 +544,8 @@ impl<S: Scope> FromRequest for RequireScope<S> {
                     _scope: PhantomData,
                 })
             } else {
-                Err(ApiError::InsufficientScope { scope: S::NAME })
+                let challenges = claims.challenges.clone();
+                Err(ApiError::InsufficientScope { scope: S::NAME }.with_challenges(challenges))
             }
         }))
     }
@@ -250,23 +557,44 @@ mod tests {
 
     use super::*;
 
-    fn parse(values: &[&[u8]]) -> Result<String, ApiError> {
+    fn request(authorization: &[&[u8]], proofs: &[&str]) -> HttpRequest {
         let mut req = TestRequest::get().uri("/api/external");
-        for v in values {
+        for v in authorization {
             req = req.append_header((
                 AUTHORIZATION,
-                actix_web::http::header::HeaderValue::from_bytes(v).expect("valid header value"),
+                HeaderValue::from_bytes(v).expect("valid header value"),
             ));
         }
-        BearerToken::from_headers(&req.to_http_request()).map(|t| t.token().to_owned())
+        for p in proofs {
+            req = req.append_header((DPOP, *p));
+        }
+        req.to_http_request()
+    }
+
+    fn parse(values: &[&[u8]]) -> Result<String, ApiError> {
+        AccessCredentials::from_headers(&request(values, &[])).map(|c| c.token().to_owned())
     }
 
     #[test]
-    fn scheme_is_matched_case_insensitively() {
-        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
-            let value = format!("{scheme} abc.def.ghi");
-            assert_eq!(parse(&[value.as_bytes()]).as_deref(), Ok("abc.def.ghi"));
+    fn bearer_and_dpop_schemes_are_read_case_insensitively() {
+        for (value, scheme) in [
+            ("bEaReR abc.def.ghi", AuthScheme::Bearer),
+            ("dpop abc.def.ghi", AuthScheme::Dpop),
+        ] {
+            let c =
+                AccessCredentials::from_headers(&request(&[value.as_bytes()], &[])).expect("valid");
+            assert_eq!((c.scheme(), c.token()), (scheme, "abc.def.ghi"));
         }
+    }
+
+    #[test]
+    fn dpop_credentials_carry_every_proof_header() {
+        let c =
+            AccessCredentials::from_headers(&request(&[b"DPoP t"], &["p1", "p2"])).expect("valid");
+        let AccessCredentials::Dpop { proofs, .. } = c else {
+            panic!("DPoP credentials expected");
+        };
+        assert_eq!(proofs.len(), 2);
     }
 
     #[test]
@@ -283,13 +611,15 @@ mod tests {
     }
 
     #[test]
-    fn scheme_alone_or_blank_token_is_invalid_request() {
-        for value in [&b"Bearer"[..], b"Bearer ", b"bearer    "] {
-            assert_eq!(
-                parse(&[value]),
-                Err(ApiError::InvalidRequest("empty bearer token"))
-            );
-        }
+    fn blank_token_is_invalid_request_naming_the_scheme() {
+        assert_eq!(
+            parse(&[b"Bearer "]),
+            Err(ApiError::InvalidRequest("empty bearer token"))
+        );
+        assert_eq!(
+            parse(&[b"DPoP "]),
+            Err(ApiError::InvalidRequest("empty DPoP token"))
+        );
     }
 
     #[test]
@@ -304,30 +634,46 @@ mod tests {
 
     #[test]
     fn non_b64token_bytes_are_invalid_token() {
-        for value in [
-            &b"Bearer a b"[..],
-            b"Bearer \xff\xfe",
-            b"Bearer a\"b",
-            b"Bearer ===",
-        ] {
-            assert_eq!(
-                parse(&[value]),
-                Err(ApiError::InvalidToken("malformed token".into()))
-            );
-        }
+        assert_eq!(
+            parse(&[b"Bearer a\"b"]),
+            Err(ApiError::InvalidToken("malformed token".into()))
+        );
     }
 
     #[test]
-    fn trailing_padding_is_a_valid_b64token() {
-        assert_eq!(parse(&[b"Bearer abc=="]).as_deref(), Ok("abc=="));
+    fn dpop_scheme_parses_only_the_dpop_scheme() {
+        let dpop = Dpop::parse(&HeaderValue::from_static("dpop abc")).expect("valid");
+        assert_eq!(dpop.token(), "abc");
+        assert!(matches!(
+            Dpop::parse(&HeaderValue::from_static("Bearer abc")),
+            Err(ParseError::MissingScheme)
+        ));
+        assert!(matches!(
+            Dpop::parse(&HeaderValue::from_static("DPoP a b")),
+            Err(ParseError::Invalid)
+        ));
     }
 
     #[test]
-    fn debug_output_hides_the_token() {
-        let req = TestRequest::get()
-            .append_header((AUTHORIZATION, "Bearer secret-token"))
-            .to_http_request();
-        let token = BearerToken::from_headers(&req).expect("valid");
-        assert!(!format!("{token:?}").contains("secret-token"));
+    fn debug_and_display_hide_the_token() {
+        let req = request(&[b"Bearer secret-token"], &[]);
+        let bearer = AccessCredentials::from_headers(&req).expect("valid");
+        assert!(!format!("{bearer:?}").contains("secret-token"));
+        let dpop = Dpop::new("secret-token");
+        assert!(!format!("{dpop:?} {dpop}").contains("secret-token"));
+    }
+
+    #[test]
+    fn dpop_config_builds_the_offer_challenge() {
+        let challenge = DpopConfig::new("ES256 PS256").into_inner();
+        assert_eq!(challenge.to_string(), r#"DPoP algs="ES256 PS256""#);
+    }
+
+    #[test]
+    fn modes_parse_case_insensitively_and_refuse_others() {
+        assert_eq!("Required".parse(), Ok(DpopMode::Required));
+        assert_eq!("off".parse(), Ok(DpopMode::Off));
+        assert_eq!(" allowed ".parse(), Ok(DpopMode::Allowed));
+        assert!("on".parse::<DpopMode>().is_err());
     }
 }

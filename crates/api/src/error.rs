@@ -5,9 +5,15 @@
 //! JSON body `{"error": ..., "error_description": ...}`. Handlers, extractors and the
 //! authentication middleware only return `ApiError`s, so statuses live next to the error, not in
 //! handlers.
+//!
+//! With DPoP (RFC 9449) the challenge depends on the scheme the client used and on the API's
+//! DPoP mode: a [`Refusal`] is an `ApiError` plus the [`Challenges`] to send. A request that used
+//! DPoP is answered with `WWW-Authenticate: DPoP algs="...", error=...`; a request without
+//! usable credentials gets every scheme the API accepts (`Bearer` and/or `DPoP`).
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -41,13 +47,25 @@ pub enum ApiError {
         /// The scope the route needs.
         scope: &'static str,
     },
-    /// The issuer's signing keys cannot be had right now.
+    /// The issuer's signing keys cannot be had right now (or DPoP proofs cannot be checked for
+    /// replay).
     #[error("{description}")]
     TemporarilyUnavailable {
         /// Safe description from `auth`.
         description: Cow<'static, str>,
         /// How long the client should wait.
         retry_after: Duration,
+    },
+    /// The DPoP proof failed a check (RFC 9449 §7.1).
+    #[error("{0}")]
+    InvalidDpopProof(Cow<'static, str>),
+    /// Server nonces are on and the proof lacks the current nonce (RFC 9449 §9).
+    #[error("{description}")]
+    UseDpopNonce {
+        /// The nonce to send in `DPoP-Nonce`.
+        nonce: String,
+        /// Safe description from `auth`.
+        description: Cow<'static, str>,
     },
 }
 
@@ -67,23 +85,108 @@ impl ApiError {
             Self::InvalidToken(_) => "invalid_token",
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::TemporarilyUnavailable { .. } => "temporarily_unavailable",
+            Self::InvalidDpopProof(_) => "invalid_dpop_proof",
+            Self::UseDpopNonce { .. } => "use_dpop_nonce",
         }
     }
 
-    fn challenge(&self) -> BearerChallenge {
+    /// The auth-params of the challenge: `error`, `error_description`, `scope`.
+    fn params(&self) -> ChallengeParams {
         match self {
-            Self::MissingCredentials(_) => BearerChallenge::default(),
-            Self::InsufficientScope { scope } => BearerChallenge {
+            Self::MissingCredentials(_) => ChallengeParams::default(),
+            Self::InsufficientScope { scope } => ChallengeParams {
                 error: Some(self.error_code()),
                 description: Some(self.to_string()),
                 scope: Some(scope),
             },
-            _ => BearerChallenge {
+            _ => ChallengeParams {
                 error: Some(self.error_code()),
                 description: Some(self.to_string()),
                 scope: None,
             },
         }
+    }
+
+    fn challenge(&self) -> BearerChallenge {
+        BearerChallenge(self.params())
+    }
+
+    /// This error, answered with `challenges`.
+    pub fn with_challenges(self, challenges: Challenges) -> Refusal {
+        Refusal {
+            error: self,
+            challenges,
+        }
+    }
+}
+
+impl From<auth::dpop::DpopError> for ApiError {
+    fn from(err: auth::dpop::DpopError) -> Self {
+        let description = err.description().into();
+        match err.code() {
+            auth::dpop::DpopErrorCode::UseDpopNonce => Self::UseDpopNonce {
+                nonce: err.nonce().unwrap_or_default().to_owned(),
+                description,
+            },
+            auth::dpop::DpopErrorCode::TemporarilyUnavailable => Self::TemporarilyUnavailable {
+                description,
+                retry_after: err.retry_after().unwrap_or(DEFAULT_RETRY_AFTER),
+            },
+            auth::dpop::DpopErrorCode::InvalidDpopProof => Self::InvalidDpopProof(description),
+        }
+    }
+}
+
+/// Which `WWW-Authenticate` challenges a refusal carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenges {
+    /// `Bearer realm="api", ...`: the request used Bearer, or the API accepts only Bearer.
+    Bearer,
+    /// `DPoP algs="...", ...`: the request used DPoP, or the API requires it.
+    Dpop {
+        /// The proof algorithms, space-separated.
+        algs: Arc<str>,
+    },
+    /// Both, Bearer first: a request without credentials to an API that accepts either.
+    BearerAndDpop {
+        /// The proof algorithms, space-separated.
+        algs: Arc<str>,
+    },
+}
+
+/// An [`ApiError`] with the challenges to answer it with: what the DPoP-aware authentication
+/// middleware returns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct Refusal {
+    /// What went wrong.
+    pub error: ApiError,
+    /// How the client is told to authenticate.
+    pub challenges: Challenges,
+}
+
+impl ResponseError for Refusal {
+    fn status_code(&self) -> StatusCode {
+        self.error.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let params = self.error.params();
+        let mut response = HttpResponse::build(self.status_code());
+        match &self.challenges {
+            Challenges::Bearer => {
+                response.insert_header(WwwAuthenticate(BearerChallenge(params)));
+            }
+            Challenges::Dpop { algs } => {
+                response.insert_header(WwwAuthenticate(DpopChallenge::new(algs, params)));
+            }
+            Challenges::BearerAndDpop { algs } => {
+                response
+                    .insert_header(WwwAuthenticate(BearerChallenge(params.clone())))
+                    .append_header(WwwAuthenticate(DpopChallenge::new(algs, params)));
+            }
+        }
+        finish(&self.error, response)
     }
 }
 
@@ -111,7 +214,10 @@ struct ErrorBody<'a> {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::MissingCredentials(_) | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingCredentials(_)
+            | Self::InvalidToken(_)
+            | Self::InvalidDpopProof(_)
+            | Self::UseDpopNonce { .. } => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             Self::TemporarilyUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -119,12 +225,18 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let description = self.to_string();
         let mut response = HttpResponse::build(self.status_code());
-        response
-            .insert_header(WwwAuthenticate(self.challenge()))
-            .insert_header((header::CACHE_CONTROL, "no-store"));
-        if let Self::TemporarilyUnavailable { retry_after, .. } = self {
+        response.insert_header(WwwAuthenticate(self.challenge()));
+        finish(self, response)
+    }
+}
+
+/// The parts of a refusal every challenge shares: `Cache-Control`, `Retry-After`, `DPoP-Nonce`
+/// and the JSON body.
+fn finish(error: &ApiError, mut response: actix_web::HttpResponseBuilder) -> HttpResponse {
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    match error {
+        ApiError::TemporarilyUnavailable { retry_after, .. } => {
             // Whole seconds, rounded up, at least one: a client must never be told "retry now".
             let secs = retry_after
                 .as_secs()
@@ -132,12 +244,24 @@ impl ResponseError for ApiError {
                 .max(1);
             response.insert_header((header::RETRY_AFTER, secs));
         }
-        response.json(ErrorBody {
-            error: self.error_code(),
-            error_description: &description,
-        })
+        ApiError::UseDpopNonce { nonce, .. } => {
+            // The nonce is ours (base64url), so it is always a valid header value; if it were
+            // not, the client gets the refusal without it rather than a 500.
+            if let Ok(value) = HeaderValue::from_str(nonce) {
+                response.insert_header((DPOP_NONCE, value));
+            }
+        }
+        _ => {}
     }
+    let description = error.to_string();
+    response.json(ErrorBody {
+        error: error.error_code(),
+        error_description: &description,
+    })
 }
+
+/// The `DPoP-Nonce` response header (RFC 9449 §8.1).
+pub const DPOP_NONCE: &str = "dpop-nonce";
 
 /// An RFC 6750 §3 `Bearer` challenge with comma-separated auth-params.
 ///
@@ -147,18 +271,19 @@ impl ResponseError for ApiError {
 /// crate's [`Challenge`] trait and [`WwwAuthenticate`] header, so the rest of the crate's types
 /// still apply.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BearerChallenge {
+pub struct BearerChallenge(ChallengeParams);
+
+/// The error auth-params shared by the Bearer and the DPoP challenge.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ChallengeParams {
     error: Option<&'static str>,
     description: Option<String>,
     scope: Option<&'static str>,
 }
 
-impl BearerChallenge {
-    fn render(&self) -> String {
-        let mut out = String::with_capacity(96);
-        out.push_str("Bearer realm=\"");
-        push_quoted(&mut out, REALM);
-        out.push('"');
+impl ChallengeParams {
+    /// Appends `, name="value"` for each parameter that is set.
+    fn push_to(&self, out: &mut String) {
         let params = [
             ("error", self.error),
             ("error_description", self.description.as_deref()),
@@ -169,11 +294,75 @@ impl BearerChallenge {
                 out.push_str(", ");
                 out.push_str(name);
                 out.push_str("=\"");
-                push_quoted(&mut out, value);
+                push_quoted(out, value);
                 out.push('"');
             }
         }
+    }
+}
+
+impl BearerChallenge {
+    fn render(&self) -> String {
+        let mut out = String::with_capacity(96);
+        out.push_str("Bearer realm=\"");
+        push_quoted(&mut out, REALM);
+        out.push('"');
+        self.0.push_to(&mut out);
         out
+    }
+}
+
+/// An RFC 9449 §7.1 `DPoP` challenge: `DPoP algs="ES256", error="invalid_dpop_proof", ...`.
+///
+/// Plugs into actix-web-httpauth's [`Challenge`] trait like [`BearerChallenge`], with the same
+/// comma-separated, always-valid quoting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpopChallenge {
+    algs: Arc<str>,
+    params: ChallengeParams,
+}
+
+impl DpopChallenge {
+    fn new(algs: &Arc<str>, params: ChallengeParams) -> Self {
+        Self {
+            algs: algs.clone(),
+            params,
+        }
+    }
+
+    /// The challenge without error parameters: what a client that sent no DPoP credentials is
+    /// told.
+    pub fn offer(algs: &Arc<str>) -> Self {
+        Self::new(algs, ChallengeParams::default())
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::with_capacity(96);
+        out.push_str("DPoP algs=\"");
+        push_quoted(&mut out, &self.algs);
+        out.push('"');
+        self.params.push_to(&mut out);
+        out
+    }
+}
+
+impl fmt::Display for DpopChallenge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+impl Challenge for DpopChallenge {
+    fn to_bytes(&self) -> Bytes {
+        Bytes::from(self.render())
+    }
+}
+
+impl TryIntoHeaderValue for DpopChallenge {
+    type Error = InvalidHeaderValue;
+
+    fn try_into_value(self) -> Result<HeaderValue, Self::Error> {
+        HeaderValue::from_maybe_shared(self.to_bytes())
     }
 }
 
@@ -255,6 +444,70 @@ mod tests {
             value.to_str().expect("ascii"),
             r#"Bearer realm="api", error="invalid_token", error_description="a\"b\\c?d?""#
         );
+    }
+
+    fn header_values(response: &HttpResponse, name: header::HeaderName) -> Vec<String> {
+        response
+            .headers()
+            .get_all(name)
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn dpop_challenge_carries_algs_then_the_error_parameters() {
+        let refusal = ApiError::InvalidDpopProof("DPoP proof is too old".into()).with_challenges(
+            Challenges::Dpop {
+                algs: "ES256 PS256".into(),
+            },
+        );
+        assert_eq!(
+            header_values(&refusal.error_response(), header::WWW_AUTHENTICATE),
+            [
+                r#"DPoP algs="ES256 PS256", error="invalid_dpop_proof", error_description="DPoP proof is too old""#
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_credentials_can_offer_both_schemes_bearer_first() {
+        let refusal =
+            ApiError::MissingCredentials("x").with_challenges(Challenges::BearerAndDpop {
+                algs: "ES256".into(),
+            });
+        assert_eq!(
+            header_values(&refusal.error_response(), header::WWW_AUTHENTICATE),
+            [r#"Bearer realm="api""#, r#"DPoP algs="ES256""#]
+        );
+    }
+
+    #[test]
+    fn use_dpop_nonce_sends_the_nonce_header() {
+        let refusal = ApiError::UseDpopNonce {
+            nonce: "abc_-1".into(),
+            description: "a fresh DPoP nonce is required".into(),
+        }
+        .with_challenges(Challenges::Dpop {
+            algs: "ES256".into(),
+        });
+        let response = refusal.error_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            header_values(&response, header::HeaderName::from_static(DPOP_NONCE)),
+            ["abc_-1"]
+        );
+    }
+
+    #[test]
+    fn a_nonce_that_is_not_a_header_value_is_left_out_not_a_500() {
+        let refusal = ApiError::UseDpopNonce {
+            nonce: "bad\nnonce".into(),
+            description: "x".into(),
+        }
+        .with_challenges(Challenges::Bearer);
+        let response = refusal.error_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(!response.headers().contains_key(DPOP_NONCE));
     }
 
     #[test]

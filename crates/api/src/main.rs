@@ -15,6 +15,24 @@ struct Cli {
     /// Port to listen on (default 3001; 0 picks a free one).
     #[arg(long, env = "API_PORT")]
     port: Option<String>,
+    /// DPoP mode: `allowed` (Bearer for unbound tokens, DPoP for bound ones), `required`
+    /// (DPoP only) or `off` (Bearer only).
+    #[arg(long = "dpop", env = "API_DPOP", default_value = "allowed")]
+    dpop: String,
+    /// `1` turns DPoP server nonces on, `0` (default) off.
+    #[arg(long = "dpop-nonce", env = "API_DPOP_NONCE", default_value = "0")]
+    dpop_nonce: String,
+    /// Secret the DPoP nonces are derived from (at least 32 characters); replicas that share
+    /// it accept each other's nonces. Default: random per process.
+    #[arg(
+        long = "dpop-nonce-secret",
+        env = "API_DPOP_NONCE_SECRET",
+        hide_env_values = true
+    )]
+    dpop_nonce_secret: Option<String>,
+    /// How many DPoP proofs the replay store holds (default 1000000; see the README for sizing).
+    #[arg(long = "dpop-replay-capacity", env = "API_DPOP_REPLAY_CAPACITY")]
+    dpop_replay_capacity: Option<String>,
 }
 
 #[actix_web::main]
@@ -31,8 +49,10 @@ async fn main() -> std::io::Result<()> {
     let listen = listen_addr(&cli).unwrap_or_else(|e| app_config::exit_on_config_error(&e));
     let config =
         app_config::AuthConfig::load().unwrap_or_else(|e| app_config::exit_on_config_error(&e));
+    let mut settings = Settings::new(listen, config);
+    dpop_settings(&cli, &mut settings).unwrap_or_else(|e| app_config::exit_on_config_error(&e));
     let _log_writer = api::telemetry::init_subscriber();
-    let application = match Application::build(Settings::new(listen, config)).await {
+    let application = match Application::build(settings).await {
         Ok(application) => application,
         Err(err @ (StartupError::Bind { .. } | StartupError::Verifier(_))) => {
             app_config::exit_on_config_error(&err)
@@ -49,4 +69,51 @@ fn listen_addr(cli: &Cli) -> Result<SocketAddr, app_config::ConfigError> {
         "API_PORT" => cli.port.clone(),
         _ => None,
     })
+}
+
+/// `API_DPOP`, `API_DPOP_NONCE`, `API_DPOP_NONCE_SECRET`, `API_DPOP_REPLAY_CAPACITY`.
+fn dpop_settings(cli: &Cli, settings: &mut Settings) -> Result<(), app_config::ConfigError> {
+    settings.dpop_mode = cli.dpop.parse().map_err(|problem: String| {
+        app_config::ConfigError::new("API_DPOP", problem, "use allowed, required or off")
+    })?;
+    let nonces = match cli.dpop_nonce.trim() {
+        "1" | "true" => true,
+        "0" | "false" => false,
+        other => {
+            return Err(app_config::ConfigError::new(
+                "API_DPOP_NONCE",
+                format!("{other:?} is not 0 or 1"),
+                "use 1 to turn DPoP server nonces on, 0 to leave them off",
+            ));
+        }
+    };
+    if nonces {
+        let mut nonce = auth::dpop::NonceSettings::random();
+        if let Some(secret) = &cli.dpop_nonce_secret {
+            if secret.len() < 32 {
+                return Err(app_config::ConfigError::new(
+                    "API_DPOP_NONCE_SECRET",
+                    "is shorter than 32 characters",
+                    "use a random string of at least 32 characters, the same on every replica",
+                ));
+            }
+            nonce.secret = secret.as_bytes().to_vec();
+        }
+        settings.dpop.nonce = Some(nonce);
+    }
+    if let Some(capacity) = &cli.dpop_replay_capacity {
+        settings.dpop.replay_capacity = capacity
+            .trim()
+            .parse()
+            .ok()
+            .filter(|c| *c > 0)
+            .ok_or_else(|| {
+                app_config::ConfigError::new(
+                    "API_DPOP_REPLAY_CAPACITY",
+                    format!("{capacity:?} is not a positive number"),
+                    "use the number of DPoP proofs to remember, e.g. 1000000",
+                )
+            })?;
+    }
+    Ok(())
 }

@@ -123,6 +123,31 @@ impl Metrics {
     }
 }
 
+/// Appends the DPoP proof counters: checks by outcome, nonces issued, replay-store entries.
+pub fn render_dpop(out: &mut String, stats: &auth::dpop::DpopStats) {
+    out.push_str("# HELP api_dpop_proofs_total DPoP proof checks by outcome.\n");
+    out.push_str("# TYPE api_dpop_proofs_total counter\n");
+    for (outcome, count) in &stats.proofs {
+        let _ = writeln!(
+            out,
+            "api_dpop_proofs_total{{outcome=\"{}\"}} {count}",
+            label_value(outcome)
+        );
+    }
+    counter(
+        out,
+        "api_dpop_nonces_issued_total",
+        "DPoP server nonces handed out (use_dpop_nonce refusals and slot renewals).",
+        stats.nonces_issued,
+    );
+    if let Some(entries) = stats.replay_entries {
+        out.push_str(
+            "# HELP api_dpop_replay_entries DPoP proof ids held against replay.\n# TYPE api_dpop_replay_entries gauge\n",
+        );
+        let _ = writeln!(out, "api_dpop_replay_entries {entries}");
+    }
+}
+
 fn counter(out: &mut String, name: &str, help: &str, value: u64) {
     let _ = writeln!(
         out,
@@ -192,6 +217,28 @@ mod tests {
             "api_jwks_keys_loaded 2",
             "api_jwks_key_set_age_seconds 2.500",
             "api_ready 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn dpop_statistics_are_exposed() {
+        let stats = auth::dpop::DpopStats {
+            proofs: vec![("ok", 3), ("replayed", 1)],
+            nonces_issued: 2,
+            replay_entries: Some(3),
+        };
+        let mut text = String::new();
+        render_dpop(&mut text, &stats);
+        for line in [
+            "api_dpop_proofs_total{outcome=\"ok\"} 3",
+            "api_dpop_proofs_total{outcome=\"replayed\"} 1",
+            "api_dpop_nonces_issued_total 2",
+            "api_dpop_replay_entries 3",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

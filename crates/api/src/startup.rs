@@ -3,17 +3,19 @@
 //! Middleware, outermost first: CORS (so that every answer, 401/403/503 included, carries the
 //! CORS headers, and preflights are answered before anything else runs), then the request log
 //! and counters (`crate::telemetry`), then the router. Only the two protected resources are
-//! wrapped in the bearer authentication middleware.
+//! wrapped in the token authentication middleware (Bearer and DPoP, `crate::authentication`).
 
 use std::net::{SocketAddr, TcpListener};
 
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::{Method, header};
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, Resource, web};
 use tracing_actix_web::TracingLogger;
 
-use crate::authentication::bearer_auth;
+use crate::authentication::{DPOP, DpopMode, DpopPolicy, dpop_nonce_header, token_auth};
+use crate::error::DPOP_NONCE;
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::telemetry::RequestSpan;
@@ -27,6 +29,10 @@ pub struct Settings {
     pub config: app_config::AuthConfig,
     /// How tokens are verified; [`Settings::new`] derives it from `config`.
     pub verifier: auth::VerifierConfig,
+    /// Which schemes are accepted (`API_DPOP`; default `allowed`).
+    pub dpop_mode: DpopMode,
+    /// How DPoP proofs are checked; `nonce` is set by `API_DPOP_NONCE=1`.
+    pub dpop: auth::dpop::DpopConfig,
     /// Worker threads; `None` is actix-web's default (one per physical core).
     pub workers: Option<usize>,
     /// Whether SIGINT and SIGTERM stop the server gracefully. Off in tests, where the process
@@ -40,6 +46,8 @@ impl Settings {
         Self {
             listen,
             verifier: auth::VerifierConfig::from_app_config(&config),
+            dpop_mode: DpopMode::default(),
+            dpop: auth::dpop::DpopConfig::default(),
             config,
             workers: None,
             handle_signals: true,
@@ -105,6 +113,12 @@ impl Application {
     /// Builds the server on a socket the caller bound. Needs a Tokio runtime.
     pub fn from_listener(settings: Settings, listener: TcpListener) -> Result<Self, StartupError> {
         let verifier = web::Data::new(auth::Verifier::new(settings.verifier.clone())?);
+        let proofs = auth::dpop::ProofVerifier::new(settings.dpop.clone())?;
+        let dpop = web::Data::new(DpopPolicy::new(
+            settings.dpop_mode,
+            proofs,
+            &settings.config.api_origin,
+        ));
         let metrics = web::Data::new(Metrics::default());
         let address = listener.local_addr().map_err(StartupError::Listener)?;
         let app_origin = settings.config.app_origin.clone();
@@ -115,22 +129,31 @@ impl Application {
             verifier.issuer(),
             settings.config.audience
         );
+        tracing::info!(
+            mode = ?settings.dpop_mode,
+            nonces = settings.dpop.nonce.is_some(),
+            algorithms = dpop.proofs().algorithms_text(),
+            "DPoP"
+        );
 
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(verifier.clone())
+                .app_data(dpop.clone())
                 .app_data(metrics.clone())
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .wrap(cors(&app_origin))
                 .service(named("/api/public").route(web::get().to(routes::public)))
                 .service(
                     named("/api/external")
-                        .wrap(bearer_auth())
+                        .wrap(token_auth())
+                        .wrap(from_fn(dpop_nonce_header))
                         .route(web::get().to(routes::external)),
                 )
                 .service(
                     named("/api/private-scoped")
-                        .wrap(bearer_auth())
+                        .wrap(token_auth())
+                        .wrap(from_fn(dpop_nonce_header))
                         .route(web::get().to(routes::private_scoped)),
                 )
                 .service(named("/healthz").route(web::get().to(routes::healthz)))
@@ -210,14 +233,19 @@ fn named(path: &'static str) -> Resource {
     web::resource(path).name(path)
 }
 
-/// CORS for the SPA: only `appOrigin`, credentials in the Authorization header, the challenge
-/// readable by scripts.
+/// CORS for the SPA: only `appOrigin`, credentials in the Authorization header and the DPoP
+/// proof in `DPoP`, the challenge and the server nonce readable by scripts (the SDK's nonce
+/// retry needs `DPoP-Nonce`).
 fn cors(app_origin: &str) -> Cors {
     Cors::default()
         .allowed_origin(app_origin)
         .allowed_methods([Method::GET])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, DPOP])
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static(DPOP_NONCE),
+        ])
         .max_age(600)
 }
 

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 
+use crate::authentication::DpopPolicy;
 use crate::metrics::Metrics;
 
 /// The content type of the Prometheus text format, version 0.0.4.
@@ -11,7 +12,9 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub async fn metrics(
     metrics: web::Data<Metrics>,
     verifier: web::Data<auth::Verifier>,
+    dpop: web::Data<DpopPolicy>,
 ) -> HttpResponse {
-    let body = metrics.render(&verifier.stats(), verifier.is_ready());
+    let mut body = metrics.render(&verifier.stats(), verifier.is_ready());
+    crate::metrics::render_dpop(&mut body, &dpop.proofs().stats());
     HttpResponse::Ok().content_type(CONTENT_TYPE).body(body)
 }

@@ -8,8 +8,7 @@ use crate::helpers::{
 };
 
 const EXTERNAL_BODY: &str = r#"{"msg":"Your Access Token was successfully validated!"}"#;
-const NO_CREDENTIALS: &str =
-    "an access token is required in the Authorization header (Bearer scheme)";
+const NO_CREDENTIALS: &str = "an access token is required in the Authorization header";
 
 #[tokio::test]
 async fn valid_token_gets_the_seed_message() {
@@ -55,7 +54,7 @@ async fn other_scheme_is_401_with_a_bare_challenge() {
         401,
         r#"Bearer realm="api""#,
         "unauthorized",
-        "the Authorization header does not use the Bearer scheme",
+        "the Authorization header does not use the Bearer or DPoP scheme",
     )
     .await;
 }

@@ -8,8 +8,13 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{KEYS, TestIssuer};
 
-const ENV_VARS: [&str; 9] = [
+const ENV_VARS: [&str; 14] = [
     "AUTH_CONFIG",
+    "AUTH0_DPOP",
+    "API_DPOP",
+    "API_DPOP_NONCE",
+    "API_DPOP_NONCE_SECRET",
+    "API_DPOP_REPLAY_CAPACITY",
     "AUTH0_DOMAIN",
     "AUTH0_CLIENT_ID",
     "AUTH0_AUDIENCE",
@@ -77,6 +82,24 @@ fn plain_http_domain_on_a_public_host_is_one_line_and_exit_code_2() {
 #[test]
 fn empty_audience_is_one_line_and_exit_code_2() {
     assert_one_line_config_error(&[("AUTH0_AUDIENCE", "")], "AUTH0_AUDIENCE");
+}
+
+#[test]
+fn unknown_dpop_mode_is_one_line_and_exit_code_2() {
+    assert_one_line_config_error(&[("API_DPOP", "sometimes")], "API_DPOP");
+}
+
+#[test]
+fn dpop_nonce_other_than_0_or_1_is_one_line_and_exit_code_2() {
+    assert_one_line_config_error(&[("API_DPOP_NONCE", "yes")], "API_DPOP_NONCE");
+}
+
+#[test]
+fn short_dpop_nonce_secret_is_one_line_and_exit_code_2() {
+    assert_one_line_config_error(
+        &[("API_DPOP_NONCE", "1"), ("API_DPOP_NONCE_SECRET", "short")],
+        "API_DPOP_NONCE_SECRET",
+    );
 }
 
 #[test]
