@@ -25,6 +25,8 @@ pub(crate) enum ErrorCode {
     InvalidToken,
     ServerError,
     TemporarilyUnavailable,
+    InvalidDpopProof,
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -42,6 +44,8 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -80,6 +84,8 @@ pub(crate) struct OAuthError {
     status: StatusCode,
     error: ErrorCode,
     description: String,
+    /// A server nonce for the `DPoP-Nonce` header (RFC 9449 §8).
+    dpop_nonce: Option<String>,
 }
 
 impl OAuthError {
@@ -92,6 +98,27 @@ impl OAuthError {
             status,
             error,
             description: description.into(),
+            dpop_nonce: None,
+        }
+    }
+
+    /// A refused DPoP proof: `use_dpop_nonce` with the nonce to use, or `invalid_dpop_proof`.
+    /// `status` is 400 at the token endpoint (RFC 9449 §5, §8) and 401 at a resource (§7.1).
+    pub(crate) fn dpop(status: StatusCode, err: &auth::dpop::DpopError) -> Self {
+        let code = match err.code() {
+            auth::dpop::DpopErrorCode::UseDpopNonce => ErrorCode::UseDpopNonce,
+            auth::dpop::DpopErrorCode::TemporarilyUnavailable => {
+                return Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::TemporarilyUnavailable,
+                    err.description(),
+                );
+            }
+            auth::dpop::DpopErrorCode::InvalidDpopProof => ErrorCode::InvalidDpopProof,
+        };
+        Self {
+            dpop_nonce: err.nonce().map(str::to_owned),
+            ..Self::new(status, code, err.description())
         }
     }
 
@@ -126,10 +153,18 @@ impl ResponseError for OAuthError {
             .insert_header((header::PRAGMA, "no-cache"));
         if self.status == StatusCode::UNAUTHORIZED {
             // RFC 6750 §3: the challenge names the error; the description is ours and quote-free.
+            let description = self.description.replace(['"', '\\'], "'");
             let challenge = if self.error == ErrorCode::InvalidToken {
                 format!(
-                    "Bearer realm=\"dev-issuer\", error=\"invalid_token\", error_description=\"{}\"",
-                    self.description.replace(['"', '\\'], "'")
+                    "Bearer realm=\"dev-issuer\", error=\"invalid_token\", error_description=\"{description}\""
+                )
+            } else if matches!(
+                self.error,
+                ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce
+            ) {
+                format!(
+                    "DPoP algs=\"ES256\", error=\"{}\", error_description=\"{description}\"",
+                    self.error
                 )
             } else {
                 "Bearer realm=\"dev-issuer\"".to_owned()
@@ -137,6 +172,11 @@ impl ResponseError for OAuthError {
             if let Ok(value) = HeaderValue::from_str(&challenge) {
                 response.insert_header((header::WWW_AUTHENTICATE, value));
             }
+        }
+        if let Some(nonce) = &self.dpop_nonce
+            && let Ok(value) = HeaderValue::from_str(nonce)
+        {
+            response.insert_header(("dpop-nonce", value));
         }
         response.json(serde_json::json!({
             "error": self.error.as_str(),

@@ -38,6 +38,9 @@ pub enum StartupError {
     /// The signing keys are unusable.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The DPoP proof settings are invalid (a programming error, never user input).
+    #[error("cannot set up DPoP: {0}")]
+    Dpop(String),
     /// Binding or serving failed.
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),

@@ -23,6 +23,8 @@ pub(crate) struct AccessToken<'a> {
     pub scopes: &'a [String],
     pub issued_at: i64,
     pub lifetime: Duration,
+    /// The DPoP key thumbprint the token is bound to (`cnf.jkt`).
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// What an ID token says.
@@ -61,7 +63,7 @@ impl Issuer {
             Some(api) => json!(api),
             None => json!(userinfo),
         };
-        json!({
+        let mut claims = json!({
             "iss": self.inner.issuer,
             "sub": token.user.sub,
             "aud": aud,
@@ -70,7 +72,11 @@ impl Issuer {
             "scope": token.scopes.join(" "),
             "azp": token.client_id,
             "jti": random_secret(),
-        })
+        });
+        if let Some(jkt) = token.dpop_jkt {
+            claims["cnf"] = json!({ "jkt": jkt });
+        }
+        claims
     }
 
     /// ID-token claims: the profile the scopes allow, then the OIDC Core §2 claims.

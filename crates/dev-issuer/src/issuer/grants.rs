@@ -43,6 +43,8 @@ struct Grant<'a> {
     session: &'a Session,
     /// The refresh-token family to extend, when `offline_access` was granted.
     family: Option<String>,
+    /// The DPoP key the tokens are bound to.
+    dpop_jkt: Option<&'a str>,
 }
 
 impl Issuer {
@@ -67,13 +69,15 @@ impl Issuer {
 
     /// The `authorization_code` grant. The code is consumed by any attempt, right or wrong, so
     /// it cannot be guessed at; a second attempt also revokes the refresh tokens the first one
-    /// produced.
+    /// produced. `proof_jkt` is the key of a verified DPoP proof: the tokens are bound to it,
+    /// and a code bound by `dpop_jkt` is redeemed only with a proof of that key.
     pub(crate) fn redeem_code(
         &self,
         code: &str,
         client_id: &str,
         redirect_uri: Option<&str>,
         verifier: &str,
+        proof_jkt: Option<&str>,
     ) -> Result<TokenSet, GrantError> {
         let now = self.now();
         let key = storage_key(code);
@@ -119,6 +123,13 @@ impl Issuer {
                 "code_verifier does not match the code_challenge",
             ));
         }
+        if let Some(bound) = &grant.request.dpop_jkt
+            && proof_jkt != Some(bound.as_str())
+        {
+            return Err(GrantError::InvalidGrant(
+                "the authorization code is bound to another DPoP key (dpop_jkt)",
+            ));
+        }
         let user = self
             .inner
             .users
@@ -142,6 +153,7 @@ impl Issuer {
             nonce: grant.request.nonce.as_deref(),
             session: &grant.session,
             family,
+            dpop_jkt: proof_jkt,
         })
     }
 
@@ -153,6 +165,7 @@ impl Issuer {
         token: &str,
         client_id: &str,
         scope: Option<&str>,
+        proof_jkt: Option<&str>,
     ) -> Result<TokenSet, GrantError> {
         let now = self.now();
         let record = {
@@ -175,6 +188,15 @@ impl Issuer {
             if record.client_id != client_id {
                 return Err(GrantError::InvalidGrant(
                     "refresh token was issued to another client",
+                ));
+            }
+            // A bound refresh token is useless without its key: a thief gets nothing, and the
+            // token is not spent by the attempt.
+            if let Some(bound) = &record.dpop_jkt
+                && proof_jkt != Some(bound.as_str())
+            {
+                return Err(GrantError::InvalidGrant(
+                    "the refresh token is bound to another DPoP key",
                 ));
             }
             record.used = true;
@@ -203,6 +225,7 @@ impl Issuer {
             nonce: None,
             session: &record.session,
             family: Some(record.family),
+            dpop_jkt: record.dpop_jkt.as_deref().or(proof_jkt),
         })
     }
 
@@ -229,6 +252,7 @@ impl Issuer {
             scopes: grant.scopes,
             issued_at: now,
             lifetime: self.inner.lifetimes.access_token,
+            dpop_jkt: grant.dpop_jkt,
         });
         let id = self.id_claims(&IdToken {
             user: grant.user,
@@ -245,7 +269,7 @@ impl Issuer {
             "id_token": id_token,
             "scope": grant.scopes.join(" "),
             "expires_in": secs(self.inner.lifetimes.access_token),
-            "token_type": "Bearer",
+            "token_type": if grant.dpop_jkt.is_some() { "DPoP" } else { "Bearer" },
         });
         if let Some(family) = grant.family {
             let refresh = random_secret();
@@ -264,6 +288,7 @@ impl Issuer {
                     session: grant.session.clone(),
                     expires_at: now + secs(self.inner.lifetimes.refresh_token),
                     used: false,
+                    dpop_jkt: grant.dpop_jkt.map(str::to_owned),
                 },
             );
             json["refresh_token"] = Value::String(refresh);

@@ -44,6 +44,7 @@ impl Issuer {
             scopes: &scopes,
             issued_at: self.now(),
             lifetime,
+            dpop_jkt: None,
         });
         Ok(self.inner.keys.current().sign_jwt(&claims)?)
     }
@@ -69,6 +70,7 @@ impl Issuer {
             scopes: &scopes,
             issued_at: self.now(),
             lifetime: self.inner.lifetimes.access_token,
+            dpop_jkt: None,
         });
         if let Value::Object(map) = &mut claims {
             for (name, value) in overrides {

@@ -45,6 +45,8 @@ pub(crate) struct AuthRequest {
     pub state: Option<String>,
     pub nonce: Option<String>,
     pub code_challenge: String,
+    /// `dpop_jkt` (RFC 9449 §10): the thumbprint of the DPoP key the code is bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// The issuer core. Cheap to clone; clones share keys and state.
@@ -65,6 +67,9 @@ struct Inner {
     allowed_callback_urls: Vec<String>,
     allowed_logout_urls: Vec<String>,
     state: Mutex<store::State>,
+    /// DPoP proofs at the token endpoint and `/userinfo`, with server nonces as Auth0 requires
+    /// of public clients.
+    dpop: auth::dpop::ProofVerifier,
 }
 
 fn secs(d: Duration) -> i64 {
@@ -87,6 +92,11 @@ impl Issuer {
                 allowed_callback_urls: settings.allowed_callback_urls.clone(),
                 allowed_logout_urls: settings.allowed_logout_urls.clone(),
                 state: Mutex::new(store::State::default()),
+                dpop: auth::dpop::ProofVerifier::new(auth::dpop::DpopConfig {
+                    nonce: Some(auth::dpop::NonceSettings::random()),
+                    ..auth::dpop::DpopConfig::default()
+                })
+                .map_err(|e| StartupError::Dpop(e.to_string()))?,
             }),
         })
     }
@@ -95,6 +105,11 @@ impl Issuer {
     /// change is one map call), so a poisoned lock is taken over rather than failing forever.
     fn state(&self) -> MutexGuard<'_, store::State> {
         self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The DPoP proof verifier (ES256 proofs, server nonces on).
+    pub(crate) fn dpop(&self) -> &auth::dpop::ProofVerifier {
+        &self.inner.dpop
     }
 
     /// The issuer identifier, with its trailing slash (`http://localhost:3002/`).

@@ -60,6 +60,8 @@ pub(super) struct RefreshRecord {
     pub session: Session,
     pub expires_at: i64,
     pub used: bool,
+    /// The DPoP key the refresh token is bound to: only a proof with it may refresh.
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Debug, Default)]

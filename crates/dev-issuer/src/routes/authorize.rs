@@ -145,6 +145,13 @@ fn validate(params: &Params, issuer: &Issuer) -> Result<Validated, AuthorizeErro
             "code_challenge must be 43 base64url characters",
         ));
     }
+    // A SHA-256 thumbprint is 43 base64url characters, like a PKCE challenge.
+    let dpop_jkt = get("dpop_jkt")?;
+    if dpop_jkt.is_some_and(|jkt| !pkce::challenge_well_formed(jkt)) {
+        return Err(AuthorizeError::invalid_request(
+            "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)",
+        ));
+    }
     let audience = get("audience")?;
     if let Some(audience) = audience
         && !issuer.audience_known(audience)
@@ -194,6 +201,7 @@ fn validate(params: &Params, issuer: &Issuer) -> Result<Validated, AuthorizeErro
         state: get("state")?.map(str::to_owned),
         nonce: get("nonce")?.map(str::to_owned),
         code_challenge: code_challenge.to_owned(),
+        dpop_jkt: dpop_jkt.map(str::to_owned),
     };
     Ok(Validated {
         request,

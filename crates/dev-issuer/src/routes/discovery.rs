@@ -28,6 +28,7 @@ pub(crate) async fn openid_configuration(issuer: web::Data<Issuer>) -> HttpRespo
             "code_challenge_methods_supported": ["S256"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
+            "dpop_signing_alg_values_supported": issuer.dpop().algorithms().iter().map(|a| format!("{a:?}")).collect::<Vec<_>>(),
             "token_endpoint_auth_methods_supported": ["none"],
             "claims_supported": [
                 "aud", "auth_time", "azp", "email", "email_verified", "exp", "iat", "iss",

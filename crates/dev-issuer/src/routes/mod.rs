@@ -8,6 +8,7 @@
 mod authorize;
 mod dev;
 mod discovery;
+mod dpop;
 mod logout;
 mod token;
 mod userinfo;
@@ -70,6 +71,12 @@ fn cors(origins: &[String]) -> Cors {
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
             HeaderName::from_static("auth0-client"),
+            HeaderName::from_static("dpop"),
+        ])
+        // The SDK reads the nonce of a `use_dpop_nonce` answer from this header.
+        .expose_headers([
+            HeaderName::from_static("dpop-nonce"),
+            header::WWW_AUTHENTICATE,
         ])
         .max_age(86_400);
     for origin in origins {

@@ -3,11 +3,17 @@
 //!
 //! Bodies are form-urlencoded (auth0-spa-js's default, `useFormData: true`) or JSON (its
 //! `useFormData: false`); both are parsed into the same [`Params`]. Errors follow RFC 6749 §5.2.
+//!
+//! With a `DPoP` header (RFC 9449 §5) the proof is checked first, a server nonce is required as
+//! Auth0 requires it of public clients (400 `use_dpop_nonce` + `DPoP-Nonce`, and the client
+//! retries), and the tokens are bound to the proof's key: `cnf.jkt` in the access token,
+//! `token_type: "DPoP"`, a refresh token that only refreshes with a proof of the same key.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::Params;
+use super::dpop::{has_proof, verify_proof};
 use crate::error::{ErrorCode, OAuthError};
 use crate::issuer::{GrantError, Issuer};
 
@@ -90,17 +96,34 @@ pub(crate) async fn token(
     let params = params(&req, &body)?;
     let grant_type = required(&params, "grant_type")?;
     let client_id = client(&params, &issuer)?;
+    let proof_jkt = if has_proof(&req) {
+        Some(
+            verify_proof(
+                &req,
+                &issuer,
+                "/oauth/token",
+                None,
+                None,
+                StatusCode::BAD_REQUEST,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
     let tokens = match grant_type {
         "authorization_code" => issuer.redeem_code(
             required(&params, "code")?,
             client_id,
             optional(&params, "redirect_uri")?,
             required(&params, "code_verifier")?,
+            proof_jkt.as_deref(),
         )?,
         "refresh_token" => issuer.redeem_refresh_token(
             required(&params, "refresh_token")?,
             client_id,
             optional(&params, "scope")?,
+            proof_jkt.as_deref(),
         )?,
         other => {
             return Err(OAuthError::new(

@@ -1,12 +1,16 @@
 //! `GET|POST /userinfo`: the profile behind an access token, as OIDC Core §5.3 describes.
 //!
 //! The token must be one of ours (current or previous key), unexpired, with the userinfo URL in
-//! its `aud`. It is read from the Authorization header only and never logged.
+//! its `aud`. It is read from the Authorization header only and never logged. A DPoP-bound
+//! token (`cnf.jkt`) is accepted only with the DPoP scheme and a proof of its key.
 
-use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use auth::authorization::{AuthScheme, AuthorizationError, Credentials, parse_authorization};
 use jsonwebtoken::{Algorithm, Validation};
 
+use super::dpop::verify_proof;
 use crate::error::{ErrorCode, OAuthError};
 use crate::issuer::Issuer;
 
@@ -15,40 +19,44 @@ struct AccessClaims {
     sub: String,
     #[serde(default)]
     scope: String,
+    #[serde(default)]
+    cnf: Option<Confirmation>,
 }
 
-fn bearer(req: &HttpRequest) -> Result<&str, OAuthError> {
-    let mut values = req.headers().get_all(header::AUTHORIZATION);
-    let value = values.next();
-    if values.next().is_some() {
-        return Err(OAuthError::invalid_request(
-            "more than one Authorization header",
-        ));
-    }
-    let missing = || {
-        OAuthError::new(
-            actix_web::http::StatusCode::UNAUTHORIZED,
+#[derive(serde::Deserialize)]
+struct Confirmation {
+    #[serde(default)]
+    jkt: Option<String>,
+}
+
+/// The credentials, read by the workspace's one `Authorization` parser (`auth::authorization`).
+fn credentials(req: &HttpRequest) -> Result<Credentials<'_>, OAuthError> {
+    let values = req
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    parse_authorization(values).map_err(|err| match err {
+        AuthorizationError::Repeated => {
+            OAuthError::invalid_request("more than one Authorization header")
+        }
+        AuthorizationError::EmptyToken(scheme) => {
+            OAuthError::invalid_request(format!("empty {scheme} token"))
+        }
+        AuthorizationError::MalformedToken(_) => OAuthError::invalid_token("malformed token"),
+        AuthorizationError::Missing | AuthorizationError::UnsupportedScheme => OAuthError::new(
+            StatusCode::UNAUTHORIZED,
             ErrorCode::InvalidRequest,
-            "a Bearer token is required",
-        )
-    };
-    let text = value.and_then(|v| v.to_str().ok()).ok_or_else(missing)?;
-    let (scheme, token) = text.split_once(' ').ok_or_else(missing)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(missing());
-    }
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(OAuthError::invalid_request("empty Bearer token"));
-    }
-    Ok(token)
+            "a Bearer or DPoP access token is required",
+        ),
+    })
 }
 
 pub(crate) async fn userinfo(
     req: HttpRequest,
     issuer: web::Data<Issuer>,
 ) -> Result<HttpResponse, OAuthError> {
-    let token = bearer(&req)?;
+    let credentials = credentials(&req)?;
+    let token = credentials.token;
     let kid = jsonwebtoken::decode_header(token)
         .ok()
         .and_then(|h| h.kid)
@@ -64,6 +72,31 @@ pub(crate) async fn userinfo(
     let claims = jsonwebtoken::decode::<AccessClaims>(token, key.decoding_key(), &validation)
         .map_err(|_| OAuthError::invalid_token("the access token is invalid or expired"))?
         .claims;
+    // RFC 9449 §7: a bound token only with its proof, an unbound one never as DPoP.
+    match (credentials.scheme, claims.cnf.as_ref()) {
+        (AuthScheme::Bearer, None) => {}
+        (AuthScheme::Bearer, Some(_)) => {
+            return Err(OAuthError::invalid_token(
+                "a DPoP-bound access token must be sent with the DPoP scheme",
+            ));
+        }
+        (AuthScheme::Dpop, Some(Confirmation { jkt: Some(jkt) })) => {
+            verify_proof(
+                &req,
+                &issuer,
+                "/userinfo",
+                Some(token),
+                Some(jkt),
+                StatusCode::UNAUTHORIZED,
+            )
+            .await?;
+        }
+        (AuthScheme::Dpop, _) => {
+            return Err(OAuthError::invalid_token(
+                "the access token is not DPoP-bound",
+            ));
+        }
+    }
     let scopes: Vec<&str> = claims.scope.split_whitespace().collect();
     let profile = issuer
         .userinfo(&claims.sub, &scopes)

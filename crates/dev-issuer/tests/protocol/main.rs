@@ -5,6 +5,7 @@ mod authorize;
 mod cors;
 mod dev_hooks;
 mod discovery;
+mod dpop;
 mod helpers;
 mod logout;
 mod refresh;
