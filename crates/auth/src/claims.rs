@@ -116,6 +116,22 @@ impl Validity {
     }
 }
 
+/// The `iss` of a payload whose signature is NOT verified yet: only to pick which issuer's
+/// keys to check it with. Parsed with the same refusal of a duplicated member as
+/// [`check`], so the `iss` that selects the keys is the `iss` that is checked afterwards.
+pub(crate) fn unverified_issuer(payload: &[u8]) -> Result<String, VerifyError> {
+    #[derive(Deserialize)]
+    struct IssuerOnly {
+        iss: Option<Value>,
+    }
+    let only: IssuerOnly =
+        serde_json::from_slice(payload).map_err(|_| VerifyError::Malformed("claims"))?;
+    match only.iss {
+        Some(Value::String(iss)) => Ok(iss),
+        _ => Err(VerifyError::Claim("iss")),
+    }
+}
+
 /// Checks the registered claims of a payload whose signature is already verified.
 pub(crate) fn check(
     payload: &[u8],
@@ -215,6 +231,30 @@ mod tests {
         assert_eq!(
             run(with("iss", json!("https://iss"))),
             Err(VerifyError::Issuer)
+        );
+    }
+
+    #[test]
+    fn unverified_issuer_reads_iss_only() {
+        let payload = br#"{"iss":"https://a/","aud":7,"exp":"soon"}"#;
+        assert_eq!(unverified_issuer(payload), Ok("https://a/".to_owned()));
+    }
+
+    #[test]
+    fn unverified_issuer_refuses_a_duplicated_iss() {
+        let payload = br#"{"iss":"https://a/","iss":"https://b/"}"#;
+        assert_eq!(
+            unverified_issuer(payload),
+            Err(VerifyError::Malformed("claims"))
+        );
+    }
+
+    #[test]
+    fn unverified_issuer_missing_or_not_a_string_is_a_claim_error() {
+        assert_eq!(unverified_issuer(b"{}"), Err(VerifyError::Claim("iss")));
+        assert_eq!(
+            unverified_issuer(br#"{"iss":["https://a/"]}"#),
+            Err(VerifyError::Claim("iss"))
         );
     }
 

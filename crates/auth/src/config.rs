@@ -16,6 +16,10 @@ use crate::Algorithm;
 pub struct VerifierConfig {
     /// Issuer identifier; `iss` must equal it exactly (e.g. `https://tenant.auth0.com/`).
     pub issuer: Url,
+    /// Further trusted issuers (e.g. an Auth0 custom domain `https://login.example.com/`), each
+    /// with its own discovery and key cache. A token's `iss` must equal one of `issuer` and
+    /// these exactly; at most [`MAX_ISSUERS`] in all. `jwks_uri` applies to `issuer` only.
+    pub issuers: Vec<Url>,
     /// Accepted audiences; a token's `aud` must contain at least one. Must not be empty.
     pub audiences: Vec<String>,
     /// Allowed algorithms (default `[RS256]`). The token's `alg` must be in here and agree with the key.
@@ -91,6 +95,10 @@ impl Default for FetchSettings {
     }
 }
 
+/// Most issuers one verifier trusts. Each costs a key store, a background refresh task and
+/// fetches, so the list is bounded; Auth0 allows at most 20 custom domains per tenant.
+pub const MAX_ISSUERS: usize = 64;
+
 /// Default cap on a token's length.
 pub(crate) const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// Default capacity of the verified-token cache.
@@ -101,6 +109,7 @@ impl VerifierConfig {
     pub fn new(issuer: Url, audiences: Vec<String>) -> Self {
         Self {
             issuer,
+            issuers: Vec::new(),
             audiences,
             algorithms: vec![Algorithm::RS256],
             leeway: Duration::from_secs(30),
@@ -114,15 +123,47 @@ impl VerifierConfig {
     }
 
     /// The configuration implied by the shared `auth_config.json` settings.
+    /// (`domain` and `issuers`, `audience` and `audiences`).
     pub fn from_app_config(config: &app_config::AuthConfig) -> Self {
-        Self::new(config.issuer.clone(), vec![config.audience.clone()])
+        Self {
+            issuers: config.issuers.clone(),
+            ..Self::new(
+                config.issuer.clone(),
+                config.all_audiences().map(str::to_owned).collect(),
+            )
+        }
+    }
+
+    /// Every trusted issuer, `issuer` first.
+    pub fn all_issuers(&self) -> impl Iterator<Item = &Url> {
+        std::iter::once(&self.issuer).chain(&self.issuers)
     }
 
     /// Checks every setting; the first bad one is reported by name.
     pub(crate) fn validate(&self) -> Result<(), BuildError> {
-        check_http_url(&self.issuer, "issuer")?;
-        if self.issuer.query().is_some() || self.issuer.fragment().is_some() {
-            return Err(invalid("issuer", "must not have a query or fragment"));
+        for (issuer, setting) in self
+            .all_issuers()
+            .zip(std::iter::once("issuer").chain(std::iter::repeat("issuers")))
+        {
+            check_http_url(issuer, setting)?;
+            if issuer.query().is_some() || issuer.fragment().is_some() {
+                return Err(invalid(setting, "must not have a query or fragment"));
+            }
+        }
+        if self.issuers.len() + 1 > MAX_ISSUERS {
+            return Err(invalid(
+                "issuers",
+                format!("at most {MAX_ISSUERS} issuers in all"),
+            ));
+        }
+        if let Some(repeat) = self
+            .issuers
+            .iter()
+            .enumerate()
+            .find(|(i, url)| **url == self.issuer || self.issuers[..*i].contains(url))
+            .map(|(_, url)| url)
+        {
+            return Err(invalid("issuers", format!("{repeat} is listed twice")));
         }
         if let Some(uri) = &self.jwks_uri {
             check_http_url(uri, "jwks_uri")?;
@@ -290,6 +331,49 @@ mod tests {
         let mut c = config("https://t/");
         c.cache.default_ttl = Duration::from_secs(1);
         assert_eq!(setting_of(c.validate()), "cache.default_ttl");
+    }
+
+    #[test]
+    fn plain_http_further_issuer_off_loopback_is_refused() {
+        let mut c = config("https://t/");
+        c.issuers = vec!["http://login.example.com/".parse().expect("url")];
+        assert_eq!(setting_of(c.validate()), "issuers");
+    }
+
+    #[test]
+    fn further_issuer_repeating_the_main_one_is_refused() {
+        let mut c = config("https://t/");
+        c.issuers = vec!["https://t/".parse().expect("url")];
+        assert_eq!(setting_of(c.validate()), "issuers");
+    }
+
+    #[test]
+    fn more_issuers_than_the_cap_are_refused() {
+        let mut c = config("https://t/");
+        c.issuers = (0..MAX_ISSUERS)
+            .map(|i| format!("https://login{i}.example.com/").parse().expect("url"))
+            .collect();
+        assert_eq!(setting_of(c.validate()), "issuers");
+        c.issuers.pop();
+        assert_eq!(setting_of(c.validate()), "accepted");
+    }
+
+    #[test]
+    fn from_app_config_trusts_every_issuer_and_audience() {
+        let app = app_config::AuthConfig::from_values(
+            Some("http://localhost:3002".into()),
+            Some("spa".into()),
+            Some("https://api.local.test".into()),
+            Some("http://localhost:3000".into()),
+            Some("http://localhost:3001".into()),
+        )
+        .and_then(|c| c.with_issuers(&["http://127.0.0.1:3002".into()]))
+        .and_then(|c| c.with_audiences(&["https://other.test".into()]))
+        .expect("valid");
+        let c = VerifierConfig::from_app_config(&app);
+        let issuers: Vec<_> = c.all_issuers().map(Url::as_str).collect();
+        assert_eq!(issuers, ["http://localhost:3002/", "http://127.0.0.1:3002/"]);
+        assert_eq!(c.audiences, ["https://api.local.test", "https://other.test"]);
     }
 
     #[test]

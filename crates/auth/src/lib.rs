@@ -33,8 +33,8 @@ mod token_cache;
 mod verifier;
 
 pub use claims::Claims;
-pub use config::{BuildError, CacheSettings, FetchSettings, VerifierConfig};
+pub use config::{BuildError, CacheSettings, FetchSettings, MAX_ISSUERS, VerifierConfig};
 pub use error::{ErrorCode, VerifyError};
 pub use jsonwebtoken::Algorithm;
-pub use stats::Stats;
+pub use stats::{IssuerStats, Stats};
 pub use verifier::Verifier;

@@ -23,6 +23,26 @@ pub struct Stats {
     pub keys_loaded: usize,
     /// Verified-token cache hits.
     pub token_cache_hits: u64,
+    /// Each configured issuer's own figures, the main issuer first. The fetch counts and
+    /// `keys_loaded` above are their sums, `key_set_age` the oldest.
+    pub issuers: Vec<IssuerStats>,
+}
+
+/// One issuer's key-set figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IssuerStats {
+    /// The issuer identifier, exactly as `iss` must read.
+    pub issuer: String,
+    /// Its discovery and JWKS fetch attempts.
+    pub jwks_fetches: u64,
+    /// Its failed fetches.
+    pub jwks_fetch_failures: u64,
+    /// Age of its current key set, if one is loaded.
+    pub key_set_age: Option<Duration>,
+    /// Its usable keys.
+    pub keys_loaded: usize,
+    /// Whether it has a usable key set (fresh, or stale within the grace period).
+    pub ready: bool,
 }
 
 impl Stats {
@@ -67,6 +87,7 @@ impl Counters {
             key_set_age: None,
             keys_loaded: 0,
             token_cache_hits: self.token_cache_hits.load(Ordering::Relaxed),
+            issuers: Vec::new(),
         }
     }
 }

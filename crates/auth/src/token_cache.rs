@@ -26,6 +26,8 @@ pub(crate) struct Entry {
     /// The decoded, already checked payload.
     pub payload: Arc<[u8]>,
     pub validity: Validity,
+    /// Index of the configured issuer whose key verified it.
+    pub issuer: usize,
     pub kid: Option<String>,
     pub key_fingerprint: [u8; 32],
 }
@@ -83,11 +85,12 @@ impl TokenCache {
         self.entries.remove(hash);
     }
 
-    /// Drops every entry verified by a key whose kid left the key set.
-    pub fn purge_kids(&self, removed: &[String]) {
+    /// Drops every entry verified by a key of `issuer` whose kid left that issuer's key set.
+    pub fn purge_kids(&self, issuer: usize, removed: &[String]) {
         let before = self.entries.len();
-        self.entries
-            .retain(|_, e| !e.kid.as_ref().is_some_and(|k| removed.contains(k)));
+        self.entries.retain(|_, e| {
+            e.issuer != issuer || !e.kid.as_ref().is_some_and(|k| removed.contains(k))
+        });
         tracing::debug!(
             dropped = before.saturating_sub(self.entries.len()),
             "verified-token cache purged after key rotation"

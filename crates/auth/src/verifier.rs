@@ -1,9 +1,19 @@
 //! [`Verifier`]: the one object an API builds at start-up and calls per request.
 //!
 //! The order of checks is deliberate: size cap, header (shape, `crit`, `alg` allow-list,
-//! `typ`) before any key work; key lookup; signature; only then is the payload decoded and
-//! the claims checked. So an attacker-controlled payload is never parsed unless the issuer
-//! signed it, and nothing in a token can make us fetch anything but the issuer's key set.
+//! `typ`) before any key work; issuer selection; key lookup; signature; only then are the
+//! claims checked. Nothing in a token can make us fetch anything but a configured issuer's
+//! key set.
+//!
+//! Several issuers: each configured issuer gets its own [`KeyStore`] (discovery, JWKS cache,
+//! cooldown, background refresh) and counters, built at start-up for the list only, so memory
+//! is bounded by the configuration. The token's unverified `iss` selects the store, the way
+//! Auth0's own multi-custom-domain middleware does: it is the one payload member read before
+//! the signature, with the same duplicate-member refusal as the claim checks, and an `iss`
+//! that is not on the list is refused right there, before any key lookup or network access.
+//! The signature is then checked only against the selected issuer's keys, and the claim
+//! checks compare `iss` again after it, so a key of one issuer never verifies a token claiming
+//! another.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,6 +22,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 use crate::claims::{self, ClaimPolicy};
+use crate::stats::IssuerStats;
 use crate::config::VerifierConfig;
 use crate::fetch::Fetcher;
 use crate::jws::{Compact, PublicKey};
@@ -27,24 +38,35 @@ pub struct Verifier {
 }
 
 struct Inner {
-    policy: ClaimPolicy,
+    /// The configured issuers, the main one first. Searched linearly: the list is short
+    /// (bounded by `MAX_ISSUERS`) and a scan of a few string compares beats hashing.
+    issuers: Box<[TrustedIssuer]>,
+    leeway_secs: i64,
     allowed: Vec<Algorithm>,
     require_at_jwt: bool,
     max_token_bytes: usize,
-    store: Arc<KeyStore>,
+    /// Outcomes and token-cache hits, over all issuers (a refusal may come before an issuer
+    /// is known).
     counters: Arc<Counters>,
     token_cache: Option<Arc<TokenCache>>,
-    // Dropped with the last Verifier clone, which tells the refresh task to stop.
+    // Dropped with the last Verifier clone, which tells every refresh task to stop.
     _shutdown: watch::Sender<()>,
+}
+
+/// One configured issuer: its exact `iss` (in `policy`), its own key store and fetch counters.
+struct TrustedIssuer {
+    policy: ClaimPolicy,
+    store: Arc<KeyStore>,
+    counters: Arc<Counters>,
 }
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let issuers: Vec<_> = self.issuers().collect();
         f.debug_struct("Verifier")
-            .field("issuer", &self.inner.policy.issuer)
-            .field("audiences", &self.inner.policy.audiences)
+            .field("issuers", &issuers)
+            .field("audiences", &self.inner.issuers[0].policy.audiences)
             .field("algorithms", &self.inner.allowed)
-            .field("store", &self.inner.store)
             .finish_non_exhaustive()
     }
 }
@@ -60,45 +82,61 @@ impl Verifier {
                 problem: "Verifier::new must be called inside a Tokio runtime".into(),
             });
         }
-        let fetcher = Fetcher::new(
-            config.issuer.clone(),
-            config.jwks_uri.clone(),
-            &config.fetch,
-        )
-        .map_err(|e| BuildError::InvalidSetting {
-            setting: "fetch",
-            problem: format!("cannot build the HTTP client: {e}"),
-        })?;
-        let counters = Arc::new(Counters::default());
         let mut allowed = config.algorithms.clone();
         allowed.dedup();
+        let leeway_secs = config.leeway.as_secs() as i64;
         let token_cache = TokenCache::new(config.token_cache_capacity).map(Arc::new);
-        let on_rotation = token_cache.clone().map(|cache| {
-            Box::new(move |removed: &[String]| cache.purge_kids(removed))
-                as crate::keystore::RotationHook
-        });
-        let store = Arc::new(KeyStore::new(
-            fetcher,
-            config.cache.clone(),
-            allowed.clone(),
-            counters.clone(),
-            on_rotation,
-        ));
         let (shutdown, watcher) = watch::channel(());
-        KeyStore::spawn_refresher(Arc::downgrade(&store), watcher);
-        tracing::info!(issuer = %config.issuer, algorithms = ?allowed, "token verifier started");
+        let issuers = config
+            .all_issuers()
+            .enumerate()
+            .map(|(index, issuer)| {
+                // An explicit JWKS URI belongs to the main issuer; the others discover theirs.
+                let jwks_uri = if index == 0 {
+                    config.jwks_uri.clone()
+                } else {
+                    None
+                };
+                let fetcher = Fetcher::new(issuer.clone(), jwks_uri, &config.fetch).map_err(
+                    |e| BuildError::InvalidSetting {
+                        setting: "fetch",
+                        problem: format!("cannot build the HTTP client: {e}"),
+                    },
+                )?;
+                let counters = Arc::new(Counters::default());
+                let on_rotation = token_cache.clone().map(|cache| {
+                    Box::new(move |removed: &[String]| cache.purge_kids(index, removed))
+                        as crate::keystore::RotationHook
+                });
+                let store = Arc::new(KeyStore::new(
+                    fetcher,
+                    config.cache.clone(),
+                    allowed.clone(),
+                    counters.clone(),
+                    on_rotation,
+                ));
+                KeyStore::spawn_refresher(Arc::downgrade(&store), watcher.clone());
+                Ok(TrustedIssuer {
+                    policy: ClaimPolicy {
+                        issuer: issuer.to_string(),
+                        audiences: config.audiences.clone(),
+                        leeway_secs,
+                    },
+                    store,
+                    counters,
+                })
+            })
+            .collect::<Result<Box<[_]>, BuildError>>()?;
+        let listed: Vec<_> = issuers.iter().map(|i| i.policy.issuer.as_str()).collect();
+        tracing::info!(issuers = ?listed, algorithms = ?allowed, "token verifier started");
         Ok(Self {
             inner: Arc::new(Inner {
-                policy: ClaimPolicy {
-                    issuer: config.issuer.to_string(),
-                    audiences: config.audiences,
-                    leeway_secs: config.leeway.as_secs() as i64,
-                },
+                issuers,
+                leeway_secs,
                 allowed,
                 require_at_jwt: config.require_at_jwt,
                 max_token_bytes: config.max_token_bytes,
-                store,
-                counters,
+                counters: Arc::new(Counters::default()),
                 token_cache,
                 _shutdown: shutdown,
             }),
@@ -138,7 +176,7 @@ impl Verifier {
             && let Some(entry) = cache.get(hash)
         {
             if self.key_still_trusted(&entry) {
-                return match entry.validity.check(now_secs(), inner.policy.leeway_secs) {
+                return match entry.validity.check(now_secs(), inner.leeway_secs) {
                     Ok(()) => {
                         Counters::bump(&inner.counters.token_cache_hits);
                         Ok(entry.payload.clone())
@@ -152,33 +190,39 @@ impl Verifier {
             // Its key left the set (or the set is unusable): verify from scratch.
             cache.remove(hash);
         }
-        let (compact, key) = self.header_and_key(token).await?;
-        compact.verify_signature(&key)?;
-        let payload = compact.payload()?;
-        let validity = claims::check(&payload, &inner.policy, now_secs())?;
-        let payload: Arc<[u8]> = payload.into();
+        let checked = self.header_and_key(token).await?;
+        let (compact, key) = (&checked.compact, &checked.key);
+        compact.verify_signature(key)?;
+        let issuer = &inner.issuers[checked.issuer];
+        let validity = claims::check(&checked.payload, &issuer.policy, now_secs())?;
+        let payload: Arc<[u8]> = checked.payload.into();
         if let Some((cache, hash)) = cached {
             cache.insert(
                 hash,
                 Entry {
                     payload: payload.clone(),
                     validity,
+                    issuer: checked.issuer,
                     kid: compact.kid().map(str::to_owned),
                     key_fingerprint: key.fingerprint(),
                 },
                 now_secs(),
-                inner.policy.leeway_secs,
+                inner.leeway_secs,
             );
         }
         Ok(payload)
     }
 
-    /// Whether the exact key that verified a cached token is still in the usable key set.
+    /// Whether the exact key that verified a cached token is still in its issuer's usable set.
     fn key_still_trusted(&self, entry: &Entry) -> bool {
-        self.inner.store.usable_snapshot().is_some_and(|set| {
-            set.find(entry.kid.as_deref())
-                .is_some_and(|k| k.fingerprint() == entry.key_fingerprint)
-        })
+        self.inner
+            .issuers
+            .get(entry.issuer)
+            .and_then(|issuer| issuer.store.usable_snapshot())
+            .is_some_and(|set| {
+                set.find(entry.kid.as_deref())
+                    .is_some_and(|k| k.fingerprint() == entry.key_fingerprint)
+            })
     }
 
     /// Number of entries in the verified-token cache (0 when it is off).
@@ -198,38 +242,90 @@ impl Verifier {
     }
 
     /// The steps before the signature, shared by verification and the benchmark hook: parse
-    /// the header under the allow-list, check `typ`, and find the key (which may wait on a
-    /// single-flight refetch for an unknown `kid`).
-    async fn header_and_key<'t>(
-        &self,
-        token: &'t str,
-    ) -> Result<(Compact<'t>, Arc<PublicKey>), VerifyError> {
+    /// the header under the allow-list, check `typ`, select the issuer by the unverified
+    /// `iss`, and find the key in that issuer's set (which may wait on a single-flight refetch
+    /// for an unknown `kid`).
+    async fn header_and_key<'t>(&self, token: &'t str) -> Result<Checked<'t>, VerifyError> {
         let inner = &*self.inner;
         let compact = Compact::parse(token, &inner.allowed)?;
         check_typ(compact.typ(), inner.require_at_jwt)?;
-        let key = inner.store.key_for(compact.kid()).await?;
-        Ok((compact, key))
+        let payload = compact.payload()?;
+        let issuer = self.select_issuer(&payload)?;
+        let key = inner.issuers[issuer]
+            .store
+            .key_for(compact.kid())
+            .await?;
+        Ok(Checked {
+            compact,
+            payload,
+            issuer,
+            key,
+        })
     }
 
-    /// Whether a usable key set is loaded (fresh, or stale within the grace period).
+    /// The index of the configured issuer the unverified payload names. Refuses, without any
+    /// I/O, an `iss` that is not listed.
+    fn select_issuer(&self, payload: &[u8]) -> Result<usize, VerifyError> {
+        let iss = claims::unverified_issuer(payload)?;
+        self.inner
+            .issuers
+            .iter()
+            .position(|i| i.policy.issuer == iss)
+            .ok_or(VerifyError::Issuer)
+    }
+
+    /// Whether every configured issuer has a usable key set (fresh, or stale within the
+    /// grace period). One issuer without keys keeps the whole verifier not ready, so that a
+    /// misconfigured issuer shows at deployment rather than as refusals of its users.
     pub fn is_ready(&self) -> bool {
-        self.inner.store.usable_snapshot().is_some()
+        self.inner
+            .issuers
+            .iter()
+            .all(|i| i.store.usable_snapshot().is_some())
     }
 
-    /// The trusted issuer.
+    /// The main trusted issuer (`domain`'s).
     pub fn issuer(&self) -> &str {
-        &self.inner.policy.issuer
+        &self.inner.issuers[0].policy.issuer
     }
 
-    /// A snapshot of the counters.
+    /// Every trusted issuer, the main one first.
+    pub fn issuers(&self) -> impl Iterator<Item = &str> {
+        self.inner.issuers.iter().map(|i| i.policy.issuer.as_str())
+    }
+
+    /// A snapshot of the counters: totals over all issuers, and each issuer's own.
     pub fn stats(&self) -> Stats {
         let mut stats = self.inner.counters.snapshot();
-        if let Some(set) = self.inner.store.snapshot() {
-            stats.key_set_age = Some(set.fetched_at.elapsed());
-            stats.keys_loaded = set.len();
+        for issuer in &self.inner.issuers {
+            let own = issuer.counters.snapshot();
+            let set = issuer.store.snapshot();
+            let per = IssuerStats {
+                issuer: issuer.policy.issuer.clone(),
+                jwks_fetches: own.jwks_fetches,
+                jwks_fetch_failures: own.jwks_fetch_failures,
+                key_set_age: set.as_ref().map(|s| s.fetched_at.elapsed()),
+                keys_loaded: set.as_ref().map_or(0, |s| s.len()),
+                ready: issuer.store.usable_snapshot().is_some(),
+            };
+            stats.jwks_fetches += per.jwks_fetches;
+            stats.jwks_fetch_failures += per.jwks_fetch_failures;
+            stats.keys_loaded += per.keys_loaded;
+            stats.key_set_age = stats.key_set_age.max(per.key_set_age);
+            stats.issuers.push(per);
         }
         stats
     }
+}
+
+/// What the steps before the signature produce.
+struct Checked<'t> {
+    compact: Compact<'t>,
+    /// The decoded payload; not trusted until the signature is checked.
+    payload: Vec<u8>,
+    /// Index of the selected issuer.
+    issuer: usize,
+    key: Arc<PublicKey>,
 }
 
 /// `typ` per RFC 8725 §3.11 / RFC 9068 §4: media types compare case-insensitively and may

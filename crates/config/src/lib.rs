@@ -3,9 +3,9 @@
 //! Every binary resolves the same settings the same way: `auth_config.json` (path from
 //! `AUTH_CONFIG`, default `auth_config.json` in the working directory), then the environment
 //! overrides `AUTH0_DOMAIN`, `AUTH0_CLIENT_ID`, `AUTH0_AUDIENCE`, `APP_ORIGIN`, `API_ORIGIN`,
-//! `AUTH0_DPOP`.
+//! `AUTH0_DPOP`, `AUTH0_ISSUERS`, `AUTH0_AUDIENCES` (the last two comma-separated lists).
 //! Validation happens once, here, at the edge: what comes out is an [`AuthConfig`] whose URLs are
-//! parsed and whose issuer obeys the "plain http only on loopback" rule. A mistake is a
+//! parsed and whose issuers all obey the "plain http only on loopback" rule. A mistake is a
 //! [`ConfigError`] that names the setting and the fix in one line; binaries print it with
 //! [`exit_on_config_error`] and exit with code 2.
 
@@ -73,6 +73,13 @@ pub struct AuthConfig {
     /// Whether the SPA asks for DPoP-bound access tokens and calls the API with DPoP proofs
     /// (`dpop`, env `AUTH0_DPOP`; default `false`).
     pub dpop: bool,
+    /// Further issuers the API trusts besides [`AuthConfig::issuer`] (`issuers` /
+    /// `AUTH0_ISSUERS`): exact `iss` values such as an Auth0 custom domain's
+    /// `https://login.example.com/`. Validated like `domain`, without duplicates.
+    pub issuers: Vec<Url>,
+    /// Further audiences the API accepts besides [`AuthConfig::audience`] (`audiences` /
+    /// `AUTH0_AUDIENCES`), without duplicates.
+    pub audiences: Vec<String>,
 }
 
 /// The file's shape: the same keys as Auth0's quickstart `auth_config.json`.
@@ -85,6 +92,8 @@ struct RawConfig {
     app_origin: Option<String>,
     api_origin: Option<String>,
     dpop: Option<bool>,
+    issuers: Option<Vec<String>>,
+    audiences: Option<Vec<String>>,
 }
 
 impl AuthConfig {
@@ -108,13 +117,23 @@ impl AuthConfig {
             Some(value) => parse_bool(&value, "dpop / AUTH0_DPOP")?,
             None => raw.dpop.unwrap_or(false),
         };
+        let pick_list = |file: Option<Vec<String>>, var: &str| {
+            env(var)
+                .map(|v| split_list(&v, var))
+                .transpose()
+                .map(|from_env| from_env.or(file).unwrap_or_default())
+        };
+        let issuers = pick_list(raw.issuers, "AUTH0_ISSUERS")?;
+        let audiences = pick_list(raw.audiences, "AUTH0_AUDIENCES")?;
         let config = Self::from_values(
             pick(raw.domain, "AUTH0_DOMAIN"),
             pick(raw.client_id, "AUTH0_CLIENT_ID"),
             pick(raw.audience, "AUTH0_AUDIENCE"),
             pick(raw.app_origin, "APP_ORIGIN"),
             pick(raw.api_origin, "API_ORIGIN"),
-        )?;
+        )?
+        .with_issuers(&issuers)?
+        .with_audiences(&audiences)?;
         Ok(Self { dpop, ..config })
     }
 
@@ -159,7 +178,51 @@ impl AuthConfig {
             client_id,
             audience,
             dpop: false,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
         })
+    }
+
+    /// Adds further trusted issuers (`issuers` / `AUTH0_ISSUERS`), each validated like `domain`:
+    /// a host name or an origin, https unless loopback. The main issuer and repeats are dropped,
+    /// so every issuer appears once in [`AuthConfig::all_issuers`].
+    pub fn with_issuers(mut self, issuers: &[String]) -> Result<Self, ConfigError> {
+        for value in issuers {
+            let url = parse_issuer(value.trim(), ISSUERS_SETTING)?;
+            if url != self.issuer && !self.issuers.contains(&url) {
+                self.issuers.push(url);
+            }
+        }
+        Ok(self)
+    }
+
+    /// Adds further accepted audiences (`audiences` / `AUTH0_AUDIENCES`); an empty one is
+    /// refused, the main audience and repeats are dropped.
+    pub fn with_audiences(mut self, audiences: &[String]) -> Result<Self, ConfigError> {
+        for value in audiences {
+            let value = value.trim();
+            if value.is_empty() {
+                return Err(ConfigError::new(
+                    AUDIENCES_SETTING,
+                    "an entry is empty",
+                    "list API identifiers such as \"https://api.example.com\", without empty entries",
+                ));
+            }
+            if value != self.audience && !self.audiences.iter().any(|a| a == value) {
+                self.audiences.push(value.to_owned());
+            }
+        }
+        Ok(self)
+    }
+
+    /// Every trusted issuer: [`AuthConfig::issuer`] first, then [`AuthConfig::issuers`].
+    pub fn all_issuers(&self) -> impl Iterator<Item = &Url> {
+        std::iter::once(&self.issuer).chain(&self.issuers)
+    }
+
+    /// Every accepted audience: [`AuthConfig::audience`] first, then [`AuthConfig::audiences`].
+    pub fn all_audiences(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.audience.as_str()).chain(self.audiences.iter().map(String::as_str))
     }
 
     /// The issuer without its trailing slash: the base for endpoint URLs and the SPA's `domain`.
@@ -211,9 +274,36 @@ fn read_file(path: &Path) -> Result<RawConfig, ConfigError> {
         ConfigError::new(
             "AUTH_CONFIG",
             format!("{shown} is not a valid configuration: {e}"),
-            "write a JSON object with the keys domain, clientId, audience, appOrigin, apiOrigin",
+            "write a JSON object with the keys domain, clientId, audience, appOrigin, apiOrigin (optionally dpop: a boolean; issuers, audiences: arrays of strings)",
         )
     })
+}
+
+const ISSUERS_SETTING: &str = "issuers / AUTH0_ISSUERS";
+const AUDIENCES_SETTING: &str = "audiences / AUTH0_AUDIENCES";
+
+/// A comma-separated list from the environment. An empty or blank value is the empty list (so
+/// the variable can clear what the file says); an empty entry (`a,,b`, a trailing comma) is
+/// refused rather than guessed at.
+fn split_list(value: &str, var: &str) -> Result<Vec<String>, ConfigError> {
+    if value.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    value
+        .split(',')
+        .map(|item| {
+            let item = item.trim();
+            if item.is_empty() {
+                Err(ConfigError::new(
+                    var,
+                    format!("{value:?} has an empty entry"),
+                    "separate the entries with single commas, without a trailing comma",
+                ))
+            } else {
+                Ok(item.to_owned())
+            }
+        })
+        .collect()
 }
 
 fn required(value: Option<String>, setting: &str, what: &str) -> Result<String, ConfigError> {
@@ -242,7 +332,11 @@ pub fn is_loopback_host(host: &Host<&str>) -> bool {
 /// `http://localhost:3002/`. Plain http is refused unless the host is loopback; paths, queries,
 /// fragments and credentials are refused because an issuer here is an origin.
 pub fn issuer_from_domain(domain: &str) -> Result<Url, ConfigError> {
-    const SETTING: &str = "domain / AUTH0_DOMAIN";
+    parse_issuer(domain, "domain / AUTH0_DOMAIN")
+}
+
+/// [`issuer_from_domain`]'s rule, with errors naming `setting`.
+fn parse_issuer(domain: &str, setting: &str) -> Result<Url, ConfigError> {
     let with_scheme = if domain.contains("://") {
         domain.to_owned()
     } else {
@@ -250,7 +344,7 @@ pub fn issuer_from_domain(domain: &str) -> Result<Url, ConfigError> {
     };
     let bad = |problem: String| {
         ConfigError::new(
-            SETTING,
+            setting,
             problem,
             "use a host name such as \"tenant.eu.auth0.com\" or an origin such as \"http://localhost:3002\"",
         )
@@ -271,7 +365,7 @@ pub fn issuer_from_domain(domain: &str) -> Result<Url, ConfigError> {
         "http" if is_loopback_host(&host) => {}
         "http" => {
             return Err(ConfigError::new(
-                SETTING,
+                setting,
                 format!("{domain:?} uses plain http on a host that is not loopback"),
                 "use https (plain http is only for localhost, 127.0.0.1 or ::1)",
             ));
@@ -515,6 +609,157 @@ mod tests {
     fn auth0_dpop_that_is_not_a_boolean_names_the_setting() {
         let err = with_file(DEV_FILE, &[("AUTH0_DPOP", "yes please")]).expect_err("must refuse");
         assert_eq!(err.setting, "dpop / AUTH0_DPOP");
+    }
+
+    fn write_config(dir: &tempfile::TempDir, extra: &str) -> String {
+        let path = dir.path().join("cfg.json");
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"domain":"http://localhost:3002","clientId":"c","audience":"https://api.local.test","appOrigin":"http://localhost:3000","apiOrigin":"http://localhost:3001"{extra}}}"#
+            ),
+        )
+        .expect("write");
+        path.display().to_string()
+    }
+
+    fn load_with(path: &str, vars: &[(&str, &str)]) -> Result<AuthConfig, ConfigError> {
+        let mut env: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        env.insert("AUTH_CONFIG".into(), path.to_owned());
+        AuthConfig::from_env_fn(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn issuers_and_audiences_default_to_empty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = load_with(&write_config(&dir, ""), &[]).expect("valid");
+        assert!(cfg.issuers.is_empty());
+        assert!(cfg.audiences.is_empty());
+        let all: Vec<_> = cfg.all_issuers().map(Url::as_str).collect();
+        assert_eq!(all, ["http://localhost:3002/"]);
+        assert_eq!(
+            cfg.all_audiences().collect::<Vec<_>>(),
+            ["https://api.local.test"]
+        );
+    }
+
+    #[test]
+    fn issuers_from_the_file_are_normalised_like_domain() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_config(
+            &dir,
+            r#","issuers":["login.example.com","https://tenant.eu.auth0.com/","http://127.0.0.1:3002"]"#,
+        );
+        let cfg = load_with(&path, &[]).expect("valid");
+        let all: Vec<_> = cfg.all_issuers().map(Url::as_str).collect();
+        assert_eq!(
+            all,
+            [
+                "http://localhost:3002/",
+                "https://login.example.com/",
+                "https://tenant.eu.auth0.com/",
+                "http://127.0.0.1:3002/"
+            ]
+        );
+    }
+
+    #[test]
+    fn auth0_issuers_is_a_comma_separated_override_of_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_config(&dir, r#","issuers":["https://file.example.com/"]"#);
+        let cfg = load_with(
+            &path,
+            &[(
+                "AUTH0_ISSUERS",
+                " https://login.example.com/ , https://login2.example.com",
+            )],
+        )
+        .expect("valid");
+        let issuers: Vec<_> = cfg.issuers.iter().map(Url::as_str).collect();
+        assert_eq!(
+            issuers,
+            ["https://login.example.com/", "https://login2.example.com/"]
+        );
+    }
+
+    #[test]
+    fn blank_auth0_issuers_clears_the_file_list() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_config(&dir, r#","issuers":["https://file.example.com/"]"#);
+        let cfg = load_with(&path, &[("AUTH0_ISSUERS", "")]).expect("valid");
+        assert!(cfg.issuers.is_empty());
+    }
+
+    #[test]
+    fn plain_http_public_issuer_is_refused_naming_issuers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = load_with(
+            &write_config(&dir, ""),
+            &[("AUTH0_ISSUERS", "http://login.example.com")],
+        )
+        .expect_err("must refuse");
+        assert_eq!(err.setting, "issuers / AUTH0_ISSUERS");
+        assert!(err.fix.contains("use https"), "{err}");
+    }
+
+    #[test]
+    fn issuer_with_a_path_is_refused_naming_issuers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_config(&dir, r#","issuers":["https://login.example.com/tenant"]"#);
+        let err = load_with(&path, &[]).expect_err("must refuse");
+        assert_eq!(err.setting, "issuers / AUTH0_ISSUERS");
+    }
+
+    #[test]
+    fn empty_list_entry_in_the_environment_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = load_with(
+            &write_config(&dir, ""),
+            &[("AUTH0_AUDIENCES", "https://a.example,")],
+        )
+        .expect_err("must refuse");
+        assert_eq!(err.setting, "AUTH0_AUDIENCES");
+    }
+
+    #[test]
+    fn repeats_of_the_main_issuer_and_audience_are_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = load_with(
+            &write_config(&dir, ""),
+            &[
+                (
+                    "AUTH0_ISSUERS",
+                    "http://localhost:3002/,http://127.0.0.1:3002,http://127.0.0.1:3002/",
+                ),
+                (
+                    "AUTH0_AUDIENCES",
+                    "https://api.local.test,https://other.test,https://other.test",
+                ),
+            ],
+        )
+        .expect("valid");
+        let issuers: Vec<_> = cfg.issuers.iter().map(Url::as_str).collect();
+        assert_eq!(issuers, ["http://127.0.0.1:3002/"]);
+        assert_eq!(cfg.audiences, ["https://other.test"]);
+    }
+
+    #[test]
+    fn empty_audience_entry_in_the_file_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = load_with(&write_config(&dir, r#","audiences":[" "]"#), &[])
+            .expect_err("must refuse");
+        assert_eq!(err.setting, "audiences / AUTH0_AUDIENCES");
+    }
+
+    #[test]
+    fn issuers_of_the_wrong_json_type_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_config(&dir, r#","issuers":"https://login.example.com/""#);
+        let err = load_with(&path, &[]).expect_err("must refuse");
+        assert_eq!(err.setting, "AUTH_CONFIG");
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod dpop;
 mod fetching;
 mod header_rules;
 mod helpers;
+mod issuers;
 mod key_cache;
 mod key_parsing;
 mod properties;
