@@ -245,7 +245,7 @@ async fn after_the_issuer_rotates_its_key_the_next_api_call_still_succeeds() {
     .await;
 }
 
-/// `api_jwks_keys_loaded` from the API's metrics.
+/// `api_jwks_keys_loaded` of the stack's issuer from the API's metrics.
 async fn keys_loaded(stack: &Stack) -> Step<u64> {
     let text = stack::http_client()
         .get(format!("{}/metrics", stack.api))
@@ -256,8 +256,12 @@ async fn keys_loaded(stack: &Stack) -> Step<u64> {
         .text()
         .await
         .map_err(|e| BrowserError::Unexpected(format!("metrics: {e}")))?;
+    let series = format!(
+        "api_jwks_keys_loaded{{issuer=\"{}\"}} ",
+        stack.config.issuer
+    );
     text.lines()
-        .find_map(|l| l.strip_prefix("api_jwks_keys_loaded "))
+        .find_map(|l| l.strip_prefix(series.as_str()))
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| BrowserError::Unexpected("no api_jwks_keys_loaded in /metrics".into()))
 }

@@ -91,32 +91,56 @@ impl Metrics {
 
         counter(
             &mut out,
-            "api_jwks_fetches_total",
-            "Discovery and JWKS fetch attempts.",
-            stats.jwks_fetches,
-        );
-        counter(
-            &mut out,
-            "api_jwks_fetch_failures_total",
-            "Discovery and JWKS fetches that failed.",
-            stats.jwks_fetch_failures,
-        );
-        counter(
-            &mut out,
             "api_token_cache_hits_total",
             "Verifications answered by the verified-token cache.",
             stats.token_cache_hits,
         );
 
-        out.push_str("# HELP api_jwks_keys_loaded Usable signing keys in the cache.\n");
-        out.push_str("# TYPE api_jwks_keys_loaded gauge\n");
-        let _ = writeln!(out, "api_jwks_keys_loaded {}", stats.keys_loaded);
-        out.push_str("# HELP api_jwks_key_set_age_seconds Age of the cached key set; absent until one is loaded.\n");
-        out.push_str("# TYPE api_jwks_key_set_age_seconds gauge\n");
-        if let Some(age) = stats.key_set_age {
-            let _ = writeln!(out, "api_jwks_key_set_age_seconds {:.3}", age.as_secs_f64());
-        }
-        out.push_str("# HELP api_ready Whether signing keys are loaded (1) or not (0).\n");
+        // One series per configured issuer: the list is fixed at start-up, so the label set
+        // is bounded by the configuration, never by what tokens claim.
+        per_issuer(
+            &mut out,
+            "api_jwks_fetches_total",
+            "counter",
+            "Discovery and JWKS fetch attempts, by issuer.",
+            stats,
+            |i| Some(i.jwks_fetches.to_string()),
+        );
+        per_issuer(
+            &mut out,
+            "api_jwks_fetch_failures_total",
+            "counter",
+            "Discovery and JWKS fetches that failed, by issuer.",
+            stats,
+            |i| Some(i.jwks_fetch_failures.to_string()),
+        );
+        per_issuer(
+            &mut out,
+            "api_jwks_keys_loaded",
+            "gauge",
+            "Usable signing keys in the cache, by issuer.",
+            stats,
+            |i| Some(i.keys_loaded.to_string()),
+        );
+        per_issuer(
+            &mut out,
+            "api_jwks_key_set_age_seconds",
+            "gauge",
+            "Age of the cached key set, by issuer; absent until one is loaded.",
+            stats,
+            |i| i.key_set_age.map(|age| format!("{:.3}", age.as_secs_f64())),
+        );
+        per_issuer(
+            &mut out,
+            "api_issuer_ready",
+            "gauge",
+            "Whether the issuer's signing keys are usable (1) or not (0).",
+            stats,
+            |i| Some(u8::from(i.ready).to_string()),
+        );
+        out.push_str(
+            "# HELP api_ready Whether every issuer's signing keys are loaded (1) or not (0).\n",
+        );
         out.push_str("# TYPE api_ready gauge\n");
         let _ = writeln!(out, "api_ready {}", u8::from(ready));
         out
@@ -153,6 +177,42 @@ fn counter(out: &mut String, name: &str, help: &str, value: u64) {
         out,
         "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
     );
+}
+
+/// One line per issuer for metric `name`; `value` may skip an issuer (`None`).
+fn per_issuer(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    stats: &auth::Stats,
+    value: impl Fn(&auth::IssuerStats) -> Option<String>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for issuer in &stats.issuers {
+        if let Some(v) = value(issuer) {
+            let _ = writeln!(
+                out,
+                "{name}{{issuer=\"{}\"}} {v}",
+                escape_label(&issuer.issuer)
+            );
+        }
+    }
+}
+
+/// Escapes a label value as the exposition format requires (backslash, quote, newline).
+/// Issuer URLs are validated and cannot hold these, but the format must not depend on it.
+fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Keeps a label value inside its quotes whatever `auth` names an outcome.
@@ -206,16 +266,25 @@ mod tests {
             key_set_age: Some(Duration::from_millis(2500)),
             keys_loaded: 2,
             token_cache_hits: 4,
+            issuers: vec![auth::IssuerStats {
+                issuer: "https://tenant.example/".into(),
+                jwks_fetches: 3,
+                jwks_fetch_failures: 1,
+                key_set_age: Some(Duration::from_millis(2500)),
+                keys_loaded: 2,
+                ready: true,
+            }],
         };
         let text = Metrics::default().render(&stats, true);
         for line in [
             "api_token_verifications_total{outcome=\"ok\"} 5",
             "api_token_verifications_total{outcome=\"expired\"} 2",
-            "api_jwks_fetches_total 3",
-            "api_jwks_fetch_failures_total 1",
+            "api_jwks_fetches_total{issuer=\"https://tenant.example/\"} 3",
+            "api_jwks_fetch_failures_total{issuer=\"https://tenant.example/\"} 1",
             "api_token_cache_hits_total 4",
-            "api_jwks_keys_loaded 2",
-            "api_jwks_key_set_age_seconds 2.500",
+            "api_jwks_keys_loaded{issuer=\"https://tenant.example/\"} 2",
+            "api_jwks_key_set_age_seconds{issuer=\"https://tenant.example/\"} 2.500",
+            "api_issuer_ready{issuer=\"https://tenant.example/\"} 1",
             "api_ready 1",
         ] {
             assert!(
@@ -248,12 +317,54 @@ mod tests {
     }
 
     #[test]
+    fn every_issuer_has_its_own_series() {
+        let issuer = |name: &str, keys, ready| auth::IssuerStats {
+            issuer: name.into(),
+            keys_loaded: keys,
+            ready,
+            ..auth::IssuerStats::default()
+        };
+        let stats = auth::Stats {
+            issuers: vec![
+                issuer("http://localhost:3002/", 1, true),
+                issuer("https://login.example.com/", 0, false),
+            ],
+            ..auth::Stats::default()
+        };
+        let text = Metrics::default().render(&stats, false);
+        for line in [
+            "api_jwks_keys_loaded{issuer=\"http://localhost:3002/\"} 1",
+            "api_jwks_keys_loaded{issuer=\"https://login.example.com/\"} 0",
+            "api_issuer_ready{issuer=\"http://localhost:3002/\"} 1",
+            "api_issuer_ready{issuer=\"https://login.example.com/\"} 0",
+            "api_ready 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
     fn key_set_age_is_absent_before_keys_load() {
-        let text = Metrics::default().render(&auth::Stats::default(), false);
+        let stats = auth::Stats {
+            issuers: vec![auth::IssuerStats {
+                issuer: "https://tenant.example/".into(),
+                ..auth::IssuerStats::default()
+            }],
+            ..auth::Stats::default()
+        };
+        let text = Metrics::default().render(&stats, false);
         assert!(
             !text
                 .lines()
-                .any(|l| l.starts_with("api_jwks_key_set_age_seconds "))
+                .any(|l| l.starts_with("api_jwks_key_set_age_seconds{"))
         );
     }
 }

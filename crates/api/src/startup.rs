@@ -126,8 +126,8 @@ impl Application {
         tracing::info!(
             app_origin = %app_origin,
             "trusting access tokens from {} for audience {}",
-            verifier.issuer(),
-            settings.config.audience
+            verifier.issuers().collect::<Vec<_>>().join(", "),
+            settings.verifier.audiences.join(", ")
         );
         tracing::info!(
             mode = ?settings.dpop_mode,

@@ -72,6 +72,7 @@ struct IssuerState {
     hold: AtomicBool,
     jwks: Mutex<Value>,
     jwks_requests: AtomicUsize,
+    requests: AtomicUsize,
 }
 
 /// A minimal OpenID Connect issuer on loopback: discovery and JWKS, switchable down (503) and
@@ -91,6 +92,7 @@ impl TestIssuer {
             hold: AtomicBool::new(false),
             jwks: Mutex::new(Value::Null),
             jwks_requests: AtomicUsize::new(0),
+            requests: AtomicUsize::new(0),
         });
         let issuer = Self {
             state: state.clone(),
@@ -144,6 +146,11 @@ impl TestIssuer {
     pub fn jwks_requests(&self) -> usize {
         self.state.jwks_requests.load(Ordering::SeqCst)
     }
+
+    /// Every request it received, discovery included.
+    pub fn requests(&self) -> usize {
+        self.state.requests.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for TestIssuer {
@@ -153,6 +160,7 @@ impl Drop for TestIssuer {
 }
 
 async fn discovery(state: web::Data<IssuerState>) -> HttpResponse {
+    state.requests.fetch_add(1, Ordering::SeqCst);
     if !state.up.load(Ordering::SeqCst) {
         return HttpResponse::ServiceUnavailable().finish();
     }
@@ -164,6 +172,7 @@ async fn discovery(state: web::Data<IssuerState>) -> HttpResponse {
 
 async fn jwks(state: web::Data<IssuerState>) -> HttpResponse {
     state.jwks_requests.fetch_add(1, Ordering::SeqCst);
+    state.requests.fetch_add(1, Ordering::SeqCst);
     let held_since = Instant::now();
     while state.hold.load(Ordering::SeqCst) && held_since.elapsed() < Duration::from_secs(30) {
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -7,5 +7,6 @@ mod dpop;
 mod helpers;
 mod hostile;
 mod issuer;
+mod issuers;
 mod routes;
 mod scopes;

@@ -93,16 +93,25 @@ async fn metrics_count_requests_by_route_and_status_and_expose_verifier_stats() 
         has(r#"api_token_verifications_total{outcome="ok"} 1"#),
         "{text}"
     );
-    assert!(has("api_jwks_keys_loaded 1"), "{text}");
-    assert!(has("api_ready 1"), "{text}");
+    let issuer = app.issuer.issuer();
     assert!(
-        text.lines()
-            .any(|l| l.starts_with("api_jwks_key_set_age_seconds ")),
+        has(&format!(r#"api_jwks_keys_loaded{{issuer="{issuer}"}} 1"#)),
         "{text}"
     );
+    assert!(
+        has(&format!(r#"api_issuer_ready{{issuer="{issuer}"}} 1"#)),
+        "{text}"
+    );
+    assert!(has("api_ready 1"), "{text}");
+    let age_prefix = format!(r#"api_jwks_key_set_age_seconds{{issuer="{issuer}"}} "#);
+    assert!(
+        text.lines().any(|l| l.starts_with(&age_prefix)),
+        "{text}"
+    );
+    let fetches_prefix = format!(r#"api_jwks_fetches_total{{issuer="{issuer}"}} "#);
     let fetches = text
         .lines()
-        .find_map(|l| l.strip_prefix("api_jwks_fetches_total "))
+        .find_map(|l| l.strip_prefix(&fetches_prefix))
         .and_then(|v| v.parse::<u64>().ok())
         .expect("fetch counter");
     assert!(fetches >= 1, "{text}");

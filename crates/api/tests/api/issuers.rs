@@ -1,0 +1,140 @@
+//! Several trusted issuers through the HTTP surface: each issuer's tokens pass, an unlisted
+//! issuer is refused without contacting it, readiness and metrics are per issuer.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::{
+    KEYS, TestApp, TestIssuer, assert_refusal, eventually, spawn_app_with, token_for,
+};
+
+/// The API trusting its own issuer (`app.issuer`, key `current`) and `second` (key `next`).
+async fn two_issuers(second_up: bool) -> (TestApp, TestIssuer) {
+    let second = TestIssuer::start(&[&KEYS.next], second_up);
+    let second_url = second.issuer().parse().expect("issuer URL");
+    let app = spawn_app_with(true, |settings| settings.verifier.issuers = vec![second_url]).await;
+    (app, second)
+}
+
+async fn metrics(app: &TestApp) -> String {
+    app.get("/metrics").await.text().await.expect("metrics body")
+}
+
+#[tokio::test]
+async fn tokens_of_both_listed_issuers_reach_the_external_api() {
+    let (app, second) = two_issuers(true).await;
+    app.wait_until_ready().await;
+    let first_token = app.token().sign();
+    let second_token = token_for(&second).signed_by(&KEYS.next).sign();
+    for token in [first_token, second_token] {
+        let response = app.get_with_token("/api/external", &token).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["msg"], "Your Access Token was successfully validated!");
+    }
+}
+
+#[tokio::test]
+async fn token_of_an_unlisted_issuer_is_401_and_that_issuer_is_never_contacted() {
+    let (app, _second) = two_issuers(true).await;
+    app.wait_until_ready().await;
+    let third = TestIssuer::start(&[&KEYS.stranger], true);
+    let token = token_for(&third).signed_by(&KEYS.stranger).sign();
+
+    let response = app.get_with_token("/api/external", &token).await;
+
+    assert_refusal(
+        response,
+        401,
+        r#"Bearer realm="api", error="invalid_token", error_description="issuer mismatch""#,
+        "invalid_token",
+        "issuer mismatch",
+    )
+    .await;
+    assert_eq!(third.requests(), 0);
+    let text = metrics(&app).await;
+    assert!(
+        text.lines()
+            .any(|l| l == r#"api_token_verifications_total{outcome="issuer"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn key_of_the_first_issuer_with_the_iss_of_the_second_is_401() {
+    let (app, second) = two_issuers(true).await;
+    app.wait_until_ready().await;
+    let token = token_for(&second).signed_by(&KEYS.current).sign();
+    let response = app.get_with_token("/api/external", &token).await;
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn one_issuer_down_leaves_the_other_serving_and_the_api_not_ready() {
+    let (app, second) = two_issuers(false).await;
+    let first_ready = format!(r#"api_issuer_ready{{issuer="{}"}} 1"#, app.issuer.issuer());
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            metrics(&app).await.lines().any(|l| l == first_ready)
+        })
+        .await,
+        "the first issuer's keys never loaded"
+    );
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    let text = metrics(&app).await;
+    let second_not_ready = format!(r#"api_issuer_ready{{issuer="{}"}} 0"#, second.issuer());
+    assert!(text.lines().any(|l| l == second_not_ready), "{text}");
+
+    let response = app
+        .get_with_token("/api/external", &app.token().sign())
+        .await;
+    assert_eq!(response.status(), 200);
+    let response = app
+        .get_with_token(
+            "/api/external",
+            &token_for(&second).signed_by(&KEYS.next).sign(),
+        )
+        .await;
+    assert_eq!(response.status(), 503);
+
+    second.set_up(true);
+    assert!(
+        eventually(Duration::from_secs(30), || app.ready()).await,
+        "/readyz did not turn 200 once the second issuer came up"
+    );
+}
+
+#[tokio::test]
+async fn metrics_label_the_key_sets_by_issuer() {
+    let (app, second) = two_issuers(true).await;
+    app.wait_until_ready().await;
+    let text = metrics(&app).await;
+    for issuer in [app.issuer.issuer(), second.issuer()] {
+        for line in [
+            format!(r#"api_jwks_keys_loaded{{issuer="{issuer}"}} 1"#),
+            format!(r#"api_issuer_ready{{issuer="{issuer}"}} 1"#),
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_second_audience_is_accepted() {
+    let app = spawn_app_with(true, |settings| {
+        settings.verifier.audiences.push("https://second.api.test".into());
+    })
+    .await;
+    app.wait_until_ready().await;
+    let token = app.token().claim("aud", "https://second.api.test").sign();
+    assert_eq!(
+        app.get_with_token("/api/external", &token).await.status(),
+        200
+    );
+    let token = app.token().claim("aud", "https://third.api.test").sign();
+    assert_eq!(
+        app.get_with_token("/api/external", &token).await.status(),
+        401
+    );
+}
