@@ -351,7 +351,11 @@ mod tests {
     fn more_issuers_than_the_cap_are_refused() {
         let mut c = config("https://t/");
         c.issuers = (0..MAX_ISSUERS)
-            .map(|i| format!("https://login{i}.example.com/").parse().expect("url"))
+            .map(|i| {
+                format!("https://login{i}.example.com/")
+                    .parse()
+                    .expect("url")
+            })
             .collect();
         assert_eq!(setting_of(c.validate()), "issuers");
         c.issuers.pop();
@@ -372,8 +376,14 @@ mod tests {
         .expect("valid");
         let c = VerifierConfig::from_app_config(&app);
         let issuers: Vec<_> = c.all_issuers().map(Url::as_str).collect();
-        assert_eq!(issuers, ["http://localhost:3002/", "http://127.0.0.1:3002/"]);
-        assert_eq!(c.audiences, ["https://api.local.test", "https://other.test"]);
+        assert_eq!(
+            issuers,
+            ["http://localhost:3002/", "http://127.0.0.1:3002/"]
+        );
+        assert_eq!(
+            c.audiences,
+            ["https://api.local.test", "https://other.test"]
+        );
     }
 
     #[test]

@@ -22,11 +22,11 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 use crate::claims::{self, ClaimPolicy};
-use crate::stats::IssuerStats;
 use crate::config::VerifierConfig;
 use crate::fetch::Fetcher;
 use crate::jws::{Compact, PublicKey};
 use crate::keystore::KeyStore;
+use crate::stats::IssuerStats;
 use crate::stats::{Counters, Stats};
 use crate::token_cache::{Entry, TokenCache};
 use crate::{Algorithm, BuildError, Claims, VerifyError};
@@ -97,12 +97,13 @@ impl Verifier {
                 } else {
                     None
                 };
-                let fetcher = Fetcher::new(issuer.clone(), jwks_uri, &config.fetch).map_err(
-                    |e| BuildError::InvalidSetting {
-                        setting: "fetch",
-                        problem: format!("cannot build the HTTP client: {e}"),
-                    },
-                )?;
+                let fetcher =
+                    Fetcher::new(issuer.clone(), jwks_uri, &config.fetch).map_err(|e| {
+                        BuildError::InvalidSetting {
+                            setting: "fetch",
+                            problem: format!("cannot build the HTTP client: {e}"),
+                        }
+                    })?;
                 let counters = Arc::new(Counters::default());
                 let on_rotation = token_cache.clone().map(|cache| {
                     Box::new(move |removed: &[String]| cache.purge_kids(index, removed))
@@ -251,10 +252,7 @@ impl Verifier {
         check_typ(compact.typ(), inner.require_at_jwt)?;
         let payload = compact.payload()?;
         let issuer = self.select_issuer(&payload)?;
-        let key = inner.issuers[issuer]
-            .store
-            .key_for(compact.kid())
-            .await?;
+        let key = inner.issuers[issuer].store.key_for(compact.kid()).await?;
         Ok(Checked {
             compact,
             payload,

@@ -749,8 +749,8 @@ mod tests {
     #[test]
     fn empty_audience_entry_in_the_file_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let err = load_with(&write_config(&dir, r#","audiences":[" "]"#), &[])
-            .expect_err("must refuse");
+        let err =
+            load_with(&write_config(&dir, r#","audiences":[" "]"#), &[]).expect_err("must refuse");
         assert_eq!(err.setting, "audiences / AUTH0_AUDIENCES");
     }
 

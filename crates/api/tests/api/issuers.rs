@@ -13,12 +13,19 @@ use crate::helpers::{
 async fn two_issuers(second_up: bool) -> (TestApp, TestIssuer) {
     let second = TestIssuer::start(&[&KEYS.next], second_up);
     let second_url = second.issuer().parse().expect("issuer URL");
-    let app = spawn_app_with(true, |settings| settings.verifier.issuers = vec![second_url]).await;
+    let app = spawn_app_with(true, |settings| {
+        settings.verifier.issuers = vec![second_url]
+    })
+    .await;
     (app, second)
 }
 
 async fn metrics(app: &TestApp) -> String {
-    app.get("/metrics").await.text().await.expect("metrics body")
+    app.get("/metrics")
+        .await
+        .text()
+        .await
+        .expect("metrics body")
 }
 
 #[tokio::test]
@@ -123,7 +130,10 @@ async fn metrics_label_the_key_sets_by_issuer() {
 #[tokio::test]
 async fn a_second_audience_is_accepted() {
     let app = spawn_app_with(true, |settings| {
-        settings.verifier.audiences.push("https://second.api.test".into());
+        settings
+            .verifier
+            .audiences
+            .push("https://second.api.test".into());
     })
     .await;
     app.wait_until_ready().await;

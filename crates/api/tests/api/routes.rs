@@ -104,10 +104,7 @@ async fn metrics_count_requests_by_route_and_status_and_expose_verifier_stats() 
     );
     assert!(has("api_ready 1"), "{text}");
     let age_prefix = format!(r#"api_jwks_key_set_age_seconds{{issuer="{issuer}"}} "#);
-    assert!(
-        text.lines().any(|l| l.starts_with(&age_prefix)),
-        "{text}"
-    );
+    assert!(text.lines().any(|l| l.starts_with(&age_prefix)), "{text}");
     let fetches_prefix = format!(r#"api_jwks_fetches_total{{issuer="{issuer}"}} "#);
     let fetches = text
         .lines()

@@ -66,7 +66,11 @@ async fn token_of_an_unlisted_issuer_is_refused_without_any_request() {
     let result = v.verify(&c_key.sign(&c.claims())).await;
 
     assert_eq!(result.unwrap_err(), VerifyError::Issuer);
-    assert_eq!(total_requests(&c).await, 0, "the unlisted issuer was contacted");
+    assert_eq!(
+        total_requests(&c).await,
+        0,
+        "the unlisted issuer was contacted"
+    );
     assert_eq!(
         two.requests().await,
         before,
