@@ -516,9 +516,10 @@ impl Scope for ReadMessages {
     const NAME: &'static str = "read:messages";
 }
 
-/// Extractor that admits the request only if its verified token holds scope `S`; otherwise 403
-/// `insufficient_scope` (or 401 if there are no claims at all). Declaring it in a handler's
-/// signature is the whole scope check.
+/// Extractor that admits the request only if its verified token holds scope `S` in its `scope`
+/// claim or in Auth0's RBAC `permissions` claim (the `access_token_authz` dialect); otherwise
+/// 403 `insufficient_scope` (or 401 if there are no claims at all). Declaring it in a
+/// handler's signature is the whole scope check.
 #[derive(Debug, Clone)]
 pub struct RequireScope<S: Scope> {
     claims: Claims,
@@ -538,7 +539,7 @@ impl<S: Scope> FromRequest for RequireScope<S> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(Claims::of(req).and_then(|claims| {
-            if claims.has_scope(S::NAME) {
+            if claims.has_scope(S::NAME) || claims.has_permission(S::NAME) {
                 Ok(Self {
                     claims,
                     _scope: PhantomData,

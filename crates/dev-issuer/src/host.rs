@@ -103,7 +103,9 @@ pub(crate) async fn check_host(
             let response = HttpResponse::build(StatusCode::MISDIRECTED_REQUEST)
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .content_type("text/plain; charset=utf-8")
-                .body("421 Misdirected Request: this dev issuer answers only for its own domain.\n");
+                .body(
+                    "421 Misdirected Request: this dev issuer answers only for its own domain.\n",
+                );
             Ok(req.into_response(response))
         }
         _ => Ok(next.call(req).await?.map_into_boxed_body()),

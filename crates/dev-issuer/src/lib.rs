@@ -21,6 +21,7 @@
 
 mod clock;
 mod error;
+mod host;
 mod html;
 mod issuer;
 mod keys;
@@ -29,12 +30,16 @@ mod routes;
 mod secrets;
 mod settings;
 mod startup;
+mod tenant;
 mod urls;
 mod users;
 
 pub use clock::Clock;
 pub use issuer::{Issuer, MintError};
 pub use keys::KeyError;
-pub use settings::{DEFAULT_KEY_FILE, DEFAULT_USERS_FILE, Lifetimes, Settings};
+pub use settings::{
+    ApiSettings, DEFAULT_KEY_FILE, DEFAULT_TENANT_FILE, DEFAULT_USERS_FILE, Lifetimes, Settings,
+};
 pub use startup::{Application, StartupError};
+pub use tenant::{TenantError, apply_tenant_file, apply_tenant_json};
 pub use users::{User, Users, UsersError};

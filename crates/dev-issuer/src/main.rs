@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use app_config::{AuthConfig, ConfigError, exit_on_config_error};
 use clap::Parser;
 use clap::builder::BoolishValueParser;
-use dev_issuer::{Application, DEFAULT_KEY_FILE, DEFAULT_USERS_FILE, Settings, StartupError};
+use dev_issuer::{
+    Application, DEFAULT_KEY_FILE, DEFAULT_TENANT_FILE, DEFAULT_USERS_FILE, Settings, StartupError,
+    apply_tenant_file,
+};
 
 /// A local, development-only, Auth0-compatible OpenID Connect issuer. Never for production.
 #[derive(Debug, Parser)]
@@ -21,6 +24,9 @@ struct Cli {
     /// The development users file.
     #[arg(long, env = "ISSUER_USERS_FILE", default_value = DEFAULT_USERS_FILE)]
     users_file: PathBuf,
+    /// The dev tenant's application and API settings (named after the Auth0 dashboard).
+    #[arg(long, env = "ISSUER_TENANT_FILE", default_value = DEFAULT_TENANT_FILE)]
+    tenant_file: PathBuf,
     /// Where signing keys are kept across restarts.
     #[arg(long, env = "ISSUER_KEY_FILE", default_value = DEFAULT_KEY_FILE)]
     key_file: PathBuf,
@@ -54,6 +60,7 @@ async fn main() -> std::io::Result<()> {
     settings.users_file = cli.users_file;
     settings.key_file = Some(cli.key_file);
     settings.dev_endpoints = cli.dev_endpoints;
+    apply_tenant_file(&mut settings, &cli.tenant_file).unwrap_or_else(|e| exit_on_config_error(&e));
     eprintln!("dev-issuer: FOR LOCAL DEVELOPMENT ONLY - never use it in production.");
     let app = match Application::build(settings).await {
         Ok(app) => app,

@@ -14,6 +14,8 @@ use crate::Clock;
 
 /// Default path of the users file, relative to the working directory (the project root).
 pub const DEFAULT_USERS_FILE: &str = "dev-users.json";
+/// Default path of the dev tenant's settings file, relative to the working directory.
+pub const DEFAULT_TENANT_FILE: &str = "dev-tenant.json";
 /// Default path of the signing-key file, relative to the working directory.
 pub const DEFAULT_KEY_FILE: &str = "target/dev-issuer/signing-keys.json";
 
@@ -28,8 +30,12 @@ pub struct Lifetimes {
     pub id_token: Duration,
     /// Login sessions behind the cookie (default 24 h).
     pub session: Duration,
-    /// Refresh tokens, absolute (default 30 days).
+    /// Refresh tokens, absolute: fixed when the code is redeemed, not renewed by rotation
+    /// (default 30 days, Auth0's "Absolute Lifetime").
     pub refresh_token: Duration,
+    /// Refresh tokens, idle: each one expires this long after it was issued unless rotated
+    /// (default 15 days, Auth0's "Inactivity Lifetime").
+    pub refresh_token_idle: Duration,
     /// A shown login form waiting for its post (default 15 min).
     pub login_request: Duration,
 }
@@ -42,7 +48,30 @@ impl Default for Lifetimes {
             id_token: Duration::from_secs(36_000),
             session: Duration::from_secs(86_400),
             refresh_token: Duration::from_secs(30 * 86_400),
+            refresh_token_idle: Duration::from_secs(15 * 86_400),
             login_request: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// The API's settings, as on the Auth0 dashboard's API page (the API is `audience`).
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// The permissions (scopes) the API defines (default `read:messages`).
+    pub permissions: Vec<String>,
+    /// "Enable RBAC": a token gets only the requested permissions the user holds (default on).
+    pub enable_rbac: bool,
+    /// "Add Permissions in the Access Token": with RBAC on, the access token lists all the
+    /// user's permissions for the API in `permissions` (default on).
+    pub add_permissions_in_the_access_token: bool,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            permissions: vec!["read:messages".to_owned()],
+            enable_rbac: true,
+            add_permissions_in_the_access_token: true,
         }
     }
 }
@@ -60,12 +89,18 @@ pub struct Settings {
     pub key_file: Option<PathBuf>,
     /// Whether the `/dev/` test hooks answer (otherwise they are 404).
     pub dev_endpoints: bool,
-    /// Allowed `redirect_uri` values for the client (default: `appOrigin`, with or without `/`).
+    /// "Allowed Callback URLs": `redirect_uri` values, matched exactly (default: `appOrigin`).
     pub allowed_callback_urls: Vec<String>,
-    /// Allowed logout `returnTo` values (default: `appOrigin`, with or without `/`).
+    /// "Allowed Logout URLs": `returnTo` values, matched exactly (default: `appOrigin`).
     pub allowed_logout_urls: Vec<String>,
-    /// Origins allowed by CORS on the token, userinfo and discovery endpoints (default: `appOrigin`).
+    /// "Allowed Web Origins": origins that may receive `response_mode=web_message` answers
+    /// (default: `appOrigin`).
+    pub allowed_web_origins: Vec<String>,
+    /// "Allowed Origins (CORS)" on the token, userinfo and discovery endpoints (default:
+    /// `appOrigin`).
     pub allowed_origins: Vec<String>,
+    /// The API's permissions and RBAC switches.
+    pub api: ApiSettings,
     /// Lifetimes of codes, tokens and sessions.
     pub lifetimes: Lifetimes,
     /// The clock; tests advance it to expire things.
@@ -83,7 +118,9 @@ impl Settings {
             dev_endpoints: false,
             allowed_callback_urls: vec![app.clone()],
             allowed_logout_urls: vec![app.clone()],
+            allowed_web_origins: vec![app.clone()],
             allowed_origins: vec![app],
+            api: ApiSettings::default(),
             lifetimes: Lifetimes::default(),
             clock: Clock::system(),
             config,
@@ -127,10 +164,43 @@ mod tests {
     }
 
     #[test]
-    fn the_app_origin_is_the_only_callback_logout_url_and_cors_origin_by_default() {
+    fn refresh_tokens_default_to_auth0s_absolute_and_inactivity_lifetimes() {
+        let lifetimes = Lifetimes::default();
+        assert_eq!(lifetimes.refresh_token, Duration::from_secs(2_592_000));
+        assert_eq!(lifetimes.refresh_token_idle, Duration::from_secs(1_296_000));
+    }
+
+    #[test]
+    fn rbac_with_permissions_in_the_token_is_on_by_default() {
+        let api = ApiSettings::default();
+        assert!(api.enable_rbac && api.add_permissions_in_the_access_token);
+        assert_eq!(api.permissions, ["read:messages"]);
+    }
+
+    #[test]
+    fn the_projects_tenant_file_matches_the_defaults() {
+        let mut settings = Settings::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 3002)), config());
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../", "dev-tenant.json");
+        crate::tenant::apply_tenant_file(&mut settings, std::path::Path::new(path))
+            .expect("the project's dev-tenant.json is valid");
+        let defaults = Settings::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 3002)), config());
+        assert_eq!(format!("{:?}", settings.api), format!("{:?}", defaults.api));
+        assert_eq!(
+            format!("{:?}", settings.lifetimes),
+            format!("{:?}", defaults.lifetimes)
+        );
+        assert_eq!(
+            settings.allowed_callback_urls,
+            defaults.allowed_callback_urls
+        );
+    }
+
+    #[test]
+    fn the_app_origin_is_the_only_callback_logout_url_web_and_cors_origin_by_default() {
         let settings = Settings::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 3002)), config());
         assert_eq!(settings.allowed_callback_urls, ["http://localhost:3000"]);
         assert_eq!(settings.allowed_logout_urls, ["http://localhost:3000"]);
+        assert_eq!(settings.allowed_web_origins, ["http://localhost:3000"]);
         assert_eq!(settings.allowed_origins, ["http://localhost:3000"]);
     }
 }

@@ -8,10 +8,11 @@ use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
+use crate::host::{self, AcceptedHosts};
 use crate::issuer::{Issuer, MintError};
 use crate::keys::KeyError;
 use crate::routes;
@@ -84,10 +85,12 @@ impl Application {
         }
         let issuer = Issuer::new(&settings)?;
         let data = web::Data::new(issuer.clone());
+        let hosts = web::Data::new(AcceptedHosts::new(&settings.config));
         let origins = settings.allowed_origins.clone();
         let dev_endpoints = settings.dev_endpoints;
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(host::check_host))
                 .wrap(
                     DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff"))
@@ -95,6 +98,7 @@ impl Application {
                 )
                 .wrap(TracingLogger::default())
                 .app_data(data.clone())
+                .app_data(hosts.clone())
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .configure(|cfg| routes::configure(cfg, &origins, dev_endpoints))
         })

@@ -1,4 +1,5 @@
-//! The development users: who may log in, with which password, and which scopes each may get.
+//! The development users: who may log in, with which password, and which API permissions each
+//! holds (Auth0's RBAC: permissions are assigned to users, and a token gets the ones it asks for).
 //!
 //! They come from a JSON file (default `dev-users.json` at the project root) so that a newcomer can
 //! read and extend them. Passwords sit there in clear text on purpose: this issuer is for
@@ -37,8 +38,13 @@ pub struct User {
     /// Picture URL; defaults to a generated `data:` image (no outside host).
     #[serde(default)]
     pub picture: Option<String>,
-    /// The scopes this user may be granted; a request gets the intersection with what it asks for.
-    pub scopes: Vec<String>,
+    /// The API permissions this user holds (Auth0: User → Permissions), e.g. `read:messages`.
+    /// The OIDC scopes (`openid profile email`) are not listed: everyone is granted them.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// The field of older users files; refused with a pointer to `permissions`.
+    #[serde(default)]
+    scopes: Option<serde_json::Value>,
 }
 
 fn default_true() -> bool {
@@ -51,7 +57,7 @@ impl fmt::Debug for User {
         f.debug_struct("User")
             .field("username", &self.username)
             .field("sub", &self.sub)
-            .field("scopes", &self.scopes)
+            .field("permissions", &self.permissions)
             .finish_non_exhaustive()
     }
 }
@@ -79,10 +85,9 @@ impl User {
         format!("data:image/svg+xml;base64,{}", STANDARD.encode(svg))
     }
 
-    /// Whether the user may be granted `scope`. `offline_access` is a property of the client
-    /// and API (Auth0's "Allow Offline Access"), not of the user, so everyone may have it.
-    pub fn may_have(&self, scope: &str) -> bool {
-        scope == "offline_access" || self.scopes.iter().any(|s| s == scope)
+    /// Whether the user holds the API permission `permission`.
+    pub fn holds(&self, permission: &str) -> bool {
+        self.permissions.iter().any(|p| p == permission)
     }
 }
 
@@ -148,9 +153,19 @@ impl Users {
             if user.sub.trim().is_empty() {
                 return Err(format!("user {:?} has an empty sub", user.username));
             }
-            if let Some(bad) = user.scopes.iter().find(|s| s.is_empty() || s.contains(' ')) {
+            if user.scopes.is_some() {
                 return Err(format!(
-                    "user {:?} has scope {bad:?}; scopes are single words",
+                    "user {:?} has \"scopes\"; list the user's API permissions in \"permissions\" instead (e.g. [\"read:messages\"]); openid, profile and email are granted to everyone",
+                    user.username
+                ));
+            }
+            if let Some(bad) = user
+                .permissions
+                .iter()
+                .find(|s| s.is_empty() || s.contains(' '))
+            {
+                return Err(format!(
+                    "user {:?} has permission {bad:?}; permissions are single words",
                     user.username
                 ));
             }
@@ -196,8 +211,8 @@ mod tests {
     use super::*;
 
     const TWO: &str = r#"{"users":[
-        {"username":"a@x.test","password":"pw-a","sub":"auth0|a","name":"A","nickname":"a","scopes":["openid"]},
-        {"username":"b@x.test","password":"pw-b","sub":"auth0|b","name":"B","nickname":"b","scopes":[]}
+        {"username":"a@x.test","password":"pw-a","sub":"auth0|a","name":"A","nickname":"a","permissions":["read:messages"]},
+        {"username":"b@x.test","password":"pw-b","sub":"auth0|b","name":"B","nickname":"b","permissions":[]}
     ]}"#;
 
     #[test]
@@ -242,13 +257,17 @@ mod tests {
         let alice = users
             .authenticate("alice@example.com", "alice-password")
             .expect("alice logs in");
-        assert_eq!(
-            alice.scopes,
-            ["openid", "profile", "email", "read:messages"]
-        );
+        assert_eq!(alice.permissions, ["read:messages"]);
         let bob = users
             .authenticate("bob@example.com", "bob-password")
             .expect("bob logs in");
-        assert_eq!(bob.scopes, ["openid", "profile", "email"]);
+        assert!(bob.permissions.is_empty());
+    }
+
+    #[test]
+    fn an_old_users_file_with_scopes_is_refused_with_the_fix() {
+        let text = TWO.replace("\"permissions\":[]", "\"scopes\":[\"openid\"]");
+        let problem = Users::from_json(&text).expect_err("must refuse");
+        assert!(problem.contains("\"permissions\" instead"), "{problem}");
     }
 }

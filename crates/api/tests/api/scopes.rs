@@ -1,4 +1,4 @@
-//! `/api/private-scoped` needs the `read:messages` scope.
+//! `/api/private-scoped` needs `read:messages`, in `scope` or in Auth0's `permissions`.
 
 use crate::helpers::{assert_refusal, spawn_app};
 
@@ -14,6 +14,34 @@ async fn token_with_read_messages_gets_the_private_message() {
     let response = app.get_with_token("/api/private-scoped", &token).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.expect("body"), PRIVATE_BODY);
+}
+
+#[tokio::test]
+async fn token_with_read_messages_only_in_permissions_gets_the_private_message() {
+    let app = spawn_app().await;
+    let token = app
+        .token()
+        .claim("scope", "openid profile email")
+        .claim("permissions", serde_json::json!(["read:messages"]))
+        .sign();
+    let response = app.get_with_token("/api/private-scoped", &token).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.expect("body"), PRIVATE_BODY);
+}
+
+#[tokio::test]
+async fn token_with_other_permissions_only_is_403() {
+    let app = spawn_app().await;
+    let token = app
+        .token()
+        .claim("scope", "openid")
+        .claim(
+            "permissions",
+            serde_json::json!(["write:messages", "read:messages2"]),
+        )
+        .sign();
+    let response = app.get_with_token("/api/private-scoped", &token).await;
+    assert_eq!(response.status(), 403);
 }
 
 #[tokio::test]

@@ -21,6 +21,8 @@ pub(crate) struct AccessToken<'a> {
     /// The API asked for; `None` gives a token for `/userinfo` only.
     pub audience: Option<&'a str>,
     pub scopes: &'a [String],
+    /// Auth0's RBAC `permissions` claim; `None` leaves it out.
+    pub permissions: Option<Vec<String>>,
     pub issued_at: i64,
     pub lifetime: Duration,
     /// The DPoP key thumbprint the token is bound to (`cnf.jkt`).
@@ -76,6 +78,9 @@ impl Issuer {
         if let Some(jkt) = token.dpop_jkt {
             claims["cnf"] = json!({ "jkt": jkt });
         }
+        if let Some(permissions) = &token.permissions {
+            claims["permissions"] = json!(permissions);
+        }
         claims
     }
 
@@ -92,6 +97,7 @@ impl Issuer {
         );
         claims.insert("auth_time".into(), json!(token.session.auth_time));
         claims.insert("azp".into(), json!(token.client_id));
+        claims.insert("sid".into(), json!(token.session.id));
         if let Some(nonce) = token.nonce {
             claims.insert("nonce".into(), json!(nonce));
         }

@@ -1,5 +1,11 @@
 //! The token endpoint's two grants — `authorization_code` (with PKCE) and `refresh_token`
 //! (with rotation and reuse detection) — and the token set they both end in.
+//!
+//! Refresh tokens follow Auth0's rotation rules: a family starts when a code is redeemed with
+//! `offline_access` granted; its absolute end is fixed then and inherited by every rotation,
+//! while each token also ends after the inactivity lifetime unless rotated. A refused refresh
+//! token (unknown, expired, revoked, reused, another client's) gets Auth0's one answer, because
+//! auth0-spa-js recognises that wording to fall back to silent authentication.
 
 use serde_json::{Value, json};
 
@@ -10,12 +16,20 @@ use crate::pkce;
 use crate::secrets::{random_secret, storage_key};
 use crate::users::User;
 
+/// Auth0's description for every refused refresh token.
+pub(crate) const INVALID_REFRESH_TOKEN: &str = "Unknown or invalid refresh token.";
+
 /// Why a grant at the token endpoint failed; the route maps each to an RFC 6749 §5.2 answer.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub(crate) enum GrantError {
-    /// `invalid_grant`: the code or refresh token is unknown, used, expired or not for this client.
+    /// `invalid_grant` (400): the code is unknown, used, expired or bound to something else, or
+    /// a DPoP-bound refresh token came without its key.
     #[error("{0}")]
     InvalidGrant(&'static str),
+    /// `invalid_grant` (403, as Auth0 answers): the refresh token is unknown, expired, revoked,
+    /// reused or another client's. The reason is logged, not told.
+    #[error("{INVALID_REFRESH_TOKEN}")]
+    InvalidRefreshToken,
     /// `invalid_scope`: a refresh asked for more than was granted.
     #[error("{0}")]
     InvalidScope(&'static str),
@@ -33,16 +47,30 @@ pub(crate) struct TokenSet {
     pub json: Value,
 }
 
+/// How a token set's refresh token is stored, if it gets one.
+enum Refresh<'a> {
+    /// No refresh token (`offline_access` was not granted).
+    None,
+    /// The first of a family, from a redeemed code: refused if the code was replayed meanwhile.
+    FromCode {
+        code_key: &'a str,
+        family: String,
+        original_scopes: &'a [String],
+    },
+    /// A rotation within a family.
+    Rotated(&'a RefreshRecord),
+}
+
 /// Everything a token set is made from.
 struct Grant<'a> {
     user: &'a User,
     client_id: &'a str,
     audience: Option<&'a str>,
+    /// The scopes of this token set (narrower than the family's on a narrowing refresh).
     scopes: &'a [String],
     nonce: Option<&'a str>,
     session: &'a Session,
-    /// The refresh-token family to extend, when `offline_access` was granted.
-    family: Option<String>,
+    refresh: Refresh<'a>,
     /// The DPoP key the tokens are bound to.
     dpop_jkt: Option<&'a str>,
 }
@@ -69,8 +97,9 @@ impl Issuer {
 
     /// The `authorization_code` grant. The code is consumed by any attempt, right or wrong, so
     /// it cannot be guessed at; a second attempt also revokes the refresh tokens the first one
-    /// produced. `proof_jkt` is the key of a verified DPoP proof: the tokens are bound to it,
-    /// and a code bound by `dpop_jkt` is redeemed only with a proof of that key.
+    /// produced (RFC 6749 §4.1.2), including one it is still producing: see [`Refresh::FromCode`].
+    /// `proof_jkt` is the key of a verified DPoP proof: the tokens are bound to it, and a code
+    /// bound by `dpop_jkt` is redeemed only with a proof of that key.
     pub(crate) fn redeem_code(
         &self,
         code: &str,
@@ -81,6 +110,7 @@ impl Issuer {
     ) -> Result<TokenSet, GrantError> {
         let now = self.now();
         let key = storage_key(code);
+        let family = random_secret();
         let grant = {
             let mut state = self.state();
             match state.codes.remove(&key) {
@@ -88,20 +118,24 @@ impl Issuer {
                     state.spent_codes.insert(
                         key.clone(),
                         SpentCode {
-                            family: None,
+                            family: family.clone(),
+                            replayed: false,
                             forget_at: now + secs(self.inner.lifetimes.refresh_token),
                         },
                     );
                     grant
                 }
                 None => {
-                    if let Some(spent) = state.spent_codes.get(&key) {
-                        if let Some(family) = spent.family.clone() {
-                            state.revoke_family(&family);
-                        }
-                        return Err(GrantError::InvalidGrant("authorization code already used"));
-                    }
-                    return Err(GrantError::InvalidGrant("invalid authorization code"));
+                    let Some(spent) = state.spent_codes.get_mut(&key) else {
+                        return Err(GrantError::InvalidGrant("invalid authorization code"));
+                    };
+                    spent.replayed = true;
+                    let family = spent.family.clone();
+                    state.revoke_family(&family);
+                    tracing::warn!(
+                        "an authorization code was replayed; its refresh tokens are revoked"
+                    );
+                    return Err(GrantError::InvalidGrant("authorization code already used"));
                 }
             }
         };
@@ -135,31 +169,33 @@ impl Issuer {
             .users
             .find(&grant.session.username)
             .ok_or(GrantError::InvalidGrant("the user no longer exists"))?;
-        let scopes = grant_scopes(&user, &grant.request.scopes);
-        let family = scopes
-            .iter()
-            .any(|s| s == "offline_access")
-            .then(random_secret);
-        if let Some(family) = &family
-            && let Some(spent) = self.state().spent_codes.get_mut(&key)
-        {
-            spent.family = Some(family.clone());
-        }
+        let audience = grant.request.audience.as_deref();
+        let scopes = self.granted_scopes(&user, &grant.request.scopes, audience);
+        let refresh = if scopes.iter().any(|s| s == "offline_access") {
+            Refresh::FromCode {
+                code_key: &key,
+                family,
+                original_scopes: &scopes,
+            }
+        } else {
+            Refresh::None
+        };
         self.token_set(Grant {
             user: &user,
             client_id,
-            audience: grant.request.audience.as_deref(),
+            audience,
             scopes: &scopes,
             nonce: grant.request.nonce.as_deref(),
             session: &grant.session,
-            family,
+            refresh,
             dpop_jkt: proof_jkt,
         })
     }
 
     /// The `refresh_token` grant, with rotation: the presented token is spent, a new one of the
     /// same family is returned, and presenting a spent token again revokes the whole family
-    /// (Auth0's reuse detection).
+    /// (Auth0's reuse detection). A `scope` narrows the new access token only; the new refresh
+    /// token keeps the original grant (RFC 6749 §6).
     pub(crate) fn redeem_refresh_token(
         &self,
         token: &str,
@@ -168,27 +204,30 @@ impl Issuer {
         proof_jkt: Option<&str>,
     ) -> Result<TokenSet, GrantError> {
         let now = self.now();
+        let refused = |reason: &'static str| {
+            tracing::info!(reason, "refresh token refused");
+            GrantError::InvalidRefreshToken
+        };
         let record = {
             let mut state = self.state();
             let key = storage_key(token);
             let Some(record) = state.refresh.get_mut(&key) else {
-                return Err(GrantError::InvalidGrant("unknown or revoked refresh token"));
+                return Err(refused("unknown or revoked"));
             };
             if record.used {
                 let family = record.family.clone();
                 state.revoke_family(&family);
                 tracing::warn!("a rotated refresh token was reused; its family is revoked");
-                return Err(GrantError::InvalidGrant(
-                    "refresh token already used; all tokens of this login are revoked",
-                ));
+                return Err(GrantError::InvalidRefreshToken);
             }
-            if record.expires_at <= now {
-                return Err(GrantError::InvalidGrant("refresh token expired"));
+            if record.absolute_expires_at <= now {
+                return Err(refused("past its absolute lifetime"));
+            }
+            if record.idle_expires_at <= now {
+                return Err(refused("past its inactivity lifetime"));
             }
             if record.client_id != client_id {
-                return Err(GrantError::InvalidGrant(
-                    "refresh token was issued to another client",
-                ));
+                return Err(refused("issued to another client"));
             }
             // A bound refresh token is useless without its key: a thief gets nothing, and the
             // token is not spent by the attempt.
@@ -206,15 +245,20 @@ impl Issuer {
             .inner
             .users
             .find(&record.username)
-            .ok_or(GrantError::InvalidGrant("the user no longer exists"))?;
+            .ok_or_else(|| refused("the user no longer exists"))?;
         let scopes = match scope.map(str::split_whitespace) {
             None => record.scopes.clone(),
             Some(asked) => {
-                let asked: Vec<String> = asked.map(str::to_owned).collect();
-                if asked.iter().any(|s| !record.scopes.contains(s)) {
-                    return Err(GrantError::InvalidScope("a refresh cannot add scopes"));
+                let mut narrowed: Vec<String> = Vec::new();
+                for s in asked {
+                    if !record.scopes.iter().any(|g| g == s) {
+                        return Err(GrantError::InvalidScope("a refresh cannot add scopes"));
+                    }
+                    if !narrowed.iter().any(|n| n == s) {
+                        narrowed.push(s.to_owned());
+                    }
                 }
-                dedupe(asked)
+                narrowed
             }
         };
         self.token_set(Grant {
@@ -224,7 +268,7 @@ impl Issuer {
             scopes: &scopes,
             nonce: None,
             session: &record.session,
-            family: Some(record.family),
+            refresh: Refresh::Rotated(&record),
             dpop_jkt: record.dpop_jkt.as_deref().or(proof_jkt),
         })
     }
@@ -250,70 +294,81 @@ impl Issuer {
             client_id: grant.client_id,
             audience: grant.audience,
             scopes: grant.scopes,
+            permissions: self.permissions_claim(grant.user, grant.audience),
             issued_at: now,
             lifetime: self.inner.lifetimes.access_token,
             dpop_jkt: grant.dpop_jkt,
         });
-        let id = self.id_claims(&IdToken {
-            user: grant.user,
-            client_id: grant.client_id,
-            scopes: grant.scopes,
-            nonce: grant.nonce,
-            session: grant.session,
-            issued_at: now,
-        });
         let access_token = key.sign_jwt(&access).map_err(|_| GrantError::Signing)?;
-        let id_token = key.sign_jwt(&id).map_err(|_| GrantError::Signing)?;
         let mut json = json!({
             "access_token": access_token,
-            "id_token": id_token,
             "scope": grant.scopes.join(" "),
             "expires_in": secs(self.inner.lifetimes.access_token),
             "token_type": if grant.dpop_jkt.is_some() { "DPoP" } else { "Bearer" },
         });
-        if let Some(family) = grant.family {
-            let refresh = random_secret();
+        // OIDC Core §3.1.2.1: an ID token only for an OpenID request.
+        if grant.scopes.iter().any(|s| s == "openid") {
+            let id = self.id_claims(&IdToken {
+                user: grant.user,
+                client_id: grant.client_id,
+                scopes: grant.scopes,
+                nonce: grant.nonce,
+                session: grant.session,
+                issued_at: now,
+            });
+            json["id_token"] = Value::String(key.sign_jwt(&id).map_err(|_| GrantError::Signing)?);
+        }
+        let (family, scopes, absolute_expires_at) = match &grant.refresh {
+            Refresh::None => return Ok(TokenSet { json }),
+            Refresh::FromCode {
+                family,
+                original_scopes,
+                ..
+            } => (
+                family.clone(),
+                original_scopes.to_vec(),
+                now + secs(self.inner.lifetimes.refresh_token),
+            ),
+            Refresh::Rotated(previous) => (
+                previous.family.clone(),
+                previous.scopes.clone(),
+                previous.absolute_expires_at,
+            ),
+        };
+        let refresh = random_secret();
+        let record = RefreshRecord {
+            family,
+            client_id: grant.client_id.to_owned(),
+            username: grant.user.username.clone(),
+            scopes,
+            audience: grant.audience.map(str::to_owned),
+            session: grant.session.clone(),
+            absolute_expires_at,
+            idle_expires_at: now + secs(self.inner.lifetimes.refresh_token_idle),
+            used: false,
+            dpop_jkt: grant.dpop_jkt.map(str::to_owned),
+        };
+        {
+            // One lock for the replay check and the insert: a replay of the code that lands
+            // between them would otherwise find nothing to revoke, and this token would live.
             let mut state = self.state();
+            if let Refresh::FromCode { code_key, .. } = &grant.refresh
+                && state.spent_codes.get(*code_key).is_none_or(|c| c.replayed)
+            {
+                return Err(GrantError::InvalidGrant("authorization code already used"));
+            }
+            if let Refresh::Rotated(previous) = &grant.refresh
+                && !state.refresh.values().any(|r| r.family == previous.family)
+            {
+                // The family was revoked (reuse, logout) while this rotation was signing.
+                return Err(GrantError::InvalidRefreshToken);
+            }
             if state.full(now) {
                 return Err(GrantError::Full);
             }
-            state.refresh.insert(
-                storage_key(&refresh),
-                RefreshRecord {
-                    family,
-                    client_id: grant.client_id.to_owned(),
-                    username: grant.user.username.clone(),
-                    scopes: grant.scopes.to_vec(),
-                    audience: grant.audience.map(str::to_owned),
-                    session: grant.session.clone(),
-                    expires_at: now + secs(self.inner.lifetimes.refresh_token),
-                    used: false,
-                    dpop_jkt: grant.dpop_jkt.map(str::to_owned),
-                },
-            );
-            json["refresh_token"] = Value::String(refresh);
+            state.refresh.insert(storage_key(&refresh), record);
         }
+        json["refresh_token"] = Value::String(refresh);
         Ok(TokenSet { json })
     }
-}
-
-fn dedupe(scopes: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(scopes.len());
-    for s in scopes {
-        if !out.contains(&s) {
-            out.push(s);
-        }
-    }
-    out
-}
-
-/// The scopes a request gets: what it asked for and the user may have, in the asked order.
-fn grant_scopes(user: &User, requested: &[String]) -> Vec<String> {
-    dedupe(
-        requested
-            .iter()
-            .filter(|s| user.may_have(s))
-            .cloned()
-            .collect(),
-    )
 }

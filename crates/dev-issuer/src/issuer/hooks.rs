@@ -22,8 +22,9 @@ pub enum MintError {
 
 impl Issuer {
     /// Mints an access token for `username` as if it had logged in through the client and asked
-    /// for `audience` and `scopes` (taken as given, not limited to the user's grants), valid for
-    /// `lifetime`. Every call yields a distinct token. For tests and benchmarks only.
+    /// for `audience` and `scopes` (taken as given, not limited to the user's permissions, and
+    /// without a `permissions` claim), valid for `lifetime`. Every call yields a distinct
+    /// token. For tests and benchmarks only.
     pub fn mint_access_token(
         &self,
         username: &str,
@@ -42,6 +43,7 @@ impl Issuer {
             client_id: &self.inner.client_id,
             audience: Some(audience),
             scopes: &scopes,
+            permissions: None,
             issued_at: self.now(),
             lifetime,
             dpop_jkt: None,
@@ -49,8 +51,9 @@ impl Issuer {
         Ok(self.inner.keys.current().sign_jwt(&claims)?)
     }
 
-    /// Mints an access token for `username` with the default claims (the configured audience,
-    /// the user's scopes) overridden or extended by `overrides` — any claim, including `aud`,
+    /// Mints an access token for `username` with the claims a login asking for every scope
+    /// would get (the configured audience, `openid profile email` plus what RBAC grants, the
+    /// `permissions` claim) overridden or extended by `overrides` — any claim, including `aud`,
     /// `iss`, `exp`. A `null` value removes the claim. For tests only.
     pub fn mint_with_claims(
         &self,
@@ -62,12 +65,19 @@ impl Issuer {
             .users
             .find(username)
             .ok_or_else(|| MintError::UnknownUser(username.to_owned()))?;
-        let scopes = user.scopes.clone();
+        let audience = Some(self.inner.audience.as_str());
+        let everything: Vec<String> = ["openid", "profile", "email"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(self.inner.api.permissions.iter().cloned())
+            .collect();
+        let scopes = self.granted_scopes(&user, &everything, audience);
         let mut claims = self.access_claims(&AccessToken {
             user: &user,
             client_id: &self.inner.client_id,
-            audience: Some(&self.inner.audience),
+            audience,
             scopes: &scopes,
+            permissions: self.permissions_claim(&user, audience),
             issued_at: self.now(),
             lifetime: self.inner.lifetimes.access_token,
             dpop_jkt: None,

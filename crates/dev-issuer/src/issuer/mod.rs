@@ -2,13 +2,15 @@
 //! grant store, and token minting.
 //!
 //! Split by concern: [`store`] holds the state and its one lock, [`sessions`] the logged-in
-//! browsers and shown login forms, [`grants`] the token endpoint's grants, [`claims`] what the
-//! tokens say, and [`hooks`] minting for tests. The pure rules they use live outside, in
-//! `crate::pkce`, `crate::urls` and `crate::secrets`.
+//! browsers and shown login forms, [`grants`] the token endpoint's grants, [`scopes`] what a
+//! request is granted (Auth0's RBAC), [`claims`] what the tokens say, and [`hooks`] minting
+//! for tests. The pure rules they use live outside, in `crate::pkce`, `crate::urls` and
+//! `crate::secrets`.
 
 mod claims;
 mod grants;
 mod hooks;
+mod scopes;
 mod sessions;
 mod store;
 
@@ -20,7 +22,7 @@ pub use hooks::MintError;
 pub(crate) use store::Session;
 
 use crate::keys::KeyStore;
-use crate::settings::{Lifetimes, Settings};
+use crate::settings::{ApiSettings, Lifetimes, Settings};
 use crate::urls::url_allowed;
 use crate::users::Users;
 use crate::{Clock, StartupError};
@@ -66,6 +68,8 @@ struct Inner {
     clock: Clock,
     allowed_callback_urls: Vec<String>,
     allowed_logout_urls: Vec<String>,
+    allowed_web_origins: Vec<String>,
+    api: ApiSettings,
     state: Mutex<store::State>,
     /// DPoP proofs at the token endpoint and `/userinfo`, with server nonces as Auth0 requires
     /// of public clients.
@@ -91,6 +95,8 @@ impl Issuer {
                 clock: settings.clock.clone(),
                 allowed_callback_urls: settings.allowed_callback_urls.clone(),
                 allowed_logout_urls: settings.allowed_logout_urls.clone(),
+                allowed_web_origins: settings.allowed_web_origins.clone(),
+                api: settings.api.clone(),
                 state: Mutex::new(store::State::default()),
                 dpop: auth::dpop::ProofVerifier::new(auth::dpop::DpopConfig {
                     nonce: Some(auth::dpop::NonceSettings::random()),
@@ -136,6 +142,11 @@ impl Issuer {
 
     pub(crate) fn logout_allowed(&self, return_to: &str) -> bool {
         url_allowed(return_to, &self.inner.allowed_logout_urls)
+    }
+
+    /// Whether `origin` (as `scheme://host[:port]`) may receive `web_message` answers.
+    pub(crate) fn web_origin_allowed(&self, origin: &str) -> bool {
+        url_allowed(origin, &self.inner.allowed_web_origins)
     }
 
     pub(crate) fn users(&self) -> &crate::users::Users {

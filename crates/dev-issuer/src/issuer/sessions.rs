@@ -14,6 +14,7 @@ impl Issuer {
         let now = self.now();
         let cookie = random_secret();
         let session = Session {
+            id: random_secret(),
             username: username.to_owned(),
             auth_time: now,
             expires_at: now + secs(self.inner.lifetimes.session),

@@ -18,6 +18,8 @@ const MAX_ENTRIES: usize = 100_000;
 /// A logged-in browser.
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
+    /// A public identifier of the session, written into the ID token's `sid` as Auth0 does.
+    pub id: String,
     pub username: String,
     pub auth_time: i64,
     pub(super) expires_at: i64,
@@ -44,8 +46,10 @@ pub(super) struct CodeGrant {
 /// second attempt is recognised and revokes what the first one produced (RFC 6749 §4.1.2).
 #[derive(Debug)]
 pub(super) struct SpentCode {
-    /// The refresh-token family the redemption started, if any.
-    pub family: Option<String>,
+    /// The refresh-token family the redemption starts (whether or not it gets a refresh token).
+    pub family: String,
+    /// Set by a second attempt: the first redemption must then not hand out a refresh token.
+    pub replayed: bool,
     pub forget_at: i64,
 }
 
@@ -55,13 +59,23 @@ pub(super) struct RefreshRecord {
     pub family: String,
     pub client_id: String,
     pub username: String,
+    /// The scopes of the original grant; a refresh may narrow its access token, never these.
     pub scopes: Vec<String>,
     pub audience: Option<String>,
     pub session: Session,
-    pub expires_at: i64,
+    /// The family's absolute end, fixed when the code was redeemed and inherited by rotation.
+    pub absolute_expires_at: i64,
+    /// This token's idle end: issue time plus the inactivity lifetime.
+    pub idle_expires_at: i64,
     pub used: bool,
     /// The DPoP key the refresh token is bound to: only a proof with it may refresh.
     pub dpop_jkt: Option<String>,
+}
+
+impl RefreshRecord {
+    pub fn expires_at(&self) -> i64 {
+        self.absolute_expires_at.min(self.idle_expires_at)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -79,7 +93,7 @@ impl State {
         self.pending.retain(|_, p| p.expires_at > now);
         self.codes.retain(|_, c| c.expires_at > now);
         self.spent_codes.retain(|_, c| c.forget_at > now);
-        self.refresh.retain(|_, r| r.expires_at > now);
+        self.refresh.retain(|_, r| r.expires_at() > now);
     }
 
     fn len(&self) -> usize {

@@ -84,6 +84,21 @@ pub(crate) async fn authorize(
         Some("web_message") => Some(ResponseMode::WebMessage),
         Some(_) => None,
     };
+    if mode == Some(ResponseMode::WebMessage) {
+        // The answer is posted to this origin from a page it may frame: it must be one of the
+        // application's "Allowed Web Origins", a list separate from the callback URLs.
+        let origin = Url::parse(redirect_uri)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        if !issuer.web_origin_allowed(&origin) {
+            return Err(PageError::bad_request(
+                "Origin not allowed",
+                format!(
+                    "{origin} is not in the list of allowed web origins for this application (response_mode=web_message)."
+                ),
+            ));
+        }
+    }
     let reply = Reply {
         redirect_uri: redirect_uri.to_owned(),
         mode: mode.unwrap_or(ResponseMode::Query),
@@ -230,7 +245,12 @@ fn proceed(req: &HttpRequest, issuer: &Issuer, reply: Reply, validated: Validate
             "Login required",
         )),
         (None, _) => {
-            let existing = req.cookie(BROWSER_COOKIE).map(|c| c.value().to_owned());
+            // An empty value (a cleared cookie) counts as no cookie: binding forms to "" would
+            // let any browser without the cookie post them.
+            let existing = req
+                .cookie(BROWSER_COOKIE)
+                .map(|c| c.value().to_owned())
+                .filter(|v| !v.is_empty());
             let browser = existing.clone().unwrap_or_else(random_secret);
             let Some(id) = issuer.remember_login(request, &browser) else {
                 return reply.error(&AuthorizeError::new(

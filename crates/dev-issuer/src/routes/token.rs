@@ -69,6 +69,11 @@ impl From<GrantError> for OAuthError {
                 ErrorCode::InvalidGrant,
                 description,
             ),
+            // Auth0 answers 403 here, and auth0-spa-js matches the description to fall back
+            // to silent authentication.
+            GrantError::InvalidRefreshToken => {
+                Self::new(StatusCode::FORBIDDEN, ErrorCode::InvalidGrant, description)
+            }
             GrantError::InvalidScope(_) => Self::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::InvalidScope,

@@ -9,5 +9,6 @@ mod dpop;
 mod helpers;
 mod logout;
 mod refresh;
+mod tenant;
 mod token;
 mod userinfo;
