@@ -1,4 +1,5 @@
-//! The binary's start-up rules: loopback only, and it says it is for development.
+//! The binary's start-up rules: loopback only, a valid tenant file, and it says it is for
+//! development.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -57,5 +58,32 @@ fn start_up_says_it_is_for_development_only() {
     assert_eq!(
         first_line.as_deref(),
         Some("dev-issuer: FOR LOCAL DEVELOPMENT ONLY - never use it in production.")
+    );
+}
+
+#[test]
+fn a_misspelt_tenant_file_field_is_refused_with_exit_code_2_naming_the_setting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tenant = dir.path().join("dev-tenant.json");
+    std::fs::write(&tenant, r#"{"api": {"enableRBAC": true}}"#).expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_dev-issuer"))
+        .current_dir(project_root())
+        .env("ISSUER_PORT", "0")
+        .env("ISSUER_TENANT_FILE", &tenant)
+        .env("ISSUER_KEY_FILE", dir.path().join("keys.json"))
+        // Were the tenant file ignored, the missing users file would stop the start instead
+        // (with another message): the test fails rather than waiting on a running server.
+        .env("ISSUER_USERS_FILE", dir.path().join("missing-users.json"))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_default();
+    assert!(
+        error.contains("invalid setting ISSUER_TENANT_FILE") && error.contains("enableRBAC"),
+        "{stderr}"
     );
 }
