@@ -53,7 +53,8 @@ pub struct Stack {
     pub app: String,
     /// `http://localhost:<port>` of the API.
     pub api: String,
-    /// `http://localhost:<port>` of the dev issuer.
+    /// The dev issuer's domain the SPA logs in through (`http://localhost:<port>`, or the
+    /// second domain for [`Stack::start_with_second_domain`]).
     pub issuer: String,
     /// The dev issuer's core, to mint tokens in-process.
     pub issuer_core: dev_issuer::Issuer,
@@ -64,6 +65,17 @@ impl Stack {
     /// Starts the three servers on the current Tokio runtime and waits until the API has loaded
     /// the issuer's keys.
     pub async fn start() -> Result<Self, StackError> {
+        Self::start_inner(false).await
+    }
+
+    /// Like [`Stack::start`], with the dev issuer also serving `http://127.0.0.1:<port>` (an
+    /// entry of `issuers`, as an Auth0 custom domain) and the SPA logging in through that
+    /// second domain; the API trusts both.
+    pub async fn start_with_second_domain() -> Result<Self, StackError> {
+        Self::start_inner(true).await
+    }
+
+    async fn start_inner(second_domain: bool) -> Result<Self, StackError> {
         let issuer_listener = TcpListener::bind("127.0.0.1:0")?;
         let api_listener = TcpListener::bind("127.0.0.1:0")?;
         let spa_listener = TcpListener::bind("127.0.0.1:0")?;
@@ -82,6 +94,18 @@ impl Stack {
             Some(app.clone()),
             Some(api.clone()),
         )?;
+        let (config, spa_config, issuer) = if second_domain {
+            let second = format!("http://127.0.0.1:{}", issuer_listener.local_addr()?.port());
+            let config = config.with_issuers(std::slice::from_ref(&second))?;
+            let spa_config = AuthConfig {
+                issuer: app_config::issuer_from_domain(&second)?,
+                domain: second.clone(),
+                ..config.clone()
+            };
+            (config, spa_config, second)
+        } else {
+            (config.clone(), config, issuer)
+        };
 
         let issuer_app = dev_issuer::Application::from_listener(
             dev_issuer::Settings::for_tests(config.clone()),
@@ -92,7 +116,7 @@ impl Stack {
             api::Application::from_listener(api::Settings::for_tests(config.clone()), api_listener)
                 .map_err(|e| server_error("api", e))?;
         let spa_app = spa_server::Application::from_listener(
-            spa_server::Settings::new(config.clone(), frontend_dir()),
+            spa_server::Settings::new(spa_config, frontend_dir()),
             spa_listener,
         )
         .map_err(|e| server_error("spa-server", e))?;

@@ -245,6 +245,23 @@ async fn after_the_issuer_rotates_its_key_the_next_api_call_still_succeeds() {
     .await;
 }
 
+#[tokio::test]
+async fn logging_in_through_the_second_domain_reaches_the_external_api() {
+    // The SPA's `domain` is the issuer's second domain; the API trusts both.
+    let stack = Stack::start_with_second_domain()
+        .await
+        .expect("a two-domain stack of its own");
+    let stack = std::sync::Arc::new(stack);
+    let s = stack.clone();
+    Browser::run("second_domain_external_api", move |page| async move {
+        let stack = &*s;
+        log_in(&page, stack, "alice@example.com", "alice-password").await?;
+        call_api(&page, "Call API").await?;
+        page.wait_for_text(EXTERNAL_OK).await
+    })
+    .await;
+}
+
 /// `api_jwks_keys_loaded` of the stack's issuer from the API's metrics.
 async fn keys_loaded(stack: &Stack) -> Step<u64> {
     let text = stack::http_client()

@@ -9,12 +9,20 @@
 //!
 //! The header is parsed with the `url` crate, the same parser that normalised the configured
 //! domain, so that both sides agree on case, IPv6 brackets and default ports.
+//!
+//! The names served are `domain` and the loopback entries of `issuers` on the same scheme and
+//! port (`http://localhost:3002` and `http://127.0.0.1:3002`): one server, several domains, as
+//! an Auth0 tenant with custom domains. A request through one of them gets that domain's
+//! issuer identifier as `iss` ([`RequestIssuer`]), with the same keys.
+
+use std::future::{Ready, ready};
+use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 use app_config::AuthConfig;
 use url::Url;
 
@@ -40,42 +48,108 @@ impl Authority {
     }
 }
 
-/// The authorities the issuer serves: the host and port of every domain it issues for.
-pub(crate) fn accepted_hosts(config: &AuthConfig) -> Vec<Authority> {
-    Authority::of(&config.issuer).into_iter().collect()
+/// One domain the issuer serves: the authority requests come through and the issuer
+/// identifier (`iss`) they get.
+#[derive(Debug, Clone)]
+pub(crate) struct Domain {
+    authority: Authority,
+    issuer: Arc<str>,
 }
 
-/// The accepted authorities and the scheme a `Host` without a port implies.
+/// The domains the issuer serves: `domain`'s, then every loopback entry of `issuers` that
+/// shares its scheme and port (the one socket this server listens on).
+pub(crate) fn accepted_hosts(config: &AuthConfig) -> Vec<Domain> {
+    let main = &config.issuer;
+    config
+        .all_issuers()
+        .filter(|url| {
+            *url == main
+                || (url.scheme() == main.scheme()
+                    && url.port_or_known_default() == main.port_or_known_default()
+                    && url.host().is_some_and(|h| app_config::is_loopback_host(&h)))
+        })
+        .filter_map(|url| {
+            Some(Domain {
+                authority: Authority::of(url)?,
+                issuer: url.as_str().into(),
+            })
+        })
+        .collect()
+}
+
+/// The accepted domains and the scheme a `Host` without a port implies.
 #[derive(Debug, Clone)]
 pub(crate) struct AcceptedHosts {
     scheme: String,
-    authorities: Vec<Authority>,
+    domains: Vec<Domain>,
 }
 
 impl AcceptedHosts {
     pub(crate) fn new(config: &AuthConfig) -> Self {
         Self {
             scheme: config.issuer.scheme().to_owned(),
-            authorities: accepted_hosts(config),
+            domains: accepted_hosts(config),
         }
     }
 
-    /// Whether a request with this `Host` value is for us. Anything that is not a bare
-    /// `host[:port]` (userinfo, a path, a query) is refused before parsing.
+    /// Whether a request with this `Host` value is for us.
     pub(crate) fn admits(&self, host: &str) -> bool {
+        self.domain_of(host).is_some()
+    }
+
+    /// The domain a `Host` value names, if we serve it. Anything that is not a bare
+    /// `host[:port]` (userinfo, a path, a query) is refused before parsing.
+    fn domain_of(&self, host: &str) -> Option<&Domain> {
         if host.is_empty() || host.contains(['/', '\\', '@', '?', '#', ' ']) {
-            return false;
+            return None;
         }
-        Url::parse(&format!("{}://{host}/", self.scheme))
+        let authority = Url::parse(&format!("{}://{host}/", self.scheme))
             .ok()
-            .and_then(|url| Authority::of(&url))
-            .is_some_and(|authority| self.authorities.contains(&authority))
+            .and_then(|url| Authority::of(&url))?;
+        self.domains.iter().find(|d| d.authority == authority)
     }
 
     /// The accepted authorities, for the refusal's log line.
     fn list(&self) -> String {
-        let names: Vec<String> = self.authorities.iter().map(ToString::to_string).collect();
+        let names: Vec<String> = self
+            .domains
+            .iter()
+            .map(|d| d.authority.to_string())
+            .collect();
         names.join(", ")
+    }
+}
+
+/// The issuer identifier of the domain a request came through: the `iss` of what it is
+/// given, and the base of the endpoint URLs discovery names. Set by [`check_host`]; a request
+/// that did not pass it (none in the running server) gets the main issuer.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestIssuer(Arc<str>);
+
+impl RequestIssuer {
+    /// The issuer identifier, with its trailing slash (`http://127.0.0.1:3002/`).
+    pub(crate) fn iss(&self) -> &str {
+        &self.0
+    }
+
+    /// Without the trailing slash: the base of endpoint URLs.
+    pub(crate) fn base(&self) -> &str {
+        self.0.trim_end_matches('/')
+    }
+}
+
+impl FromRequest for RequestIssuer {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let found = req.extensions().get::<Self>().cloned().or_else(|| {
+            req.app_data::<web::Data<crate::issuer::Issuer>>()
+                .map(|issuer| Self(issuer.issuer().into()))
+        });
+        ready(found.ok_or_else(|| {
+            actix_web::error::ErrorInternalServerError("the issuer is not configured")
+        }))
     }
 }
 
@@ -93,6 +167,13 @@ pub(crate) async fn check_host(
         .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
         .unwrap_or_default();
     let accepted = req.app_data::<web::Data<AcceptedHosts>>().cloned();
+    let domain = accepted
+        .as_ref()
+        .and_then(|a| a.domain_of(&host))
+        .map(|d| d.issuer.clone());
+    if let Some(issuer) = domain {
+        req.extensions_mut().insert(RequestIssuer(issuer));
+    }
     match accepted {
         Some(accepted) if !accepted.admits(&host) => {
             tracing::warn!(
@@ -117,6 +198,11 @@ mod tests {
     use super::*;
 
     fn accepted(domain: &str) -> AcceptedHosts {
+        accepted_with(domain, &[])
+    }
+
+    fn accepted_with(domain: &str, issuers: &[&str]) -> AcceptedHosts {
+        let issuers: Vec<String> = issuers.iter().map(|i| (*i).to_owned()).collect();
         let config = AuthConfig::from_values(
             Some(domain.into()),
             Some("client".into()),
@@ -124,8 +210,45 @@ mod tests {
             Some("http://localhost:3000".into()),
             Some("http://localhost:3001".into()),
         )
+        .and_then(|c| c.with_issuers(&issuers))
         .expect("valid config");
         AcceptedHosts::new(&config)
+    }
+
+    fn issuer_for(hosts: &AcceptedHosts, host: &str) -> Option<String> {
+        hosts.domain_of(host).map(|d| d.issuer.to_string())
+    }
+
+    #[test]
+    fn loopback_issuers_on_the_same_port_are_served_with_their_own_iss() {
+        let hosts = accepted_with(
+            "http://localhost:3002",
+            &["http://127.0.0.1:3002", "http://[::1]:3002"],
+        );
+        assert_eq!(
+            issuer_for(&hosts, "localhost:3002").as_deref(),
+            Some("http://localhost:3002/")
+        );
+        assert_eq!(
+            issuer_for(&hosts, "127.0.0.1:3002").as_deref(),
+            Some("http://127.0.0.1:3002/")
+        );
+        assert_eq!(
+            issuer_for(&hosts, "[::1]:3002").as_deref(),
+            Some("http://[::1]:3002/")
+        );
+    }
+
+    #[test]
+    fn issuers_on_another_port_or_not_loopback_are_not_served() {
+        let hosts = accepted_with(
+            "http://localhost:3002",
+            &["http://127.0.0.1:4002", "https://login.example.com"],
+        );
+        assert!(!hosts.admits("127.0.0.1:4002"));
+        assert!(!hosts.admits("login.example.com"));
+        assert!(!hosts.admits("login.example.com:443"));
+        assert!(hosts.admits("localhost:3002"));
     }
 
     #[test]

@@ -16,6 +16,8 @@ const UPDATED_AT: &str = "2024-01-01T00:00:00.000Z";
 
 /// What an access token says.
 pub(crate) struct AccessToken<'a> {
+    /// `iss`: the issuer identifier of the domain the request came through.
+    pub issuer: &'a str,
     pub user: &'a User,
     pub client_id: &'a str,
     /// The API asked for; `None` gives a token for `/userinfo` only.
@@ -31,6 +33,8 @@ pub(crate) struct AccessToken<'a> {
 
 /// What an ID token says.
 pub(crate) struct IdToken<'a> {
+    /// `iss`, as for the access token.
+    pub issuer: &'a str,
     pub user: &'a User,
     pub client_id: &'a str,
     pub scopes: &'a [String],
@@ -59,14 +63,14 @@ impl Issuer {
     /// Access-token claims in Auth0's default profile: `aud` is the API plus the userinfo URL
     /// (when `openid` was granted), or only the userinfo URL when no API was asked for.
     pub(super) fn access_claims(&self, token: &AccessToken<'_>) -> Value {
-        let userinfo = format!("{}userinfo", self.inner.issuer);
+        let userinfo = format!("{}userinfo", token.issuer);
         let aud = match token.audience {
             Some(api) if token.scopes.iter().any(|s| s == "openid") => json!([api, userinfo]),
             Some(api) => json!(api),
             None => json!(userinfo),
         };
         let mut claims = json!({
-            "iss": self.inner.issuer,
+            "iss": token.issuer,
             "sub": token.user.sub,
             "aud": aud,
             "iat": token.issued_at,
@@ -87,7 +91,7 @@ impl Issuer {
     /// ID-token claims: the profile the scopes allow, then the OIDC Core §2 claims.
     pub(super) fn id_claims(&self, token: &IdToken<'_>) -> Value {
         let mut claims = profile_claims(token.user, |s| token.scopes.iter().any(|g| g == s));
-        claims.insert("iss".into(), json!(self.inner.issuer));
+        claims.insert("iss".into(), json!(token.issuer));
         claims.insert("aud".into(), json!(token.client_id));
         claims.insert("sub".into(), json!(token.user.sub));
         claims.insert("iat".into(), json!(token.issued_at));

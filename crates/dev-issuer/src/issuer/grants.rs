@@ -63,6 +63,8 @@ enum Refresh<'a> {
 
 /// Everything a token set is made from.
 struct Grant<'a> {
+    /// `iss` of the tokens: the issuer of the domain the token request came through.
+    issuer: &'a str,
     user: &'a User,
     client_id: &'a str,
     audience: Option<&'a str>,
@@ -107,6 +109,7 @@ impl Issuer {
         redirect_uri: Option<&str>,
         verifier: &str,
         proof_jkt: Option<&str>,
+        issuer: &str,
     ) -> Result<TokenSet, GrantError> {
         let now = self.now();
         let key = storage_key(code);
@@ -181,6 +184,7 @@ impl Issuer {
             Refresh::None
         };
         self.token_set(Grant {
+            issuer,
             user: &user,
             client_id,
             audience,
@@ -202,6 +206,7 @@ impl Issuer {
         client_id: &str,
         scope: Option<&str>,
         proof_jkt: Option<&str>,
+        issuer: &str,
     ) -> Result<TokenSet, GrantError> {
         let now = self.now();
         let refused = |reason: &'static str| {
@@ -262,6 +267,7 @@ impl Issuer {
             }
         };
         self.token_set(Grant {
+            issuer,
             user: &user,
             client_id,
             audience: record.audience.as_deref(),
@@ -290,6 +296,7 @@ impl Issuer {
         let now = self.now();
         let key = self.inner.keys.current();
         let access = self.access_claims(&AccessToken {
+            issuer: grant.issuer,
             user: grant.user,
             client_id: grant.client_id,
             audience: grant.audience,
@@ -309,6 +316,7 @@ impl Issuer {
         // OIDC Core §3.1.2.1: an ID token only for an OpenID request.
         if grant.scopes.iter().any(|s| s == "openid") {
             let id = self.id_claims(&IdToken {
+                issuer: grant.issuer,
                 user: grant.user,
                 client_id: grant.client_id,
                 scopes: grant.scopes,

@@ -39,6 +39,7 @@ impl Issuer {
             .ok_or_else(|| MintError::UnknownUser(username.to_owned()))?;
         let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
         let claims = self.access_claims(&AccessToken {
+            issuer: &self.inner.issuer,
             user: &user,
             client_id: &self.inner.client_id,
             audience: Some(audience),
@@ -73,6 +74,7 @@ impl Issuer {
             .collect();
         let scopes = self.granted_scopes(&user, &everything, audience);
         let mut claims = self.access_claims(&AccessToken {
+            issuer: &self.inner.issuer,
             user: &user,
             client_id: &self.inner.client_id,
             audience,

@@ -123,11 +123,6 @@ impl Issuer {
         &self.inner.issuer
     }
 
-    /// The issuer without the trailing slash: the base of endpoint URLs.
-    pub(crate) fn base(&self) -> &str {
-        self.inner.issuer.trim_end_matches('/')
-    }
-
     pub(crate) fn client_known(&self, client_id: &str) -> bool {
         client_id == self.inner.client_id
     }

@@ -5,17 +5,23 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
+use crate::host::RequestIssuer;
 use crate::issuer::Issuer;
 
 /// Short, like Auth0's (15 s): a rotated key shows up quickly in verifiers' caches.
 const CACHE: &str = "public, max-age=15";
 
-pub(crate) async fn openid_configuration(issuer: web::Data<Issuer>) -> HttpResponse {
-    let base = issuer.base();
+/// Each domain the issuer serves has its own document, naming itself as issuer and its own
+/// endpoints, as an Auth0 custom domain does.
+pub(crate) async fn openid_configuration(
+    through: RequestIssuer,
+    issuer: web::Data<Issuer>,
+) -> HttpResponse {
+    let base = through.base();
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, CACHE))
         .json(json!({
-            "issuer": issuer.issuer(),
+            "issuer": through.iss(),
             "authorization_endpoint": format!("{base}/authorize"),
             "token_endpoint": format!("{base}/oauth/token"),
             "userinfo_endpoint": format!("{base}/userinfo"),

@@ -15,6 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::Params;
 use super::dpop::{has_proof, verify_proof};
 use crate::error::{ErrorCode, OAuthError};
+use crate::host::RequestIssuer;
 use crate::issuer::{GrantError, Issuer};
 
 fn params(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError> {
@@ -97,6 +98,7 @@ pub(crate) async fn token(
     req: HttpRequest,
     body: web::Bytes,
     issuer: web::Data<Issuer>,
+    through: RequestIssuer,
 ) -> Result<HttpResponse, OAuthError> {
     let params = params(&req, &body)?;
     let grant_type = required(&params, "grant_type")?;
@@ -106,7 +108,7 @@ pub(crate) async fn token(
             verify_proof(
                 &req,
                 &issuer,
-                "/oauth/token",
+                &format!("{}/oauth/token", through.base()),
                 None,
                 None,
                 StatusCode::BAD_REQUEST,
@@ -123,12 +125,14 @@ pub(crate) async fn token(
             optional(&params, "redirect_uri")?,
             required(&params, "code_verifier")?,
             proof_jkt.as_deref(),
+            through.iss(),
         )?,
         "refresh_token" => issuer.redeem_refresh_token(
             required(&params, "refresh_token")?,
             client_id,
             optional(&params, "scope")?,
             proof_jkt.as_deref(),
+            through.iss(),
         )?,
         other => {
             return Err(OAuthError::new(

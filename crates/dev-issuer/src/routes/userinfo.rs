@@ -12,6 +12,7 @@ use jsonwebtoken::{Algorithm, Validation};
 
 use super::dpop::verify_proof;
 use crate::error::{ErrorCode, OAuthError};
+use crate::host::RequestIssuer;
 use crate::issuer::Issuer;
 
 #[derive(serde::Deserialize)]
@@ -54,6 +55,7 @@ fn credentials(req: &HttpRequest) -> Result<Credentials<'_>, OAuthError> {
 pub(crate) async fn userinfo(
     req: HttpRequest,
     issuer: web::Data<Issuer>,
+    through: RequestIssuer,
 ) -> Result<HttpResponse, OAuthError> {
     let credentials = credentials(&req)?;
     let token = credentials.token;
@@ -66,8 +68,8 @@ pub(crate) async fn userinfo(
         .find(&kid)
         .ok_or_else(|| OAuthError::invalid_token("unknown signing key"))?;
     let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_issuer(&[issuer.issuer()]);
-    validation.set_audience(&[format!("{}userinfo", issuer.issuer())]);
+    validation.set_issuer(&[through.iss()]);
+    validation.set_audience(&[format!("{}userinfo", through.iss())]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     let claims = jsonwebtoken::decode::<AccessClaims>(token, key.decoding_key(), &validation)
         .map_err(|_| OAuthError::invalid_token("the access token is invalid or expired"))?
@@ -84,7 +86,7 @@ pub(crate) async fn userinfo(
             verify_proof(
                 &req,
                 &issuer,
-                "/userinfo",
+                &format!("{}/userinfo", through.base()),
                 Some(token),
                 Some(jkt),
                 StatusCode::UNAUTHORIZED,

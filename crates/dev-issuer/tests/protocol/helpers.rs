@@ -15,7 +15,7 @@ pub const AUDIENCE: &str = "https://api.local.test";
 pub const APP_ORIGIN: &str = "http://localhost:3000";
 
 pub struct TestApp {
-    /// `http://127.0.0.1:<port>`, no trailing slash.
+    /// The domain the tests talk through (`http://127.0.0.1:<port>`), no trailing slash.
     pub base: String,
     /// The issuer identifier, with trailing slash.
     pub issuer: String,
@@ -40,14 +40,38 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let base = format!("http://127.0.0.1:{port}");
-    let config = AuthConfig::from_values(
-        Some(base.clone()),
+    start(listener, config_for(&base), base, tweak)
+}
+
+/// An issuer whose `domain` is `http://127.0.0.1:<port>` and whose `issuers` add
+/// `http://localhost:<port>`: the returned app talks to it through that second domain.
+pub async fn spawn_app_through_second_domain() -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let second = format!("http://localhost:{port}");
+    let config = config_for(&format!("http://127.0.0.1:{port}"))
+        .with_issuers(std::slice::from_ref(&second))
+        .expect("valid issuers");
+    start(listener, config, second, |_| {})
+}
+
+fn config_for(domain: &str) -> AuthConfig {
+    AuthConfig::from_values(
+        Some(domain.to_owned()),
         Some(CLIENT_ID.into()),
         Some(AUDIENCE.into()),
         Some(APP_ORIGIN.into()),
         Some("http://localhost:3001".into()),
     )
-    .expect("valid config");
+    .expect("valid config")
+}
+
+fn start(
+    listener: TcpListener,
+    config: AuthConfig,
+    base: String,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = Settings::for_tests(config);
     tweak(&mut settings);
     let clock = settings.clock.clone();

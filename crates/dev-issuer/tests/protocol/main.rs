@@ -6,6 +6,7 @@ mod cors;
 mod dev_hooks;
 mod discovery;
 mod dpop;
+mod domains;
 mod helpers;
 mod logout;
 mod refresh;
