@@ -1,19 +1,38 @@
-// Calls the protected API with the access token and turns every outcome into something a person
-// can read: the JSON answer, or the status, the RFC 6750 error and its description.
+// Calls the protected API and turns every outcome into something a person can read: the JSON
+// answer, or the status, the RFC 6750 / RFC 9449 error and its description.
+//
+// Two ways to send the request: with a Bearer token from `fetch` (`bearerSender`), or through
+// auth0-spa-js's fetcher (`fetcherSender`), which adds `Authorization: DPoP …` and a fresh `DPoP`
+// proof per request and answers the API's `use_dpop_nonce` challenge with one retry.
 
-/**
- * GET `${apiOrigin}${path}` with the bearer token.
- * Returns { ok, status, title, message, body } — never throws.
- */
-export async function callApi(apiOrigin, path, accessToken) {
-  const url = `${apiOrigin}${path}`;
-  let response;
-  try {
-    response = await fetch(url, {
-      headers: { Authorization: `Bearer ${accessToken}` },
+/** Sends GET `${apiOrigin}${path}` with `Authorization: Bearer <token>`. */
+export function bearerSender(apiOrigin, getToken) {
+  return async (path) => {
+    const token = await getToken();
+    return fetch(`${apiOrigin}${path}`, {
+      headers: { Authorization: `Bearer ${token}` },
       cache: "no-store",
     });
-  } catch {
+  };
+}
+
+/** Sends GET `${path}` through an auth0-spa-js `Fetcher` (created with `baseUrl: apiOrigin`). */
+export function fetcherSender(fetcher) {
+  return (path) => fetcher.fetchWithAuth(path, { cache: "no-store" });
+}
+
+/**
+ * GET `path` with `send`. Returns { ok, status, title, message, body } — never throws; a failure
+ * to get a token is reported through `tokenError`, which turns the error into a message.
+ */
+export async function callApi(apiOrigin, path, send, tokenError) {
+  let response;
+  try {
+    response = await send(path);
+  } catch (err) {
+    if (err && typeof err.error === "string") {
+      return { ok: false, status: 0, title: "Could not get an access token", message: tokenError(err), body: null };
+    }
     return {
       ok: false,
       status: 0,

@@ -5,14 +5,14 @@
 // them; a reload re-obtains them from the issuer's own session cookie. See ARCHITECTURE.md.
 
 import { Auth0Client } from "/vendor/auth0-spa-js/auth0-spa-js.production.esm.js";
-import { callApi } from "./api.js";
+import { bearerSender, callApi, fetcherSender } from "./api.js";
 import { issuerOrigin, issuerReachable, loadConfig } from "./config.js";
 import * as ui from "./ui.js";
 
 const ROUTES = { "/": "page-home", "/profile": "page-profile", "/external-api": "page-external-api" };
 const PROTECTED = new Set(["/profile", "/external-api"]);
 
-const state = { config: null, client: null, authenticated: false, user: null, ready: false };
+const state = { config: null, client: null, send: null, authenticated: false, user: null, ready: false };
 
 start().catch((err) => {
   ui.setStatus("Not available");
@@ -39,7 +39,20 @@ async function start() {
     // Bounded waits: an issuer that hangs becomes an error in the page, not a spinner.
     authorizeTimeoutInSeconds: 10,
     httpTimeoutInSeconds: 10,
+    // DPoP: the SDK keeps a non-extractable key pair in IndexedDB, asks the issuer for tokens
+    // bound to it and signs a proof for every request, so a leaked access token is useless.
+    useDpop: state.config.dpop,
   });
+  state.send = state.config.dpop
+    ? fetcherSender(
+        state.client.createFetcher({
+          baseUrl: state.config.apiOrigin,
+          // The API's nonces are kept apart from the issuer's.
+          dpopNonceId: "api",
+          getAccessToken: () => state.client.getTokenSilently({ detailedResponse: true }),
+        }),
+      )
+    : bearerSender(state.config.apiOrigin, () => state.client.getTokenSilently());
 
   let path = window.location.pathname;
   const query = new URLSearchParams(window.location.search);
@@ -86,7 +99,7 @@ async function showRoute(path, { focus = true } = {}) {
   if (pageId === "page-profile") {
     const claims = { ...(await state.client.getIdTokenClaims()) };
     delete claims.__raw; // the raw ID token: not for display
-    ui.renderProfile(state.user, claims);
+    ui.renderProfile(state.user, claims, await tokenType());
   }
 }
 
@@ -124,18 +137,21 @@ async function logout() {
   );
 }
 
+/** The access token's type as the issuer answered it (`Bearer` or `DPoP`), or an explanation. */
+async function tokenType() {
+  try {
+    const response = await state.client.getTokenSilently({ detailedResponse: true });
+    return response.token_type || "Bearer";
+  } catch (err) {
+    return `unavailable (${describe(err)})`;
+  }
+}
+
 async function onCallApi(path, button) {
   ui.setBusy(button, true);
   ui.showResultPending(path);
   try {
-    let token;
-    try {
-      token = await state.client.getTokenSilently();
-    } catch (err) {
-      ui.renderResult({ ok: false, title: "Could not get an access token", message: describe(err), body: null });
-      return;
-    }
-    ui.renderResult(await callApi(state.config.apiOrigin, path, token));
+    ui.renderResult(await callApi(state.config.apiOrigin, path, state.send, describe));
   } finally {
     ui.setBusy(button, false);
   }

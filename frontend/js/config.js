@@ -25,7 +25,11 @@ export async function loadConfig() {
   if (missing.length > 0) {
     throw new ConfigError(`/auth_config.json lacks: ${missing.join(", ")}.`);
   }
-  return config;
+  if (config.dpop !== undefined && typeof config.dpop !== "boolean") {
+    throw new ConfigError("/auth_config.json: dpop must be true or false.");
+  }
+  // DPoP is off unless asked for: older configuration files have no such key.
+  return { ...config, dpop: config.dpop === true };
 }
 
 /** The issuer's origin as the browser will contact it (auth0-spa-js adds https:// to bare hosts). */

@@ -53,8 +53,9 @@ export function showPage(pageId, { focus }) {
   if (focus) document.querySelector(`#${pageId} h1`)?.focus();
 }
 
-export function renderProfile(user, claims) {
+export function renderProfile(user, claims, tokenType) {
   const name = displayName(user);
+  $("profile-token-type").textContent = tokenType ?? "—";
   $("profile-name").textContent = user?.name ?? "—";
   $("profile-email").textContent = user?.email
     ? `${user.email}${user.email_verified === false ? " (not verified)" : ""}`

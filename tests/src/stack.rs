@@ -65,17 +65,23 @@ impl Stack {
     /// Starts the three servers on the current Tokio runtime and waits until the API has loaded
     /// the issuer's keys.
     pub async fn start() -> Result<Self, StackError> {
-        Self::start_inner(false).await
+        Self::start_inner(false, false).await
     }
 
     /// Like [`Stack::start`], with the dev issuer also serving `http://127.0.0.1:<port>` (an
     /// entry of `issuers`, as an Auth0 custom domain) and the SPA logging in through that
     /// second domain; the API trusts both.
     pub async fn start_with_second_domain() -> Result<Self, StackError> {
-        Self::start_inner(true).await
+        Self::start_inner(true, false).await
     }
 
-    async fn start_inner(second_domain: bool) -> Result<Self, StackError> {
+    /// Like [`Stack::start`], with `dpop` on in the shared configuration: the SPA then asks for
+    /// DPoP-bound tokens and calls the API with proofs.
+    pub async fn start_with_dpop() -> Result<Self, StackError> {
+        Self::start_inner(false, true).await
+    }
+
+    async fn start_inner(second_domain: bool, dpop: bool) -> Result<Self, StackError> {
         let issuer_listener = TcpListener::bind("127.0.0.1:0")?;
         let api_listener = TcpListener::bind("127.0.0.1:0")?;
         let spa_listener = TcpListener::bind("127.0.0.1:0")?;
@@ -94,6 +100,7 @@ impl Stack {
             Some(app.clone()),
             Some(api.clone()),
         )?;
+        let config = AuthConfig { dpop, ..config };
         let (config, spa_config, issuer) = if second_domain {
             let second = format!("http://127.0.0.1:{}", issuer_listener.local_addr()?.port());
             let config = config.with_issuers(std::slice::from_ref(&second))?;

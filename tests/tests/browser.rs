@@ -262,6 +262,72 @@ async fn logging_in_through_the_second_domain_reaches_the_external_api() {
     .await;
 }
 
+#[tokio::test]
+async fn with_dpop_alice_calls_the_api_with_a_bound_token_that_is_useless_as_bearer() {
+    // The SPA's configuration differs (`dpop: true`): this scenario has its own stack.
+    let stack = std::sync::Arc::new(Stack::start_with_dpop().await.expect("a DPoP stack"));
+    let s = stack.clone();
+    Browser::run("dpop", move |page| async move {
+        let stack = &*s;
+        log_in(&page, stack, "alice@example.com", "alice-password").await?;
+        // Test instrumentation: remember the Authorization header the SDK's fetcher sets, so the
+        // test can replay the browser's own access token.
+        page.eval(
+            "const set = Headers.prototype.set; \
+             Headers.prototype.set = function (name, value) { \
+               if (String(name).toLowerCase() === 'authorization') window.__authorization = value; \
+               return set.call(this, name, value); };",
+        )
+        .await?;
+        call_api(&page, "Call API").await?;
+        page.wait_for_text(EXTERNAL_OK).await?;
+
+        let authorization = page.eval("return window.__authorization || '';").await?;
+        let authorization = authorization.as_str().unwrap_or_default().to_owned();
+        let token = authorization.strip_prefix("DPoP ").ok_or_else(|| {
+            BrowserError::Unexpected(format!(
+                "the SPA should send the DPoP scheme, sent {:?}",
+                authorization.split(' ').next()
+            ))
+        })?;
+        let replayed = stack::http_client()
+            .get(format!("{}/api/external", stack.api))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| BrowserError::Unexpected(format!("replay: {e}")))?;
+        expect(
+            replayed.status() == reqwest::StatusCode::UNAUTHORIZED,
+            format!(
+                "the bound token replayed as Bearer got {}",
+                replayed.status()
+            ),
+        )?;
+        let body: Value = replayed
+            .json()
+            .await
+            .map_err(|e| BrowserError::Unexpected(format!("replay body: {e}")))?;
+        expect(
+            body["error"] == "invalid_token",
+            format!("the replay was refused with {body}"),
+        )?;
+
+        page.goto(&stack.app_url("/profile")).await?;
+        page.wait_for_script(
+            "the profile showing the DPoP token type",
+            "return document.getElementById('profile-token-type').textContent === 'DPoP';",
+        )
+        .await?;
+
+        page.reload().await?;
+        page.button("Log out").await?;
+        page.wait_for_text("Logged in as Alice Example").await?;
+        call_api(&page, "Call API").await?;
+        page.wait_for_text(EXTERNAL_OK).await
+    })
+    .await;
+}
+
 /// `api_jwks_keys_loaded` of the stack's issuer from the API's metrics.
 async fn keys_loaded(stack: &Stack) -> Step<u64> {
     let text = stack::http_client()
