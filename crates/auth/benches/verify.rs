@@ -112,11 +112,11 @@ fn setup() -> Setup {
     }
 }
 
-fn verifier(s: &Setup, token_cache_capacity: usize) -> Verifier {
+fn verifier(s: &Setup, token_cache_bytes: usize) -> Verifier {
     let mut config = VerifierConfig::new(s.issuer.clone(), vec![AUDIENCE.into()]);
     config.algorithms = vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
     config.jwks_uri = Some(s.issuer.join(".well-known/jwks.json").unwrap());
-    config.token_cache_capacity = token_cache_capacity;
+    config.token_cache_bytes = token_cache_bytes;
     s.runtime.block_on(async {
         let v = Verifier::new(config).unwrap();
         // Warm the key cache (bounded wait).
@@ -137,7 +137,7 @@ fn verifier(s: &Setup, token_cache_capacity: usize) -> Verifier {
 fn benches(c: &mut Criterion) {
     let s = setup();
     let uncached = verifier(&s, 0);
-    let cached = verifier(&s, 10_000);
+    let cached = verifier(&s, 16 * 1024 * 1024);
     let mut group = c.benchmark_group("verify");
     for (name, token) in [
         ("rs256_signature", &s.rs256),

@@ -138,6 +138,9 @@ pub(crate) fn check(
     policy: &ClaimPolicy,
     now: f64,
 ) -> Result<Validity, VerifyError> {
+    if !crate::jws::is_json_object(payload) {
+        return Err(VerifyError::Malformed("claims"));
+    }
     let reg: Registered =
         serde_json::from_slice(payload).map_err(|_| VerifyError::Malformed("claims"))?;
     match reg.iss {
@@ -341,6 +344,16 @@ mod tests {
         );
         assert_eq!(
             check(raw.as_bytes(), &policy(), NOW),
+            Err(VerifyError::Malformed("claims"))
+        );
+    }
+
+    #[test]
+    fn claims_set_that_is_a_json_array_is_malformed() {
+        // Positionally these are iss, aud and exp: a derived struct parser would accept them.
+        let raw = json!(["https://iss/", "api-a", NOW + 60.0]);
+        assert_eq!(
+            check(raw.to_string().as_bytes(), &policy(), NOW),
             Err(VerifyError::Malformed("claims"))
         );
     }

@@ -37,26 +37,36 @@ pub struct VerifierConfig {
     pub cache: CacheSettings,
     /// HTTP fetch limits.
     pub fetch: FetchSettings,
-    /// Capacity of the verified-token cache; 0 turns it off (default 10,000).
-    pub token_cache_capacity: usize,
+    /// Memory budget of the verified-token cache in bytes, payloads included; 0 turns it off
+    /// (default 16 MiB). Bounded in bytes, not entries, so that large tokens cannot make the
+    /// cache grow past it.
+    pub token_cache_bytes: usize,
 }
 
 /// Key-set cache behaviour.
+///
+/// These settings bound how long a signing key the issuer withdrew (say, because it leaked)
+/// is still trusted: with the issuer reachable, until the next refresh, at most three quarters
+/// of `max_ttl` after the last fetch (45 min by default); with the issuer unreachable, until
+/// the set's lifetime plus `stale_grace` have passed (2 h by default).
 #[derive(Debug, Clone)]
 pub struct CacheSettings {
     /// Lifetime when the response has no usable `Cache-Control: max-age` (default 10 min).
     pub default_ttl: Duration,
     /// Lower clamp for `max-age` (default 1 min).
     pub min_ttl: Duration,
-    /// Upper clamp for `max-age` (default 24 h).
+    /// Upper clamp for `max-age` (default 1 h, at most 24 h): an issuer's long `max-age` must
+    /// not stretch the time a withdrawn key stays trusted.
     pub max_ttl: Duration,
-    /// How long past expiry the last good set keeps serving while the issuer is down (default 1 h).
+    /// How long past expiry the last good set keeps serving while the issuer is down
+    /// (default 1 h, at most 24 h).
     pub stale_grace: Duration,
-    /// Minimum time between refetches triggered by an unknown `kid` (default 30 s).
+    /// Minimum time between refetches triggered by an unknown `kid` (default 30 s; more than
+    /// zero, at most 1 h).
     pub unknown_kid_cooldown: Duration,
     /// First delay before retrying a failed fetch (default 1 s); doubles per failure, with jitter.
     pub retry_initial_backoff: Duration,
-    /// Longest delay between retries of a failed fetch (default 60 s).
+    /// Longest delay between retries of a failed fetch (default 60 s, at most 1 h).
     pub retry_max_backoff: Duration,
 }
 
@@ -65,7 +75,7 @@ impl Default for CacheSettings {
         Self {
             default_ttl: Duration::from_secs(600),
             min_ttl: Duration::from_secs(60),
-            max_ttl: Duration::from_secs(24 * 3600),
+            max_ttl: Duration::from_secs(3600),
             stale_grace: Duration::from_secs(3600),
             unknown_kid_cooldown: Duration::from_secs(30),
             retry_initial_backoff: Duration::from_secs(1),
@@ -77,9 +87,9 @@ impl Default for CacheSettings {
 /// HTTP fetch limits for discovery and JWKS.
 #[derive(Debug, Clone)]
 pub struct FetchSettings {
-    /// Connect timeout (default 2 s).
+    /// Connect timeout (default 2 s, at most 60 s).
     pub connect_timeout: Duration,
-    /// Whole-request timeout, body included (default 5 s).
+    /// Whole-request timeout, body included (default 5 s, at most 60 s).
     pub total_timeout: Duration,
     /// Response body cap (default 512 KiB), enforced while streaming.
     pub max_body_bytes: usize,
@@ -101,8 +111,16 @@ pub const MAX_ISSUERS: usize = 64;
 
 /// Default cap on a token's length.
 pub(crate) const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
-/// Default capacity of the verified-token cache.
-pub(crate) const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 10_000;
+/// Default memory budget of the verified-token cache.
+pub(crate) const DEFAULT_TOKEN_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Upper bounds of the settings: beyond them a value is a mistake (a unit mix-up, a stray
+/// digit), and refusing it at start-up also keeps every `Instant + Duration` far from overflow.
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+const MAX_COOLDOWN_OR_BACKOFF: Duration = Duration::from_secs(3600);
+const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+const MAX_TOKEN_BYTES: usize = 1024 * 1024;
+const MAX_TOKEN_CACHE_BYTES: usize = 1024 * 1024 * 1024;
 
 impl VerifierConfig {
     /// A configuration with the defaults above for `issuer` and `audiences`.
@@ -118,7 +136,7 @@ impl VerifierConfig {
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             cache: CacheSettings::default(),
             fetch: FetchSettings::default(),
-            token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
+            token_cache_bytes: DEFAULT_TOKEN_CACHE_BYTES,
         }
     }
 
@@ -192,10 +210,19 @@ impl VerifierConfig {
         if self.leeway > Duration::from_secs(600) {
             return Err(invalid("leeway", "must be at most 10 minutes"));
         }
-        if self.max_token_bytes == 0 {
-            return Err(invalid("max_token_bytes", "must be positive"));
+        if self.max_token_bytes == 0 || self.max_token_bytes > MAX_TOKEN_BYTES {
+            return Err(invalid(
+                "max_token_bytes",
+                "must lie between 1 byte and 1 MiB",
+            ));
+        }
+        if self.token_cache_bytes > MAX_TOKEN_CACHE_BYTES {
+            return Err(invalid("token_cache_bytes", "must be at most 1 GiB"));
         }
         let c = &self.cache;
+        if c.max_ttl > MAX_LIFETIME {
+            return Err(invalid("cache.max_ttl", "must be at most 24 hours"));
+        }
         if c.min_ttl.is_zero() || c.min_ttl > c.max_ttl {
             return Err(invalid(
                 "cache.min_ttl",
@@ -208,6 +235,18 @@ impl VerifierConfig {
                 "must lie between cache.min_ttl and cache.max_ttl",
             ));
         }
+        if c.stale_grace > MAX_LIFETIME {
+            return Err(invalid("cache.stale_grace", "must be at most 24 hours"));
+        }
+        if c.unknown_kid_cooldown.is_zero() || c.unknown_kid_cooldown > MAX_COOLDOWN_OR_BACKOFF {
+            return Err(invalid(
+                "cache.unknown_kid_cooldown",
+                "must be positive and at most 1 hour",
+            ));
+        }
+        if c.retry_max_backoff > MAX_COOLDOWN_OR_BACKOFF {
+            return Err(invalid("cache.retry_max_backoff", "must be at most 1 hour"));
+        }
         if c.retry_initial_backoff.is_zero() || c.retry_initial_backoff > c.retry_max_backoff {
             return Err(invalid(
                 "cache.retry_initial_backoff",
@@ -215,8 +254,13 @@ impl VerifierConfig {
             ));
         }
         let f = &self.fetch;
-        if f.connect_timeout.is_zero() || f.total_timeout.is_zero() {
-            return Err(invalid("fetch timeouts", "must be positive"));
+        for (setting, timeout) in [
+            ("fetch.connect_timeout", f.connect_timeout),
+            ("fetch.total_timeout", f.total_timeout),
+        ] {
+            if timeout.is_zero() || timeout > MAX_TIMEOUT {
+                return Err(invalid(setting, "must be positive and at most 60 seconds"));
+            }
         }
         if f.max_body_bytes < 1024 {
             return Err(invalid("fetch.max_body_bytes", "must be at least 1 KiB"));
@@ -286,7 +330,9 @@ mod tests {
         assert_eq!(c.leeway, Duration::from_secs(30));
         assert_eq!(c.max_token_bytes, 16 * 1024);
         assert_eq!(c.cache.default_ttl, Duration::from_secs(600));
+        assert_eq!(c.cache.max_ttl, Duration::from_secs(3600));
         assert_eq!(c.cache.stale_grace, Duration::from_secs(3600));
+        assert_eq!(c.token_cache_bytes, 16 * 1024 * 1024);
         assert_eq!(c.cache.unknown_kid_cooldown, Duration::from_secs(30));
         assert_eq!(c.fetch.max_body_bytes, 512 * 1024);
         assert_eq!(setting_of(c.validate()), "accepted");
@@ -391,5 +437,64 @@ mod tests {
         let mut c = config("https://t/");
         c.jwks_uri = Some("http://keys.example/jwks".parse().expect("url"));
         assert_eq!(setting_of(c.validate()), "jwks_uri");
+    }
+
+    #[test]
+    fn zero_unknown_kid_cooldown_is_refused() {
+        let mut c = config("https://t/");
+        c.cache.unknown_kid_cooldown = Duration::ZERO;
+        assert_eq!(setting_of(c.validate()), "cache.unknown_kid_cooldown");
+    }
+
+    #[test]
+    fn key_set_lifetime_over_a_day_is_refused() {
+        let mut c = config("https://t/");
+        c.cache.max_ttl = Duration::from_secs(24 * 3600 + 1);
+        assert_eq!(setting_of(c.validate()), "cache.max_ttl");
+    }
+
+    #[test]
+    fn stale_grace_over_a_day_is_refused() {
+        let mut c = config("https://t/");
+        c.cache.stale_grace = Duration::MAX;
+        assert_eq!(setting_of(c.validate()), "cache.stale_grace");
+    }
+
+    #[test]
+    fn unknown_kid_cooldown_over_an_hour_is_refused() {
+        let mut c = config("https://t/");
+        c.cache.unknown_kid_cooldown = Duration::from_secs(3601);
+        assert_eq!(setting_of(c.validate()), "cache.unknown_kid_cooldown");
+    }
+
+    #[test]
+    fn retry_backoff_over_an_hour_is_refused() {
+        let mut c = config("https://t/");
+        c.cache.retry_max_backoff = Duration::from_secs(3601);
+        assert_eq!(setting_of(c.validate()), "cache.retry_max_backoff");
+    }
+
+    #[test]
+    fn fetch_timeout_over_a_minute_is_refused() {
+        let mut c = config("https://t/");
+        c.fetch.total_timeout = Duration::from_secs(61);
+        assert_eq!(setting_of(c.validate()), "fetch.total_timeout");
+        let mut c = config("https://t/");
+        c.fetch.connect_timeout = Duration::ZERO;
+        assert_eq!(setting_of(c.validate()), "fetch.connect_timeout");
+    }
+
+    #[test]
+    fn token_size_cap_over_a_mebibyte_is_refused() {
+        let mut c = config("https://t/");
+        c.max_token_bytes = 2 * 1024 * 1024;
+        assert_eq!(setting_of(c.validate()), "max_token_bytes");
+    }
+
+    #[test]
+    fn token_cache_budget_over_a_gibibyte_is_refused() {
+        let mut c = config("https://t/");
+        c.token_cache_bytes = 2 * 1024 * 1024 * 1024;
+        assert_eq!(setting_of(c.validate()), "token_cache_bytes");
     }
 }

@@ -3,8 +3,10 @@
 //! The issuer is trusted for keys but the network is not: every response is bounded in time
 //! (connect and total timeouts), in size (the cap is enforced while streaming, so a huge or
 //! endless body costs at most the cap), in shape (status 200, a JSON content type) and in
-//! place (redirects may not leave the issuer's host or downgrade to http). Nothing a token
-//! says ever reaches this module: the URLs come from the configuration or from discovery.
+//! place (a redirect must stay on the origin, scheme, host and port, of the issuer or of the
+//! URL asked for; an https issuer's discovery may not point at plain http or at loopback).
+//! Nothing a token says ever reaches this module: the URLs come from the configuration or from
+//! discovery.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -52,7 +54,9 @@ pub(crate) struct FetchedJwks {
     pub url: Url,
 }
 
-/// Talks to one issuer. The discovered JWKS URI is remembered so discovery runs once.
+/// Talks to one issuer. A JWKS URI from a discovery document is remembered, so discovery runs
+/// once; the well-known fallback is not, so discovery is tried again on the next refresh (one
+/// transient 404 must not pin the fallback until restart).
 #[derive(Debug)]
 pub(crate) struct Fetcher {
     client: reqwest::Client,
@@ -76,18 +80,18 @@ impl Fetcher {
         configured_jwks: Option<Url>,
         settings: &FetchSettings,
     ) -> Result<Self, reqwest::Error> {
-        let issuer_host = issuer.host_str().map(str::to_owned);
+        let issuer_origin = issuer.origin();
         let policy = redirect::Policy::custom(move |attempt| {
-            let first = attempt.previous().first();
-            let host = attempt.url().host_str();
-            let same_host = host.is_some()
-                && (host == issuer_host.as_deref() || host == first.and_then(|u| u.host_str()));
-            let downgrade =
-                first.is_some_and(|u| u.scheme() == "https") && attempt.url().scheme() != "https";
+            // Origins compare scheme, host and port (an opaque origin equals nothing), so a
+            // redirect can neither change port on the same host nor downgrade to http.
+            let target = attempt.url().origin();
+            let first_origin = attempt.previous().first().map(Url::origin);
+            let allowed = target.is_tuple()
+                && (target == issuer_origin || Some(&target) == first_origin.as_ref());
             if attempt.previous().len() > 3 {
                 attempt.error("too many redirects")
-            } else if !same_host || downgrade {
-                attempt.error("redirect leaves the issuer's host")
+            } else if !allowed {
+                attempt.error("redirect leaves the origin of the issuer or of the URL asked for")
             } else {
                 attempt.follow()
             }
@@ -111,13 +115,15 @@ impl Fetcher {
     pub async fn fetch_jwks(&self, counters: &Counters) -> Result<FetchedJwks, FetchError> {
         let url = match self.jwks_url() {
             Some(u) => u,
-            None => {
-                let u = self.discover(counters).await?;
-                if let Ok(mut slot) = self.resolved_jwks.lock() {
-                    *slot = Some(u.clone());
+            None => match self.discover(counters).await? {
+                Discovered::Document(u) => {
+                    if let Ok(mut slot) = self.resolved_jwks.lock() {
+                        *slot = Some(u.clone());
+                    }
+                    u
                 }
-                u
-            }
+                Discovered::Fallback(u) => u,
+            },
         };
         let (body, max_age) = self.get_json(&url, counters).await?;
         Ok(FetchedJwks { body, max_age, url })
@@ -130,8 +136,9 @@ impl Fetcher {
         self.resolved_jwks.lock().ok().and_then(|g| g.clone())
     }
 
-    /// OIDC discovery; a 404 means "no discovery here" and falls back to the well-known JWKS path.
-    async fn discover(&self, counters: &Counters) -> Result<Url, FetchError> {
+    /// OIDC discovery; a 404 means "no discovery here (for now)" and falls back to the
+    /// well-known JWKS path for this fetch.
+    async fn discover(&self, counters: &Counters) -> Result<Discovered, FetchError> {
         let discovery = well_known(&self.issuer, "openid-configuration");
         let fallback = well_known(&self.issuer, "jwks.json");
         let body = match self.get_json(&discovery, counters).await {
@@ -139,8 +146,8 @@ impl Fetcher {
             Err(FetchError::Status { status, .. })
                 if status == StatusCode::NOT_FOUND || status == StatusCode::GONE =>
             {
-                tracing::info!(%discovery, %fallback, "no OIDC discovery document; using the well-known JWKS path");
-                return Ok(fallback);
+                tracing::info!(%discovery, %fallback, "no OIDC discovery document; using the well-known JWKS path this time");
+                return Ok(Discovered::Fallback(fallback));
             }
             Err(e) => return Err(e),
         };
@@ -156,16 +163,11 @@ impl Fetcher {
         }
         let jwks =
             Url::parse(&doc.jwks_uri).map_err(|_| FetchError::BadJwksUri(doc.jwks_uri.clone()))?;
-        let secure = match (jwks.scheme(), jwks.host()) {
-            ("https", Some(_)) => true,
-            ("http", Some(h)) => app_config::is_loopback_host(&h),
-            _ => false,
-        };
-        if !secure {
+        if !acceptable_jwks_uri(&self.issuer, &jwks) {
             return Err(FetchError::BadJwksUri(doc.jwks_uri));
         }
         tracing::info!(%jwks, "OIDC discovery resolved the JWKS URI");
-        Ok(jwks)
+        Ok(Discovered::Document(jwks))
     }
 
     /// GET with every limit applied; returns the body and any `Cache-Control: max-age`.
@@ -225,6 +227,50 @@ impl Fetcher {
         }
         Ok((body, max_age))
     }
+}
+
+/// Where discovery sent us: a URI from the document (kept), or the fallback (tried this once).
+enum Discovered {
+    Document(Url),
+    Fallback(Url),
+}
+
+/// Whether discovery may send us to `jwks` for `issuer`. An https issuer's key set must come
+/// over https from a host that is not this machine: the discovery document travels over the
+/// network, and one that names `http://` or `https://127.0.0.1/` would turn us into a client
+/// of plain text or of local services. A plain-http issuer is a loopback development issuer
+/// (the configuration allows nothing else), and may name a loopback http URI.
+fn acceptable_jwks_uri(issuer: &Url, jwks: &Url) -> bool {
+    let Some(host) = jwks.host() else {
+        return false;
+    };
+    if !jwks.username().is_empty() || jwks.password().is_some() {
+        return false;
+    }
+    let local = is_local_host(&host);
+    match (issuer.scheme(), jwks.scheme()) {
+        ("https", "https") => !local,
+        ("http", "https") => true,
+        ("http", "http") => local,
+        _ => false,
+    }
+}
+
+/// Loopback names and addresses, `*.localhost` (RFC 6761) and the unspecified address, which
+/// connects to this machine too.
+fn is_local_host(host: &url::Host<&str>) -> bool {
+    use url::Host;
+    app_config::is_loopback_host(host)
+        || match host {
+            Host::Domain(d) => {
+                let d = d.trim_end_matches('.').to_ascii_lowercase();
+                d == "localhost" || d.ends_with(".localhost")
+            }
+            Host::Ipv4(ip) => ip.is_unspecified(),
+            Host::Ipv6(ip) => {
+                ip.is_unspecified() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+            }
+        }
 }
 
 /// `<issuer>.well-known/<name>`, keeping any issuer path (OIDC Discovery §4).
@@ -295,6 +341,66 @@ mod tests {
         ));
         assert!(is_json_media_type("Application/JSON"));
         assert!(!is_json_media_type("text/html"));
+    }
+
+    fn acceptable(issuer: &str, jwks: &str) -> bool {
+        acceptable_jwks_uri(&issuer.parse().expect("url"), &jwks.parse().expect("url"))
+    }
+
+    #[test]
+    fn https_issuer_discovery_may_not_name_plain_http_keys() {
+        assert!(!acceptable(
+            "https://tenant.example/",
+            "http://127.0.0.1:8080/jwks"
+        ));
+        assert!(!acceptable(
+            "https://tenant.example/",
+            "http://keys.example/jwks"
+        ));
+    }
+
+    #[test]
+    fn https_issuer_discovery_may_not_name_keys_on_this_machine() {
+        for jwks in [
+            "https://127.0.0.1/jwks",
+            "https://localhost/jwks",
+            "https://LOCALHOST./jwks",
+            "https://metadata.localhost/jwks",
+            "https://[::1]/jwks",
+            "https://[::ffff:127.0.0.1]/jwks",
+            "https://0.0.0.0/jwks",
+        ] {
+            assert!(!acceptable("https://tenant.example/", jwks), "{jwks}");
+        }
+    }
+
+    #[test]
+    fn https_issuer_discovery_may_name_keys_on_another_https_host() {
+        assert!(acceptable(
+            "https://accounts.example/",
+            "https://keys.example/oauth2/v3/certs"
+        ));
+    }
+
+    #[test]
+    fn loopback_http_issuer_discovery_may_name_loopback_http_keys() {
+        assert!(acceptable(
+            "http://localhost:3002/",
+            "http://localhost:3002/.well-known/jwks.json"
+        ));
+        assert!(!acceptable(
+            "http://localhost:3002/",
+            "http://keys.example/jwks"
+        ));
+    }
+
+    #[test]
+    fn jwks_uri_with_credentials_or_another_scheme_is_refused() {
+        assert!(!acceptable(
+            "https://tenant.example/",
+            "https://user:pw@keys.example/jwks"
+        ));
+        assert!(!acceptable("https://tenant.example/", "file:///etc/jwks"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::untrusted::Untrusted;
 use crate::{Algorithm, VerifyError};
 
 /// Smallest RSA modulus accepted, in bits (NIST SP 800-131A; jwks-rsa accepts anything).
@@ -252,6 +253,11 @@ impl PublicKey {
         self.verifiers.iter().map(|(a, _)| *a)
     }
 
+    /// Whether this key verifies `alg`.
+    pub fn allows(&self, alg: Algorithm) -> bool {
+        self.verifiers.iter().any(|(a, _)| *a == alg)
+    }
+
     /// Checks `signature` over `message` with `alg`; an algorithm the key does not serve is
     /// [`VerifyError::Algorithm`] (this is where "alg must agree with the key" is enforced).
     pub fn verify(
@@ -385,7 +391,7 @@ pub fn parse_jwk_set(json: &[u8], allowed: &[Algorithm]) -> Option<ParsedKeySet>
             .is_some_and(|k| kid_counts.get(k).copied().unwrap_or(0) > 1)
         {
             tracing::warn!(
-                kid,
+                kid = ?kid.as_deref().map(Untrusted),
                 "JWKS holds a duplicated kid; skipping every key with it"
             );
             skipped += 1;
@@ -394,7 +400,7 @@ pub fn parse_jwk_set(json: &[u8], allowed: &[Algorithm]) -> Option<ParsedKeySet>
         match PublicKey::from_jwk(jwk, allowed) {
             Ok(key) => keys.push(key),
             Err(reason) => {
-                tracing::debug!(kid, %reason, "skipping JWK");
+                tracing::debug!(kid = ?kid.as_deref().map(Untrusted), %reason, "skipping JWK");
                 skipped += 1;
             }
         }
@@ -410,6 +416,17 @@ pub fn select_key<'a>(keys: &'a [PublicKey], kid: Option<&str>) -> Option<&'a Pu
         None if keys.len() == 1 => keys.first(),
         None => None,
     }
+}
+
+/// Whether `json` starts like a JSON object (RFC 7515 §4 and RFC 7519 §7.2 require one).
+///
+/// serde's derived `Deserialize` for a struct also accepts a JSON array, filling the fields by
+/// position, so `["RS256"]` would pass as a header naming `alg`. This first-byte check refuses
+/// that shape before any further work; the parser then checks the rest.
+pub(crate) fn is_json_object(json: &[u8]) -> bool {
+    json.iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .is_some_and(|b| *b == b'{')
 }
 
 /// The JOSE header members we act on. Every other member (`jku`, `x5u`, `x5c`, `jwk`, ...)
@@ -448,6 +465,9 @@ impl<'a> Compact<'a> {
         };
         let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
         let header_json = b64(header_b64).ok_or(VerifyError::Malformed("header encoding"))?;
+        if !is_json_object(&header_json) {
+            return Err(VerifyError::Malformed("header"));
+        }
         // serde_json refuses duplicate members of the fields we read, so two parsers can
         // never disagree on which `alg` or `kid` a header names.
         let header: RawHeader =
@@ -550,6 +570,23 @@ mod tests {
             Compact::parse(&t, RS).err(),
             Some(VerifyError::Malformed("header"))
         );
+    }
+
+    #[test]
+    fn header_that_is_a_json_array_is_malformed() {
+        let h = URL_SAFE_NO_PAD.encode(r#"["RS256","k1","JWT"]"#);
+        let t = format!("{h}.e30.c2ln");
+        assert_eq!(
+            Compact::parse(&t, RS).err(),
+            Some(VerifyError::Malformed("header"))
+        );
+    }
+
+    #[test]
+    fn header_object_after_json_whitespace_is_accepted() {
+        let h = URL_SAFE_NO_PAD.encode(" \r\n\t{\"alg\":\"RS256\"}");
+        let t = format!("{h}.e30.c2ln");
+        assert!(Compact::parse(&t, RS).is_ok());
     }
 
     #[test]

@@ -7,12 +7,18 @@
 //!   fetching; everyone else who needs a fetch queues on it and, once in, first looks whether
 //!   the set changed while they waited (then they use it and do not fetch). It is held during
 //!   I/O, which is why the hot path never takes it.
+//! - Requests whose `kid` the usable set lacks first pass the [`KidGate`], two atomics read
+//!   without any lock: only the one request that claims the cooldown's fetch (and requests
+//!   following that very fetch) ever wait; the rest are answered at once.
 //! - The background task (spawned by [`KeyStore::spawn_refresher`]) refreshes ahead of expiry
 //!   and retries failures with exponential backoff and jitter. It holds only a `Weak` to the
 //!   store and ends when the last `Verifier` clone is dropped.
 //!
 //! Rules: a failed fetch never replaces a good set; a set keeps serving up to `stale_grace`
-//! past its expiry; an unknown `kid` triggers at most one fetch per cooldown.
+//! past its expiry; an unknown `kid` triggers at most one fetch per cooldown, and when that
+//! fetch fails the answer is "unavailable, retry" (the token may be valid), not "unknown key".
+//! Instants are computed with checked arithmetic: configuration bounds keep them far from
+//! overflow, and should one overflow anyway the result errs towards expiring early.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
@@ -24,7 +30,9 @@ use tokio::sync::{Mutex, watch};
 use crate::config::CacheSettings;
 use crate::fetch::{FetchError, Fetcher};
 use crate::jws::{self, PublicKey};
+use crate::kid_gate::{KidGate, Pass};
 use crate::stats::Counters;
+use crate::untrusted::Untrusted;
 use crate::{Algorithm, VerifyError};
 
 /// One fetched, parsed key set. Immutable once built; replaced wholesale.
@@ -36,6 +44,8 @@ pub(crate) struct KeySet {
     len: usize,
     pub fetched_at: Instant,
     pub expires_at: Instant,
+    /// `expires_at` plus the stale grace: past this the set is not used at all.
+    usable_until: Instant,
     pub generation: u64,
 }
 
@@ -57,8 +67,14 @@ impl KeySet {
         ))
     }
 
-    fn new(keys: Vec<Arc<PublicKey>>, ttl: Duration, generation: u64) -> Self {
+    fn new(
+        keys: Vec<Arc<PublicKey>>,
+        ttl: Duration,
+        stale_grace: Duration,
+        generation: u64,
+    ) -> Self {
         let now = Instant::now();
+        let expires_at = later(now, ttl);
         let only = (keys.len() == 1).then(|| keys[0].clone());
         let by_kid = keys
             .iter()
@@ -69,9 +85,15 @@ impl KeySet {
             only,
             len: keys.len(),
             fetched_at: now,
-            expires_at: now + ttl,
+            expires_at,
+            usable_until: later(expires_at, stale_grace),
             generation,
         }
+    }
+
+    /// Whether the set may still be used (fresh, or stale within the grace).
+    fn is_usable(&self) -> bool {
+        Instant::now() < self.usable_until
     }
 
     /// The key for a token's `kid`; without a kid, the single key if there is exactly one.
@@ -90,7 +112,8 @@ impl KeySet {
     /// enough that a slow or failing issuer still leaves a quarter of the TTL (plus the grace)
     /// to recover.
     fn refresh_due(&self) -> Instant {
-        self.fetched_at + (self.expires_at - self.fetched_at).mul_f64(0.75)
+        let ttl = self.expires_at.saturating_duration_since(self.fetched_at);
+        later(self.fetched_at, ttl.mul_f64(0.75))
     }
 
     fn kids(&self) -> HashSet<&str> {
@@ -114,8 +137,18 @@ struct RefreshState {
     consecutive_failures: u32,
     /// Do not start another demand-driven fetch before this (backoff after a failure).
     retry_not_before: Option<Instant>,
-    last_unknown_kid_fetch: Option<Instant>,
     generation: u64,
+}
+
+/// `t + d`, or `t` itself in the (configuration-excluded) case that the sum overflows: a
+/// deadline that cannot be represented becomes "now", which expires early rather than never.
+fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d).unwrap_or(t)
+}
+
+/// A key set's lifetime: the server's `max-age` clamped to `[min_ttl, max_ttl]`, else the default.
+fn lifetime(max_age: Option<Duration>, s: &CacheSettings) -> Duration {
+    max_age.map_or(s.default_ttl, |age| age.clamp(s.min_ttl, s.max_ttl))
 }
 
 /// `Retry-After` is whole seconds: round the wait up, at least 1 s, at most a minute.
@@ -142,6 +175,7 @@ pub(crate) type RotationHook = Box<dyn Fn(&[String]) + Send + Sync>;
 pub(crate) struct KeyStore {
     current: ArcSwapOption<KeySet>,
     refresh: Mutex<RefreshState>,
+    kid_gate: KidGate,
     fetcher: Fetcher,
     settings: CacheSettings,
     allowed: Vec<Algorithm>,
@@ -169,6 +203,7 @@ impl KeyStore {
         Self {
             current: ArcSwapOption::const_empty(),
             refresh: Mutex::new(RefreshState::default()),
+            kid_gate: KidGate::new(settings.unknown_kid_cooldown),
             fetcher,
             settings,
             allowed,
@@ -179,9 +214,7 @@ impl KeyStore {
 
     /// The current snapshot if it may still be used (fresh, or stale within the grace).
     pub fn usable_snapshot(&self) -> Option<Arc<KeySet>> {
-        self.current
-            .load_full()
-            .filter(|s| Instant::now() < s.expires_at + self.settings.stale_grace)
+        self.current.load_full().filter(|s| s.is_usable())
     }
 
     /// The current snapshot, usable or not (for stats).
@@ -194,7 +227,7 @@ impl KeyStore {
         let snapshot = self.current.load_full();
         let seen = snapshot.as_ref().map_or(0, |s| s.generation);
         match snapshot {
-            Some(set) if Instant::now() < set.expires_at + self.settings.stale_grace => {
+            Some(set) if set.is_usable() => {
                 if let Some(key) = set.find(kid) {
                     return Ok(key.clone());
                 }
@@ -202,12 +235,7 @@ impl KeyStore {
                     // No kid and not exactly one key: refetching would not help.
                     return Err(VerifyError::UnknownKey);
                 };
-                tracing::debug!(kid, "token names an unknown kid; refreshing the key set");
-                match self.refresh(Reason::UnknownKid, seen).await {
-                    Ok(set) => set.find(Some(kid)).cloned().ok_or(VerifyError::UnknownKey),
-                    // We still hold a good set; the kid is simply not in it.
-                    Err(_) => Err(VerifyError::UnknownKey),
-                }
+                self.key_for_unknown_kid(kid, seen).await
             }
             _ => match self.refresh(Reason::NoUsableSet, seen).await {
                 Ok(set) => set.find(kid).cloned().ok_or(VerifyError::UnknownKey),
@@ -215,6 +243,49 @@ impl KeyStore {
                     retry_after: retry_after(wait),
                 }),
             },
+        }
+    }
+
+    /// A kid the usable set lacks: through the [`KidGate`], at most one fetch per cooldown.
+    async fn key_for_unknown_kid(
+        &self,
+        kid: &str,
+        seen: u64,
+    ) -> Result<Arc<PublicKey>, VerifyError> {
+        let in_new_set = |set: &KeySet| set.find(Some(kid)).cloned().ok_or(VerifyError::UnknownKey);
+        let pass = match self.kid_gate.enter() {
+            Pass::Fetch(ticket) => {
+                tracing::debug!(
+                    kid = ?Untrusted(kid),
+                    "token names an unknown kid; refreshing the key set"
+                );
+                let fetched = self.refresh(Reason::UnknownKid, seen).await;
+                drop(ticket);
+                return match fetched {
+                    Ok(set) => in_new_set(&set),
+                    Err(wait) => Err(VerifyError::KeySetUnavailable {
+                        retry_after: retry_after(wait),
+                    }),
+                };
+            }
+            Pass::Follow(mut done) => {
+                // Bounded by the fetch's timeouts; the ticket wakes us however the fetch ends.
+                let _ = done.changed().await;
+                if let Some(key) = self
+                    .usable_snapshot()
+                    .and_then(|s| s.find(Some(kid)).cloned())
+                {
+                    return Ok(key);
+                }
+                self.kid_gate.verdict()
+            }
+            settled => settled,
+        };
+        match pass {
+            Pass::Unavailable { retry_in } => Err(VerifyError::KeySetUnavailable {
+                retry_after: retry_after(retry_in),
+            }),
+            _ => Err(VerifyError::UnknownKey),
         }
     }
 
@@ -230,32 +301,26 @@ impl KeyStore {
         {
             return Ok(set);
         }
-        match reason {
-            Reason::UnknownKid => {
-                if state
-                    .last_unknown_kid_fetch
-                    .is_some_and(|t| now < t + self.settings.unknown_kid_cooldown)
-                {
-                    return Err(self.settings.unknown_kid_cooldown);
-                }
-                state.last_unknown_kid_fetch = Some(now);
-            }
-            Reason::NoUsableSet => {
-                if let Some(t) = state.retry_not_before
-                    && now < t
-                {
-                    return Err(t - now);
-                }
-            }
-            Reason::Background => {}
+        // Unknown-kid fetches are rationed by the KidGate before they get here.
+        if reason == Reason::NoUsableSet
+            && let Some(t) = state.retry_not_before
+            && now < t
+        {
+            return Err(t - now);
         }
         match self.fetch_and_parse().await {
             Ok((keys, ttl, skipped)) => {
                 state.generation += 1;
                 state.consecutive_failures = 0;
                 state.retry_not_before = None;
-                let set = Arc::new(KeySet::new(keys, ttl, state.generation));
+                let set = Arc::new(KeySet::new(
+                    keys,
+                    ttl,
+                    self.settings.stale_grace,
+                    state.generation,
+                ));
                 let old = self.current.swap(Some(set.clone()));
+                self.kid_gate.key_set_installed();
                 self.log_install(old.as_deref(), &set, skipped, ttl, reason);
                 Ok(set)
             }
@@ -263,7 +328,10 @@ impl KeyStore {
                 Counters::bump(&self.counters.fetch_failures);
                 state.consecutive_failures = state.consecutive_failures.saturating_add(1);
                 let wait = self.backoff(state.consecutive_failures);
-                state.retry_not_before = Some(Instant::now() + wait);
+                state.retry_not_before = Some(later(Instant::now(), wait));
+                if reason == Reason::UnknownKid {
+                    self.kid_gate.fetch_failed(wait);
+                }
                 let serving_stale = self.usable_snapshot().is_some();
                 tracing::warn!(
                     error = %err,
@@ -280,10 +348,7 @@ impl KeyStore {
     async fn fetch_and_parse(&self) -> Result<(Vec<Arc<PublicKey>>, Duration, usize), FetchError> {
         let fetched = self.fetcher.fetch_jwks(&self.counters).await?;
         let (keys, skipped) = KeySet::parse(&fetched.body, &self.allowed)?;
-        let s = &self.settings;
-        let ttl = fetched
-            .max_age
-            .map_or(s.default_ttl, |age| age.clamp(s.min_ttl, s.max_ttl));
+        let ttl = lifetime(fetched.max_age, &self.settings);
         tracing::debug!(url = %fetched.url, bytes = fetched.body.len(), "JWKS fetched");
         Ok((keys, ttl, skipped))
     }
@@ -317,7 +382,15 @@ impl KeyStore {
             }
         };
         if old.is_some() && (!added.is_empty() || !removed.is_empty()) {
-            tracing::info!(?added, ?removed, keys = new.len(), "signing keys rotated");
+            let shown = |kids: &[String]| -> Vec<String> {
+                kids.iter().map(|k| format!("{:?}", Untrusted(k))).collect()
+            };
+            tracing::info!(
+                added = ?shown(&added),
+                removed = ?shown(&removed),
+                keys = new.len(),
+                "signing keys rotated"
+            );
         }
         if !removed.is_empty()
             && let Some(hook) = &self.on_rotation
@@ -396,7 +469,7 @@ mod tests {
 
     #[test]
     fn background_refresh_is_due_at_three_quarters_of_the_lifetime() {
-        let set = KeySet::new(Vec::new(), Duration::from_millis(400), 1);
+        let set = KeySet::new(Vec::new(), Duration::from_millis(400), Duration::ZERO, 1);
         assert_eq!(
             set.refresh_due() - set.fetched_at,
             Duration::from_millis(300)
@@ -421,6 +494,33 @@ mod tests {
         assert_eq!(
             retry_after(Duration::from_secs(600)),
             Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn default_lifetime_caps_an_issuers_day_long_max_age_at_one_hour() {
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(
+            lifetime(Some(day), &CacheSettings::default()),
+            Duration::from_secs(3600)
+        );
+    }
+
+    #[test]
+    fn lifetime_without_max_age_is_the_default() {
+        assert_eq!(
+            lifetime(None, &CacheSettings::default()),
+            Duration::from_secs(600)
+        );
+    }
+
+    #[test]
+    fn an_unrepresentable_deadline_expires_early_instead_of_panicking() {
+        let now = Instant::now();
+        assert_eq!(later(now, Duration::MAX), now);
+        assert_eq!(
+            later(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
         );
     }
 }

@@ -28,8 +28,10 @@ mod error;
 mod fetch;
 pub mod jws;
 mod keystore;
+mod kid_gate;
 mod stats;
 mod token_cache;
+mod untrusted;
 mod verifier;
 
 pub use claims::Claims;

@@ -6,18 +6,23 @@
 //!   no parsing. A hit skips the signature but still checks `exp`/`nbf` against the clock.
 //! - An entry never outlives its token: a hit past `exp` (+ leeway) removes it and fails, and
 //!   a sweep every [`SWEEP_EVERY`] inserts drops expired entries nobody asks for.
-//! - An entry is tied to the key that verified it (by a fingerprint of the key material): a
-//!   hit counts only while that exact key is in the usable key set, and rotation purges the
-//!   entries of kids that left the set eagerly.
-//! - Bounded (S3-FIFO eviction by `quick_cache`, a small, well-kept concurrent cache: sharded
-//!   locks held for a hash-map operation only, never across I/O). Capacity 0 turns it off.
+//! - An entry is tied to the key that verified it (by a fingerprint of the key material) and to
+//!   the token's `alg`: a hit counts only while that exact key is in the usable key set and
+//!   still allows that algorithm, and rotation purges the entries of kids that left the set
+//!   eagerly.
+//! - Bounded in bytes, not entries (S3-FIFO eviction by `quick_cache`, a small, well-kept
+//!   concurrent cache: sharded locks held for a hash-map operation only, never across I/O; its
+//!   weigher counts each entry's payload plus a fixed overhead). An entry count alone would let
+//!   large tokens (up to the size cap) multiply the memory it holds. A budget of 0 turns it off.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lc_rs::digest;
+use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
+use crate::Algorithm;
 use crate::claims::Validity;
 
 /// What a hit needs to answer without the signature work.
@@ -30,12 +35,38 @@ pub(crate) struct Entry {
     pub issuer: usize,
     pub kid: Option<String>,
     pub key_fingerprint: [u8; 32],
+    /// The token's `alg`: the key must still allow it for a hit to count.
+    pub alg: Algorithm,
 }
 
 pub(crate) type TokenHash = [u8; 32];
 
+/// What an entry costs besides its payload and kid: the `Arc` and `Entry` themselves, the
+/// 32-byte key and the cache's own slot. An estimate on the generous side, so that the budget
+/// is an upper bound of the memory held.
+pub(crate) const ENTRY_OVERHEAD: u64 = 256;
+
+/// Typical weight of an entry (a ~600-byte Auth0 access-token payload plus overhead), used
+/// only to size the cache's hash tables up front.
+const TYPICAL_ENTRY_WEIGHT: u64 = 1024;
+
+#[derive(Debug, Clone, Copy)]
+struct ByteWeighter;
+
+impl Weighter<TokenHash, Arc<Entry>> for ByteWeighter {
+    fn weight(&self, _: &TokenHash, entry: &Arc<Entry>) -> u64 {
+        entry_weight(entry)
+    }
+}
+
+/// The bytes an entry holds, as charged against the budget.
+pub(crate) fn entry_weight(entry: &Entry) -> u64 {
+    let kid = entry.kid.as_ref().map_or(0, String::len);
+    (entry.payload.len() + kid) as u64 + ENTRY_OVERHEAD
+}
+
 pub(crate) struct TokenCache {
-    entries: Cache<TokenHash, Arc<Entry>>,
+    entries: Cache<TokenHash, Arc<Entry>, ByteWeighter>,
     inserts: AtomicU64,
 }
 
@@ -47,16 +78,22 @@ impl std::fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenCache")
             .field("len", &self.entries.len())
-            .field("capacity", &self.entries.capacity())
+            .field("bytes", &self.entries.weight())
+            .field("budget", &self.entries.capacity())
             .finish()
     }
 }
 
 impl TokenCache {
-    /// `None` when `capacity` is 0 (cache off).
-    pub fn new(capacity: usize) -> Option<Self> {
-        (capacity > 0).then(|| Self {
-            entries: Cache::new(capacity),
+    /// A cache holding at most `budget` bytes; `None` when `budget` is 0 (cache off).
+    pub fn new(budget: usize) -> Option<Self> {
+        let budget = budget as u64;
+        (budget > 0).then(|| Self {
+            entries: Cache::with_weighter(
+                (budget / TYPICAL_ENTRY_WEIGHT).max(1) as usize,
+                budget,
+                ByteWeighter,
+            ),
             inserts: AtomicU64::new(0),
         })
     }
@@ -99,5 +136,57 @@ impl TokenCache {
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// The bytes held, by the same count as the budget.
+    pub fn bytes(&self) -> u64 {
+        self.entries.weight()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(payload_len: usize, kid: &str) -> Entry {
+        Entry {
+            payload: vec![b'x'; payload_len].into(),
+            validity: Validity {
+                exp: f64::MAX,
+                nbf: None,
+            },
+            issuer: 0,
+            kid: Some(kid.to_owned()),
+            key_fingerprint: [0; 32],
+            alg: Algorithm::RS256,
+        }
+    }
+
+    #[test]
+    fn an_entry_weighs_its_payload_and_kid_plus_the_overhead() {
+        assert_eq!(entry_weight(&entry(1000, "k1")), 1002 + ENTRY_OVERHEAD);
+    }
+
+    #[test]
+    fn large_payloads_are_held_within_the_byte_budget() {
+        let budget = 256 * 1024;
+        let cache = TokenCache::new(budget).expect("on");
+        for i in 0..100u32 {
+            let mut hash = [0u8; 32];
+            hash[..4].copy_from_slice(&i.to_be_bytes());
+            cache.insert(hash, entry(12 * 1024, "k1"), 0.0, 0);
+        }
+        assert!(cache.bytes() <= budget as u64, "{} bytes", cache.bytes());
+        assert!(
+            cache.len() <= budget / (12 * 1024),
+            "{} entries",
+            cache.len()
+        );
+        assert!(cache.len() > 0);
+    }
+
+    #[test]
+    fn a_zero_budget_turns_the_cache_off() {
+        assert!(TokenCache::new(0).is_none());
     }
 }

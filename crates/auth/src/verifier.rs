@@ -85,7 +85,7 @@ impl Verifier {
         let mut allowed = config.algorithms.clone();
         allowed.dedup();
         let leeway_secs = config.leeway.as_secs() as i64;
-        let token_cache = TokenCache::new(config.token_cache_capacity).map(Arc::new);
+        let token_cache = TokenCache::new(config.token_cache_bytes).map(Arc::new);
         let (shutdown, watcher) = watch::channel(());
         let issuers = config
             .all_issuers()
@@ -206,6 +206,7 @@ impl Verifier {
                     issuer: checked.issuer,
                     kid: compact.kid().map(str::to_owned),
                     key_fingerprint: key.fingerprint(),
+                    alg: compact.alg(),
                 },
                 now_secs(),
                 inner.leeway_secs,
@@ -214,21 +215,29 @@ impl Verifier {
         Ok(payload)
     }
 
-    /// Whether the exact key that verified a cached token is still in its issuer's usable set.
+    /// Whether the exact key that verified a cached token is still in its issuer's usable set
+    /// and still allows the token's `alg`: the same material republished with another `alg`
+    /// must not keep serving hits a fresh verification would refuse.
     fn key_still_trusted(&self, entry: &Entry) -> bool {
         self.inner
             .issuers
             .get(entry.issuer)
             .and_then(|issuer| issuer.store.usable_snapshot())
             .is_some_and(|set| {
-                set.find(entry.kid.as_deref())
-                    .is_some_and(|k| k.fingerprint() == entry.key_fingerprint)
+                set.find(entry.kid.as_deref()).is_some_and(|k| {
+                    k.fingerprint() == entry.key_fingerprint && k.allows(entry.alg)
+                })
             })
     }
 
     /// Number of entries in the verified-token cache (0 when it is off).
     pub fn token_cache_len(&self) -> usize {
         self.inner.token_cache.as_ref().map_or(0, |c| c.len())
+    }
+
+    /// Bytes held by the verified-token cache, as counted against `token_cache_bytes`.
+    pub fn token_cache_bytes(&self) -> u64 {
+        self.inner.token_cache.as_ref().map_or(0, |c| c.bytes())
     }
 
     /// Checks everything a verification checks before the signature (size, header, `typ`,

@@ -242,3 +242,15 @@ async fn error_descriptions_never_contain_token_bytes() {
         assert!(!d.contains('"') && !d.contains('\\'), "{d}");
     }
 }
+
+#[tokio::test]
+async fn signed_claims_set_that_is_a_json_array_is_malformed_whatever_the_callers_type() {
+    let (issuer, key, v) = setup().await;
+    // In the order of the registered claims a positional parser reads: iss, aud, exp.
+    let claims = json!([issuer.issuer().as_str(), AUDIENCE, now() + 300]);
+    let token = key.sign(&claims);
+    assert_eq!(
+        v.verify_as::<serde_json::Value>(&token).await.unwrap_err(),
+        VerifyError::Malformed("claims")
+    );
+}

@@ -233,3 +233,63 @@ async fn fetches_and_failures_are_counted() {
     assert!(stats.jwks_fetches >= 3, "{stats:?}");
     assert!(stats.jwks_fetch_failures >= 1 && stats.jwks_fetch_failures < stats.jwks_fetches);
 }
+
+#[tokio::test]
+async fn redirect_to_another_port_on_the_issuers_host_is_refused() {
+    let key = TestKey::rsa(0, "k1");
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[&key])))
+        .mount(&elsewhere)
+        .await;
+    let issuer = TestIssuer::start(&[]).await;
+    // Same host (127.0.0.1), same scheme, another port: another origin, another service.
+    issuer.jwks.set(Behaviour::Redirect(format!(
+        "http://127.0.0.1:{}/jwks",
+        elsewhere.address().port()
+    )));
+    assert!(is_unavailable(&first_fetch_error(&issuer, &key).await));
+    assert_eq!(
+        elsewhere
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .len(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn discovery_is_tried_again_after_a_404_instead_of_pinning_the_fallback() {
+    let old = TestKey::rsa(0, "old");
+    let new = TestKey::rsa(1, "new");
+    // No discovery document at first: the well-known JWKS path serves the old key.
+    let issuer = TestIssuer::start_bare(&[&old]).await;
+    let mut config = issuer.config();
+    config.cache = fast_cache();
+    config.cache.default_ttl = Duration::from_millis(200);
+    let v = ready_verifier(config).await;
+    assert!(v.verify(&old.sign(&issuer.claims())).await.is_ok());
+    // Discovery comes back and names another JWKS URI, which holds the new key.
+    let doc = json!({"issuer": issuer.issuer().as_str(), "jwks_uri": format!("{}/custom/keys", issuer.server.uri())});
+    Mock::given(method("GET"))
+        .and(path(DISCOVERY_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(doc))
+        .mount(&issuer.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/custom/keys"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[&new])))
+        .mount(&issuer.server)
+        .await;
+    let mut moved = false;
+    for _ in 0..100 {
+        if issuer.requests_to("/custom/keys").await > 0 {
+            moved = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(moved, "the background refresh never asked discovery again");
+    assert!(v.verify(&new.sign(&issuer.claims())).await.is_ok());
+}

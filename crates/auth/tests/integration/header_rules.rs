@@ -177,3 +177,13 @@ async fn signature_from_another_key_with_a_known_kid_is_rejected() {
     let token = TestKey::rsa(1, "k1").sign(&issuer.claims());
     assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Signature);
 }
+
+#[tokio::test]
+async fn header_that_is_a_json_array_is_malformed() {
+    let (issuer, key, v) = setup().await;
+    let token = key.sign_raw(&json!(["RS256", "k1", "JWT"]), &issuer.claims());
+    assert_eq!(
+        v.verify(&token).await.unwrap_err(),
+        VerifyError::Malformed("header")
+    );
+}

@@ -256,3 +256,149 @@ async fn dropping_the_last_verifier_stops_the_refresh_task() {
         runtime.num_alive_tasks()
     );
 }
+
+#[tokio::test]
+async fn unknown_kid_in_the_cooldown_is_answered_without_waiting_for_an_in_flight_refresh() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    config.cache = fast_cache();
+    config.cache.default_ttl = Duration::from_millis(200);
+    config.fetch.total_timeout = Duration::from_secs(30);
+    let v = ready_verifier(config).await;
+    // One unknown kid starts the cooldown (30 s).
+    let first = TestKey::rsa(1, "x1").sign(&issuer.claims());
+    assert_eq!(v.verify(&first).await.unwrap_err(), VerifyError::UnknownKey);
+    // Then a background refresh hangs in I/O, holding the refresh guard.
+    issuer.jwks.set(Behaviour::Hang(Duration::from_secs(30)));
+    let hits = issuer.jwks.hits();
+    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > hits).await);
+    let second = TestKey::rsa(1, "x2").sign(&issuer.claims());
+    let answer = tokio::time::timeout(Duration::from_secs(10), v.verify(&second)).await;
+    assert_eq!(
+        answer
+            .expect("answered while the refresh still hangs")
+            .unwrap_err(),
+        VerifyError::UnknownKey
+    );
+}
+
+#[tokio::test]
+async fn failed_unknown_kid_refetch_is_key_set_unavailable_not_unknown_key() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    issuer.jwks.set(Behaviour::Status(503));
+    let token = TestKey::rsa(1, "rotated-in").sign(&issuer.claims());
+    let err = v.verify(&token).await.unwrap_err();
+    let VerifyError::KeySetUnavailable { retry_after } = err else {
+        panic!("expected KeySetUnavailable, got {err:?}");
+    };
+    assert!(retry_after >= Duration::from_secs(1) && retry_after <= Duration::from_secs(60));
+    // The known key keeps working from the last good set.
+    assert!(v.verify(&key.sign(&issuer.claims())).await.is_ok());
+}
+
+#[tokio::test]
+async fn unknown_kid_in_the_cooldown_after_a_failed_refetch_is_key_set_unavailable() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    issuer.jwks.set(Behaviour::Status(503));
+    let first = TestKey::rsa(1, "x1").sign(&issuer.claims());
+    assert!(matches!(
+        v.verify(&first).await.unwrap_err(),
+        VerifyError::KeySetUnavailable { .. }
+    ));
+    // Within the cooldown nothing is fetched for x2, and nothing says x1 or x2 is not the
+    // issuer's: the answer stays "retry later".
+    let second = TestKey::rsa(1, "x2").sign(&issuer.claims());
+    assert!(matches!(
+        v.verify(&second).await.unwrap_err(),
+        VerifyError::KeySetUnavailable { .. }
+    ));
+}
+
+#[tokio::test]
+async fn unknown_kid_is_unknown_key_again_once_a_later_refresh_succeeds() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    config.cache = fast_cache();
+    config.cache.default_ttl = Duration::from_millis(200);
+    let v = ready_verifier(config).await;
+    issuer.jwks.set(Behaviour::Status(503));
+    let first = TestKey::rsa(1, "x1").sign(&issuer.claims());
+    assert!(matches!(
+        v.verify(&first).await.unwrap_err(),
+        VerifyError::KeySetUnavailable { .. }
+    ));
+    issuer.jwks.serve(&[&key]);
+    // The background task fetches a good set again: once a second request arrives after the
+    // switch, the first one (served with keys) has been installed (refreshes are sequential).
+    let hits = issuer.jwks.hits();
+    assert!(eventually(Duration::from_secs(5), || issuer.jwks.hits() > hits + 1).await);
+    let second = TestKey::rsa(1, "x2").sign(&issuer.claims());
+    assert_eq!(
+        v.verify(&second).await.unwrap_err(),
+        VerifyError::UnknownKey
+    );
+}
+
+#[tokio::test]
+async fn requests_following_an_in_flight_unknown_kid_fetch_get_the_rotated_in_key() {
+    let old = TestKey::rsa(0, "old");
+    let new = TestKey::rsa(1, "new");
+    let issuer = TestIssuer::start(&[&old]).await;
+    let v = ready_verifier(issuer.config()).await;
+    let before = issuer.jwks.hits();
+    issuer.jwks.serve(&[&old, &new]);
+    let token: Arc<str> = new.sign(&issuer.claims()).into();
+    let tasks = (0..50).map(|_| {
+        let v = v.clone();
+        let token = token.clone();
+        tokio::spawn(async move { v.verify(&token).await })
+    });
+    for result in join_all(tasks).await {
+        assert!(result.unwrap().is_ok());
+    }
+    assert_eq!(issuer.jwks.hits() - before, 1);
+}
+
+#[tokio::test]
+async fn issuers_long_max_age_is_clamped_to_max_ttl() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[]).await;
+    issuer.jwks.set(Behaviour::Keys {
+        body: jwks(&[&key]),
+        cache_control: Some("max-age=86400".into()),
+    });
+    let mut config = issuer.config();
+    config.cache = fast_cache();
+    config.cache.max_ttl = Duration::from_millis(300);
+    config.cache.default_ttl = Duration::from_millis(300);
+    let _v = ready_verifier(config).await;
+    // Lifetime = min(1 day, 300 ms): refreshes come every ~225 ms, not once a day.
+    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() >= 3).await);
+}
+
+#[tokio::test]
+async fn absurd_stale_grace_is_refused_at_build_instead_of_overflowing_later() {
+    let issuer = TestIssuer::start(&[]).await;
+    let mut config = issuer.config();
+    config.cache.stale_grace = Duration::MAX;
+    let err = Verifier::new(config).unwrap_err();
+    assert!(err.to_string().contains("cache.stale_grace"), "{err}");
+}
+
+#[tokio::test]
+async fn zero_unknown_kid_cooldown_is_refused_at_build() {
+    let issuer = TestIssuer::start(&[]).await;
+    let mut config = issuer.config();
+    config.cache.unknown_kid_cooldown = Duration::ZERO;
+    let err = Verifier::new(config).unwrap_err();
+    assert!(
+        err.to_string().contains("cache.unknown_kid_cooldown"),
+        "{err}"
+    );
+}

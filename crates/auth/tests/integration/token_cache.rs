@@ -84,7 +84,7 @@ async fn cache_can_be_turned_off() {
     let key = TestKey::rsa(0, "k1");
     let issuer = TestIssuer::start(&[&key]).await;
     let mut config = issuer.config();
-    config.token_cache_capacity = 0;
+    config.token_cache_bytes = 0;
     let v = ready_verifier(config).await;
     let token = key.sign(&issuer.claims());
     for _ in 0..3 {
@@ -95,17 +95,70 @@ async fn cache_can_be_turned_off() {
 }
 
 #[tokio::test]
-async fn cache_holds_at_most_its_capacity() {
+async fn cache_holds_at_most_its_byte_budget() {
     let key = TestKey::rsa(0, "k1");
     let issuer = TestIssuer::start(&[&key]).await;
     let mut config = issuer.config();
-    config.token_cache_capacity = 10;
+    config.token_cache_bytes = 64 * 1024;
     let v = ready_verifier(config).await;
     for i in 0..40 {
-        let token = key.sign(&issuer.claims_with("jti", json!(i)));
-        assert!(v.verify(&token).await.is_ok());
+        let mut claims = issuer.claims_with("pad", json!("x".repeat(4 * 1024)));
+        claims["jti"] = json!(i);
+        assert!(v.verify(&key.sign(&claims)).await.is_ok());
     }
-    assert!(v.token_cache_len() <= 10, "{}", v.token_cache_len());
+    assert!(
+        v.token_cache_bytes() <= 64 * 1024,
+        "{}",
+        v.token_cache_bytes()
+    );
+    assert!(v.token_cache_len() < 16, "{}", v.token_cache_len());
+}
+
+#[tokio::test]
+async fn large_tokens_are_held_within_the_default_byte_budget() {
+    // Near the largest payload the 16 KiB token cap lets through (base64 adds a third).
+    const PAYLOAD_BYTES: usize = 11 * 1024;
+    const DEFAULT_BUDGET: usize = 16 * 1024 * 1024;
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    let pad = "x".repeat(PAYLOAD_BYTES);
+    // More 11 KiB payloads than fit in 16 MiB; an entry-count bound would keep them all.
+    let tokens = DEFAULT_BUDGET / PAYLOAD_BYTES + 200;
+    for i in 0..tokens {
+        let mut claims = issuer.claims_with("pad", json!(pad));
+        claims["jti"] = json!(i);
+        assert!(v.verify(&key.sign(&claims)).await.is_ok());
+    }
+    let held = v.token_cache_len();
+    assert!(
+        held * PAYLOAD_BYTES <= DEFAULT_BUDGET,
+        "{held} entries of 11 KiB"
+    );
+    assert!(v.token_cache_bytes() <= DEFAULT_BUDGET as u64);
+}
+
+#[tokio::test]
+async fn cached_token_is_not_served_once_its_key_no_longer_allows_the_alg() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[]).await;
+    issuer
+        .jwks
+        .serve_json(json!({"keys": [key.jwk_with("alg", json!("RS256"))]}));
+    let mut config = issuer.config();
+    config.algorithms = vec![auth::Algorithm::RS256, auth::Algorithm::PS256];
+    config.cache = fast_cache();
+    config.cache.default_ttl = Duration::from_millis(200);
+    let v = ready_verifier(config).await;
+    let token = key.sign(&issuer.claims());
+    assert!(v.verify(&token).await.is_ok());
+    // The same key material, now published for PS256 only; picked up by the background refresh.
+    issuer
+        .jwks
+        .serve_json(json!({"keys": [key.jwk_with("alg", json!("PS256"))]}));
+    let hits = issuer.jwks.hits();
+    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > hits + 1).await);
+    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Algorithm);
 }
 
 #[tokio::test]

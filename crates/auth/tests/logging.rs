@@ -1,0 +1,71 @@
+//! What the verifier writes to the log when tokens are hostile.
+//!
+//! A test binary of its own: it installs a global subscriber, which a binary shared with other
+//! tests could not do, and a thread-local one misses events whose call sites other test
+//! threads already reached without a subscriber.
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+#[path = "integration/helpers.rs"]
+mod helpers;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use auth::VerifyError;
+use serde_json::json;
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::helpers::*;
+
+/// Every log line written while it is installed, at every level.
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for CapturedLogs {
+    type Writer = Self;
+    fn make_writer(&'a self) -> Self {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_kid_is_logged_escaped_and_cut_short() {
+    let logs = CapturedLogs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(logs.clone())
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    let kid = format!("{}\nforged log line", "A".repeat(5000));
+    let mut header = key.header();
+    header["kid"] = json!(kid);
+    let token = key.sign_raw(&header, &issuer.claims());
+    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::UnknownKey);
+    let text = logs.text();
+    assert!(
+        text.contains(&"A".repeat(64)),
+        "the kid was not logged:\n{text}"
+    );
+    assert!(!text.contains(&"A".repeat(65)), "the kid was logged whole");
+    assert!(!text.contains("\nforged log line"));
+}
