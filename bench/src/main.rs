@@ -210,7 +210,15 @@ async fn start_target(
 ) -> Result<Target, BenchError> {
     let port = process::free_port()?;
     let base = format!("http://127.0.0.1:{port}");
-    let command = commands::server(layout, kind, tools.node.as_deref(), issuer_origin, port);
+    let mut command = commands::server(layout, kind, tools.node.as_deref(), issuer_origin, port);
+    // Ours serves /metrics on a listener of its own.
+    let metrics_url = if kind == ServerKind::Ours {
+        let metrics_port = process::free_port()?;
+        command.env("API_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"));
+        Some(format!("http://127.0.0.1:{metrics_port}/metrics"))
+    } else {
+        None
+    };
     let mut server = Server::spawn(kind.label(), command, &layout.log(kind.label()))?;
     let (path, status) = commands::readiness(kind);
     let ready = format!("{base}{path}");
@@ -219,7 +227,6 @@ async fn start_target(
             probe::expect_status(client, &ready, None, status)
         })
         .await?;
-    let metrics_url = (kind == ServerKind::Ours).then(|| format!("{base}/metrics"));
     Ok(Target {
         kind,
         server,

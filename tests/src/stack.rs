@@ -53,6 +53,8 @@ pub struct Stack {
     pub app: String,
     /// `http://localhost:<port>` of the API.
     pub api: String,
+    /// `http://127.0.0.1:<port>` of the API's `/metrics` listener.
+    pub api_metrics: String,
     /// The dev issuer's domain the SPA logs in through (`http://localhost:<port>`, or the
     /// second domain for [`Stack::start_with_second_domain`]).
     pub issuer: String,
@@ -129,6 +131,12 @@ impl Stack {
         .map_err(|e| server_error("spa-server", e))?;
 
         let issuer_core = issuer_app.issuer();
+        let api_metrics = format!(
+            "http://127.0.0.1:{}",
+            api_app
+                .metrics_port()
+                .ok_or_else(|| server_error("api", "no /metrics listener"))?
+        );
         let handles = vec![issuer_app.handle(), api_app.handle(), spa_app.handle()];
         tokio::spawn(issuer_app.run_until_stopped());
         tokio::spawn(api_app.run_until_stopped());
@@ -138,6 +146,7 @@ impl Stack {
             config,
             app,
             api,
+            api_metrics,
             issuer,
             issuer_core,
             handles,

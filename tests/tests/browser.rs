@@ -331,7 +331,7 @@ async fn with_dpop_alice_calls_the_api_with_a_bound_token_that_is_useless_as_bea
 /// `api_jwks_keys_loaded` of the stack's issuer from the API's metrics.
 async fn keys_loaded(stack: &Stack) -> Step<u64> {
     let text = stack::http_client()
-        .get(format!("{}/metrics", stack.api))
+        .get(format!("{}/metrics", stack.api_metrics))
         .send()
         .await
         .and_then(|r| r.error_for_status())

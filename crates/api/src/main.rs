@@ -33,6 +33,10 @@ struct Cli {
     /// How many DPoP proofs the replay store holds (default 1000000; see the README for sizing).
     #[arg(long = "dpop-replay-capacity", env = "API_DPOP_REPLAY_CAPACITY")]
     dpop_replay_capacity: Option<String>,
+    /// Address of the `/metrics` listener, `IP:port` (default 127.0.0.1:9464; port 0 picks a
+    /// free one), or `off`.
+    #[arg(long, env = "API_METRICS_ADDR")]
+    metrics_addr: Option<String>,
 }
 
 #[actix_web::main]
@@ -47,16 +51,21 @@ async fn main() -> std::io::Result<()> {
         }
     };
     let listen = listen_addr(&cli).unwrap_or_else(|e| app_config::exit_on_config_error(&e));
+    let metrics_listen = metrics_addr(cli.metrics_addr.as_deref())
+        .unwrap_or_else(|e| app_config::exit_on_config_error(&e));
     let config =
         app_config::AuthConfig::load().unwrap_or_else(|e| app_config::exit_on_config_error(&e));
     let mut settings = Settings::new(listen, config);
+    settings.metrics_listen = metrics_listen;
     dpop_settings(&cli, &mut settings).unwrap_or_else(|e| app_config::exit_on_config_error(&e));
     let _log_writer = api::telemetry::init_subscriber();
     let application = match Application::build(settings).await {
         Ok(application) => application,
-        Err(err @ (StartupError::Bind { .. } | StartupError::Verifier(_))) => {
-            app_config::exit_on_config_error(&err)
-        }
+        Err(
+            err @ (StartupError::Bind { .. }
+            | StartupError::MetricsBind { .. }
+            | StartupError::Verifier(_)),
+        ) => app_config::exit_on_config_error(&err),
         Err(err) => return Err(std::io::Error::other(err)),
     };
     application.run_until_stopped().await
@@ -116,4 +125,29 @@ fn dpop_settings(cli: &Cli, settings: &mut Settings) -> Result<(), app_config::C
             })?;
     }
     Ok(())
+}
+
+/// `API_METRICS_ADDR`: `IP:port` (`localhost:port` too), or `off` to serve no metrics.
+fn metrics_addr(value: Option<&str>) -> Result<Option<SocketAddr>, app_config::ConfigError> {
+    let Some(value) = value.map(str::trim) else {
+        return Ok(Some(api::startup::DEFAULT_METRICS_ADDR));
+    };
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let loopback = value
+        .strip_prefix("localhost:")
+        .map(|port| format!("127.0.0.1:{port}"));
+    loopback
+        .as_deref()
+        .unwrap_or(value)
+        .parse()
+        .map(Some)
+        .map_err(|_| {
+            app_config::ConfigError::new(
+                "API_METRICS_ADDR",
+                format!("{value:?} is not an IP address with a port"),
+                "use an address such as 127.0.0.1:9464 (port 0 picks a free one), or off",
+            )
+        })
 }

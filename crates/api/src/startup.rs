@@ -4,13 +4,19 @@
 //! CORS headers, and preflights are answered before anything else runs), then the request log
 //! and counters (`crate::telemetry`), then the router. Only the two protected resources are
 //! wrapped in the token authentication middleware (Bearer and DPoP, `crate::authentication`).
+//! Their answers also carry `Cache-Control: no-store` (they belong to one token holder).
+//!
+//! `/metrics` has a listener of its own (`Settings::metrics_listen`, loopback by default): it
+//! tells verification outcomes, key-set age and readiness, which is for the operator, not for
+//! whoever can reach the API. The public listener answers `/metrics` with 404 like any unknown
+//! path; `/healthz` and `/readyz` stay on it, where load balancers probe.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::{Method, header};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, Resource, web};
 use tracing_actix_web::TracingLogger;
 
@@ -25,6 +31,9 @@ use crate::telemetry::RequestSpan;
 pub struct Settings {
     /// Where to listen (`API_HOST:API_PORT`; port 0 picks a free one).
     pub listen: SocketAddr,
+    /// Where `/metrics` listens (`API_METRICS_ADDR`, default [`DEFAULT_METRICS_ADDR`]; port 0
+    /// picks a free one); `None` serves no metrics.
+    pub metrics_listen: Option<SocketAddr>,
     /// The shared configuration (`auth_config.json` plus environment).
     pub config: app_config::AuthConfig,
     /// How tokens are verified; [`Settings::new`] derives it from `config`.
@@ -45,6 +54,7 @@ impl Settings {
     pub fn new(listen: SocketAddr, config: app_config::AuthConfig) -> Self {
         Self {
             listen,
+            metrics_listen: Some(DEFAULT_METRICS_ADDR),
             verifier: auth::VerifierConfig::from_app_config(&config),
             dpop_mode: DpopMode::default(),
             dpop: auth::dpop::DpopConfig::default(),
@@ -54,15 +64,21 @@ impl Settings {
         }
     }
 
-    /// Settings for tests: loopback, port 0, one worker.
+    /// Settings for tests: loopback, port 0 for the API and for `/metrics`, one worker.
     pub fn for_tests(config: app_config::AuthConfig) -> Self {
         Self {
             workers: Some(1),
             handle_signals: false,
-            ..Self::new(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+            metrics_listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+            ..Self::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), config)
         }
     }
 }
+
+/// Where `/metrics` listens unless `API_METRICS_ADDR` says otherwise: loopback only, on the
+/// port OpenTelemetry's Prometheus exporter uses by default.
+pub const DEFAULT_METRICS_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9464);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +93,16 @@ pub enum StartupError {
         /// Why.
         source: std::io::Error,
     },
+    /// The metrics address cannot be bound.
+    #[error(
+        "invalid setting API_METRICS_ADDR: cannot listen on {address}: {source}; fix: choose a free port (0 picks one) or `off`"
+    )]
+    MetricsBind {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The verifier refused its configuration.
     #[error(transparent)]
     Verifier(#[from] auth::BuildError),
@@ -85,16 +111,18 @@ pub enum StartupError {
     Listener(std::io::Error),
 }
 
-/// A bound, not yet running, API server.
+/// A bound, not yet running, API server (and its metrics listener).
 pub struct Application {
     port: u16,
     server: Server,
+    metrics: Option<(u16, Server)>,
 }
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Application")
             .field("port", &self.port)
+            .field("metrics_port", &self.metrics_port())
             .finish_non_exhaustive()
     }
 }
@@ -110,8 +138,16 @@ impl Application {
         Self::from_listener(settings, listener)
     }
 
-    /// Builds the server on a socket the caller bound. Needs a Tokio runtime.
+    /// Builds the server on a socket the caller bound; binds `settings.metrics_listen` itself.
+    /// Needs a Tokio runtime.
     pub fn from_listener(settings: Settings, listener: TcpListener) -> Result<Self, StartupError> {
+        let metrics_listener = settings
+            .metrics_listen
+            .map(|address| {
+                TcpListener::bind(address)
+                    .map_err(|source| StartupError::MetricsBind { address, source })
+            })
+            .transpose()?;
         let verifier = web::Data::new(auth::Verifier::new(settings.verifier.clone())?);
         let proofs = auth::dpop::ProofVerifier::new(settings.dpop.clone())?;
         let dpop = web::Data::new(DpopPolicy::new(
@@ -122,6 +158,9 @@ impl Application {
         let metrics = web::Data::new(Metrics::default());
         let address = listener.local_addr().map_err(StartupError::Listener)?;
         let app_origin = settings.config.app_origin.clone();
+        let metrics_server = metrics_listener
+            .map(|l| metrics_server(l, verifier.clone(), dpop.clone(), metrics.clone()))
+            .transpose()?;
 
         tracing::info!(
             app_origin = %app_origin,
@@ -148,17 +187,18 @@ impl Application {
                     named("/api/external")
                         .wrap(token_auth())
                         .wrap(from_fn(dpop_nonce_header))
+                        .wrap(no_store())
                         .route(web::get().to(routes::external)),
                 )
                 .service(
                     named("/api/private-scoped")
                         .wrap(token_auth())
                         .wrap(from_fn(dpop_nonce_header))
+                        .wrap(no_store())
                         .route(web::get().to(routes::private_scoped)),
                 )
                 .service(named("/healthz").route(web::get().to(routes::healthz)))
                 .service(named("/readyz").route(web::get().to(routes::readyz)))
-                .service(named("/metrics").route(web::get().to(routes::metrics)))
                 .default_service(web::to(not_found))
         });
         let server = match settings.workers {
@@ -180,6 +220,7 @@ impl Application {
         Ok(Self {
             port: address.port(),
             server,
+            metrics: metrics_server,
         })
     }
 
@@ -188,16 +229,58 @@ impl Application {
         self.port
     }
 
-    /// A handle to stop the server.
+    /// The port `/metrics` listens on, if it is served.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
+    /// A handle to stop the server; the metrics listener stops with it.
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
     /// Serves until stopped by the handle or by SIGINT/SIGTERM (graceful: in-flight requests
-    /// finish).
+    /// finish). The metrics listener is stopped once the API has stopped, so it can be scraped
+    /// to the end.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Some((_, metrics)) = self.metrics else {
+            return self.server.await;
+        };
+        let metrics_handle = metrics.handle();
+        let api = async {
+            let result = self.server.await;
+            metrics_handle.stop(true).await;
+            result
+        };
+        let (api, metrics) = tokio::join!(api, metrics);
+        api.and(metrics)
     }
+}
+
+/// The `/metrics` listener: one route, no CORS, no request log, one worker, no signal handling
+/// of its own (it stops when the API does).
+fn metrics_server(
+    listener: TcpListener,
+    verifier: web::Data<auth::Verifier>,
+    dpop: web::Data<DpopPolicy>,
+    metrics: web::Data<Metrics>,
+) -> Result<(u16, Server), StartupError> {
+    let address = listener.local_addr().map_err(StartupError::Listener)?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(verifier.clone())
+            .app_data(dpop.clone())
+            .app_data(metrics.clone())
+            .route("/metrics", web::get().to(routes::metrics))
+            .default_service(web::to(not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .map_err(StartupError::Listener)?
+    .run();
+    tracing::info!(%address, "serving /metrics on http://{address}/metrics");
+    Ok((address.port(), server))
 }
 
 /// Resolves on the first SIGINT or SIGTERM. If a handler cannot be installed, that signal is
@@ -231,6 +314,13 @@ async fn shutdown_requested() {
 /// allocating (`HttpRequest::match_name`).
 fn named(path: &'static str) -> Resource {
     web::resource(path).name(path)
+}
+
+/// For the protected resources, outermost: their answers are for the token holder alone and
+/// may carry user data, so no cache may store them (RFC 9111 §5.2.2.5). Refusals carry
+/// `no-store` already (`crate::error`); `DefaultHeaders` leaves it alone.
+fn no_store() -> DefaultHeaders {
+    DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store"))
 }
 
 /// CORS for the SPA: only `appOrigin`, credentials in the Authorization header and the DPoP

@@ -21,6 +21,26 @@ async fn valid_token_gets_the_seed_message() {
 }
 
 #[tokio::test]
+async fn protected_answers_are_never_stored_by_caches() {
+    let app = spawn_app().await;
+    let token = app.token().claim("scope", "read:messages").sign();
+    for path in ["/api/external", "/api/private-scoped"] {
+        let response = app.get_with_token(path, &token).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get_all("cache-control")
+                .iter()
+                .map(|v| v.to_str().unwrap_or("?"))
+                .collect::<Vec<_>>(),
+            ["no-store"],
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn lowercase_and_uppercase_scheme_are_accepted() {
     let app = spawn_app().await;
     let token = app.token().sign();

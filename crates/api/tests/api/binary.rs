@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{KEYS, TestIssuer};
 
-const ENV_VARS: [&str; 14] = [
+const ENV_VARS: [&str; 15] = [
     "AUTH_CONFIG",
     "AUTH0_DPOP",
     "API_DPOP",
@@ -22,6 +22,7 @@ const ENV_VARS: [&str; 14] = [
     "API_ORIGIN",
     "API_HOST",
     "API_PORT",
+    "API_METRICS_ADDR",
     "RUST_LOG",
 ];
 
@@ -35,6 +36,8 @@ fn api(vars: &[(&str, &str)]) -> Command {
         command.env_remove(var);
     }
     command.env("AUTH_CONFIG", default_config());
+    // Never the fixed default port: tests run in parallel, and so may other checkouts.
+    command.env("API_METRICS_ADDR", "127.0.0.1:0");
     command.envs(vars.iter().copied());
     command
 }
@@ -116,6 +119,21 @@ fn bad_port_is_one_line_and_exit_code_2() {
     assert_eq!(code, Some(2), "stderr: {stderr}");
     assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
     assert!(stderr.contains("API_PORT"), "stderr: {stderr}");
+}
+
+#[test]
+fn metrics_address_without_a_port_is_one_line_and_exit_code_2() {
+    assert_one_line_config_error(&[("API_METRICS_ADDR", "127.0.0.1")], "API_METRICS_ADDR");
+}
+
+#[test]
+fn busy_metrics_address_is_one_line_and_exit_code_2() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    let address = held.local_addr().expect("bound").to_string();
+    assert_one_line_config_error(
+        &[("API_METRICS_ADDR", address.as_str())],
+        "API_METRICS_ADDR",
+    );
 }
 
 /// A running binary whose stdout lines arrive on a channel.

@@ -188,6 +188,8 @@ async fn jwks(state: web::Data<IssuerState>) -> HttpResponse {
 pub struct TestApp {
     pub address: String,
     pub port: u16,
+    /// `http://127.0.0.1:<port>` of the `/metrics` listener.
+    pub metrics_address: String,
     pub issuer: TestIssuer,
     pub client: reqwest::Client,
     handle: ServerHandle,
@@ -224,11 +226,15 @@ pub async fn spawn_app_with(issuer_up: bool, tweak: impl FnOnce(&mut Settings)) 
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind api");
     let application = Application::from_listener(settings, listener).expect("api builds");
     let port = application.port();
+    let metrics_port = application
+        .metrics_port()
+        .expect("tests serve /metrics on a port of their own");
     let handle = application.handle();
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
+        metrics_address: format!("http://127.0.0.1:{metrics_port}"),
         issuer,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -259,6 +265,15 @@ where
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// GET `path` on the `/metrics` listener.
+    pub async fn get_metrics_listener(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.metrics_address))
+            .send()
+            .await
+            .expect("request succeeds")
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -61,7 +61,7 @@ async fn token_while_the_issuer_is_down_is_503_temporarily_unavailable_with_retr
 #[tokio::test]
 async fn key_rotation_is_followed_end_to_end() {
     let app = spawn_app_with(true, |settings| {
-        settings.verifier.cache.unknown_kid_cooldown = Duration::ZERO;
+        settings.verifier.cache.unknown_kid_cooldown = Duration::from_millis(1);
     })
     .await;
     app.wait_until_ready().await;
@@ -87,4 +87,36 @@ async fn key_rotation_is_followed_end_to_end() {
     )
     .await;
     assert!(app.issuer.jwks_requests() >= 2);
+}
+
+#[tokio::test]
+async fn unknown_kid_while_the_issuer_is_down_is_503_not_401() {
+    let app = spawn_app_with(true, |_| {}).await;
+    app.wait_until_ready().await;
+    app.issuer.set_up(false);
+    // Signed by a key the API has not seen: it may be the issuer's newest, so the client must
+    // keep the token and retry rather than be told it is invalid.
+    let token = app.token().signed_by(&KEYS.next).sign();
+    let response = app.get_with_token("/api/external", &token).await;
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in whole seconds");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_refusal(
+        response,
+        503,
+        r#"Bearer realm="api", error="temporarily_unavailable", error_description="signing keys unavailable""#,
+        "temporarily_unavailable",
+        "signing keys unavailable",
+    )
+    .await;
+    // The key it already holds keeps working.
+    let known = app.token().sign();
+    assert_eq!(
+        app.get_with_token("/api/external", &known).await.status(),
+        200
+    );
 }

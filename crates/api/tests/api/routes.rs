@@ -66,7 +66,7 @@ async fn metrics_count_requests_by_route_and_status_and_expose_verifier_stats() 
     assert_eq!(app.get("/api/external").await.status(), 401);
     assert_eq!(app.get("/api/public").await.status(), 200);
 
-    let response = app.get("/metrics").await;
+    let response = app.get_metrics_listener("/metrics").await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response
@@ -112,4 +112,30 @@ async fn metrics_count_requests_by_route_and_status_and_expose_verifier_stats() 
         .and_then(|v| v.parse::<u64>().ok())
         .expect("fetch counter");
     assert!(fetches >= 1, "{text}");
+}
+
+#[tokio::test]
+async fn metrics_are_not_served_on_the_public_port() {
+    let app = spawn_app().await;
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.json::<Value>().await.expect("json"),
+        json!({"error": "not_found", "error_description": "no such route"})
+    );
+}
+
+#[tokio::test]
+async fn the_metrics_listener_serves_nothing_but_metrics() {
+    let app = spawn_app().await;
+    for path in ["/api/public", "/healthz", "/readyz"] {
+        assert_eq!(app.get_metrics_listener(path).await.status(), 404, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn health_and_readiness_stay_on_the_public_port() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.status(), 200);
 }
