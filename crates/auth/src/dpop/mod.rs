@@ -388,6 +388,10 @@ impl ProofVerifier {
         let payload = compact
             .payload()
             .map_err(|_| DpopError::Malformed("payload"))?;
+        // A derived struct parser would also take a JSON array, field by position.
+        if !crate::jws::is_json_object(&payload) {
+            return Err(DpopError::Malformed("claims"));
+        }
         let claims: ProofClaims =
             serde_json::from_slice(&payload).map_err(|_| DpopError::Malformed("claims"))?;
 

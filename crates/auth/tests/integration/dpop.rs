@@ -316,6 +316,14 @@ async fn key_urls_in_the_header_are_never_fetched() {
 }
 
 #[tokio::test]
+async fn a_claims_set_that_is_a_json_array_is_malformed() {
+    let mut proof = Proof::es256();
+    // jti, htm, htu, iat, ath in the order a positional parser reads them.
+    proof.claims = json!(["jti-array", "GET", URI, NOW as i64, sha256_b64(TOKEN)]);
+    assert_eq!(check(&proof).await, Err(DpopError::Malformed("claims")));
+}
+
+#[tokio::test]
 async fn missing_jti_is_refused() {
     let proof = Proof::es256().without_claim("jti");
     assert_eq!(check(&proof).await, Err(DpopError::Claim("jti")));
