@@ -516,7 +516,12 @@ async fn metrics_count_dpop_outcomes_and_nonces() {
     for _ in 0..2 {
         call(&app, "/api/external", "DPoP", &token, &[&proof]).await;
     }
-    let text = app.get("/metrics").await.text().await.expect("metrics");
+    let text = app
+        .get_metrics_listener("/metrics")
+        .await
+        .text()
+        .await
+        .expect("metrics");
     for line in [
         r#"api_dpop_proofs_total{outcome="ok"} 1"#,
         r#"api_dpop_proofs_total{outcome="replayed"} 1"#,
