@@ -21,7 +21,7 @@ async fn two_issuers(second_up: bool) -> (TestApp, TestIssuer) {
 }
 
 async fn metrics(app: &TestApp) -> String {
-    app.get("/metrics")
+    app.get_metrics_listener("/metrics")
         .await
         .text()
         .await
