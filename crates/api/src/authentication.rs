@@ -190,18 +190,18 @@ impl Scheme for Dpop {
 /// What a DPoP challenge is made from: the accepted proof algorithms. actix-web-httpauth's
 /// config trait, so that the challenge is built the way the crate builds its own.
 #[derive(Debug, Clone)]
-pub struct DpopConfig {
+pub struct DpopChallengeConfig {
     algs: Arc<str>,
 }
 
-impl DpopConfig {
+impl DpopChallengeConfig {
     /// The challenge config for the proof algorithms `algs` (space-separated).
     pub fn new(algs: &str) -> Self {
         Self { algs: algs.into() }
     }
 }
 
-impl AuthExtractorConfig for DpopConfig {
+impl AuthExtractorConfig for DpopChallengeConfig {
     type Inner = DpopChallenge;
 
     fn into_inner(self) -> DpopChallenge {
@@ -666,7 +666,7 @@ mod tests {
 
     #[test]
     fn dpop_config_builds_the_offer_challenge() {
-        let challenge = DpopConfig::new("ES256 PS256").into_inner();
+        let challenge = DpopChallengeConfig::new("ES256 PS256").into_inner();
         assert_eq!(challenge.to_string(), r#"DPoP algs="ES256 PS256""#);
     }
 
