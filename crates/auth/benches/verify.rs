@@ -1,4 +1,5 @@
-//! Criterion benchmarks of the per-request cost: `cargo bench -p auth`.
+//! Criterion benchmarks of the per-request cost: `cargo bench -p auth --features micro-bench`
+//! (behind a feature so that `cargo test` never builds criterion).
 //!
 //! Keys are loaded once from a loopback JWKS server before measuring, so every figure is the
 //! warm-cache path a request takes: no I/O, no lock held during I/O.

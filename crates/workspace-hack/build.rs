@@ -1,0 +1,3 @@
+//! Empty: it exists so that the build-dependencies above are part of every build.
+
+fn main() {}
