@@ -65,7 +65,11 @@ impl NonceSettings {
     /// Nonces from a fresh random secret: fine for one process, not for replicas.
     pub fn random() -> Self {
         let mut secret = vec![0u8; 32];
-        rand::fill(&mut secret[..]);
+        // aws-lc-rs's generator (already linked for the signatures), as the key store's jitter;
+        // like any CSPRNG front end it can only fail when the OS has no randomness to give, and
+        // a nonce secret must not be made up then.
+        #[allow(clippy::expect_used, reason = "no secure fallback exists for a missing OS RNG")]
+        aws_lc_rs::rand::fill(&mut secret[..]).expect("the OS random number generator failed");
         Self {
             secret,
             slot: Duration::from_secs(60),
