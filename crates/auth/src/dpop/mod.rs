@@ -68,7 +68,6 @@ impl NonceSettings {
         // aws-lc-rs's generator (already linked for the signatures), as the key store's jitter;
         // like any CSPRNG front end it can only fail when the OS has no randomness to give, and
         // a nonce secret must not be made up then.
-        #[allow(clippy::expect_used, reason = "no secure fallback exists for a missing OS RNG")]
         aws_lc_rs::rand::fill(&mut secret[..]).expect("the OS random number generator failed");
         Self {
             secret,
