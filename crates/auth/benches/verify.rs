@@ -7,6 +7,8 @@
 //! - `verify/es256_signature`, `verify/eddsa_signature`: the same with other key types.
 //! - `verify/rs256_token_cache_hit`: the same token again with the cache on.
 //! - `header_parse_and_key_lookup`: size cap, header, `typ`, key lookup; no signature.
+//! - `dpop_proof_es256`: one DPoP proof check (a fresh ES256 proof each time, made outside the
+//!   measurement): header, key import, signature, claims, thumbprint, replay-store insert.
 #![allow(clippy::unwrap_used, missing_docs)] // benchmark set-up: a failure aborts the run
 
 use std::hint::black_box;
@@ -170,11 +172,61 @@ fn benches(c: &mut Criterion) {
     });
 }
 
+/// A fresh ES256 DPoP proof for `GET https://api.bench/api/external` with `token`.
+fn dpop_proof(key: &EcdsaKeyPair, jwk: &Value, token: &str, n: u64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk});
+    let claims = json!({
+        "jti": format!("bench-{n}"),
+        "htm": "GET",
+        "htu": "https://api.bench/api/external",
+        "iat": now,
+        "ath": b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())),
+    });
+    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+    let sig = key.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
+    format!("{input}.{}", b64(sig.as_ref()))
+}
+
+fn dpop_benches(c: &mut Criterion) {
+    let runtime = Runtime::new().unwrap();
+    let key = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+    let point = key.public_key().as_ref().to_vec();
+    let jwk = json!({"kty":"EC","crv":"P-256","x":b64(&point[1..33]),"y":b64(&point[33..65])});
+    let proofs = auth::dpop::ProofVerifier::new(auth::dpop::DpopConfig::default()).unwrap();
+    let jkt = auth::dpop::thumbprint(&jwk).unwrap();
+    let token = "bench.access.token";
+    let mut n = 0u64;
+    c.bench_function("dpop_proof_es256", |b| {
+        b.iter_batched(
+            || {
+                n += 1;
+                dpop_proof(&key, &jwk, token, n)
+            },
+            |proof| {
+                runtime
+                    .block_on(proofs.verify(&auth::dpop::ProofRequest {
+                        proofs: &[black_box(proof.as_bytes())],
+                        method: "GET",
+                        uri: "https://api.bench/api/external",
+                        access_token: Some(token),
+                        jkt: Some(&jkt),
+                    }))
+                    .unwrap()
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+}
+
 criterion_group! {
     name = auth_benches;
     config = Criterion::default()
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_secs(1));
-    targets = benches
+    targets = benches, dpop_benches
 }
 criterion_main!(auth_benches);
