@@ -93,7 +93,7 @@ fn resident_bytes() -> u64 {
 async fn loaded_verifier(issuers: &[Url]) -> Verifier {
     let mut config = VerifierConfig::new(issuers[0].clone(), vec!["https://api.test".into()]);
     config.issuers = issuers[1..].to_vec();
-    config.token_cache_capacity = 0;
+    config.token_cache_bytes = 0;
     let verifier = Verifier::new(config).unwrap();
     let start = Instant::now();
     while !verifier.is_ready() {
