@@ -18,13 +18,12 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::{Method, header};
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, Resource, web};
-use tracing_actix_web::TracingLogger;
 
 use crate::authentication::{DPOP, DpopMode, DpopPolicy, dpop_nonce_header, token_auth};
 use crate::error::DPOP_NONCE;
 use crate::metrics::Metrics;
 use crate::routes;
-use crate::telemetry::RequestSpan;
+use crate::telemetry::log_request;
 
 /// Everything the API needs to start.
 #[derive(Debug, Clone)]
@@ -180,7 +179,7 @@ impl Application {
                 .app_data(verifier.clone())
                 .app_data(dpop.clone())
                 .app_data(metrics.clone())
-                .wrap(TracingLogger::<RequestSpan>::new())
+                .wrap(from_fn(log_request))
                 .wrap(cors(&app_origin))
                 .service(named("/api/public").route(web::get().to(routes::public)))
                 .service(
