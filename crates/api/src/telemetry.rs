@@ -11,6 +11,10 @@
 //!   `getrandom` system call each), an `Instrumented` span wrapper and a request-extension
 //!   insert for the start time; we use none of them, and its default root span would record the
 //!   query string, where a misbehaving client may put `access_token=...`.
+//! - The line's values are written into its message (`request method=GET path=/api/public
+//!   status=200 latency_us=41`, the same text the fmt subscriber prints for fields) rather than
+//!   recorded as four fields: the fmt subscriber's field visitor costs about four times as many
+//!   instructions per line as one formatted message.
 //! - The per-request span is at `DEBUG`: at the default level it is disabled and costs a cached
 //!   level check; turn it on to give nested events their request context.
 //! - Lines go through a background thread ([`tracing_appender::non_blocking`], lossy) so a slow
@@ -44,7 +48,8 @@ pub async fn log_request(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let span = tracing::debug_span!("request", method = %req.method(), path = %logged_path(req.path()));
+    let span =
+        tracing::debug_span!("request", method = %req.method(), path = %logged_path(req.path()));
     let outcome = next.call(req).instrument(span.clone()).await;
     match &outcome {
         Ok(response) => {
@@ -55,18 +60,18 @@ pub async fn log_request(
             }
             tracing::info!(
                 parent: &span,
-                method = %request.method(),
-                path = %logged_path(request.path()),
-                status = status.as_u16(),
-                latency_us = started.elapsed().as_micros(),
-                "request"
+                "request method={} path={} status={} latency_us={}",
+                request.method(),
+                logged_path(request.path()),
+                status.as_u16(),
+                started.elapsed().as_micros()
             );
         }
         Err(err) => {
             // Only reached if a layer below returns an error instead of a response; the
             // request (and so the app's counters) is no longer at hand here.
             let status = err.as_response_error().status_code();
-            tracing::info!(parent: &span, status = status.as_u16(), "request");
+            tracing::info!(parent: &span, "request status={}", status.as_u16());
         }
     }
     outcome
@@ -84,12 +89,13 @@ fn logged_path(path: &str) -> &str {
 pub fn init_subscriber() -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::stdout().is_terminal();
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(true)
-        .finish(std::io::BufWriter::with_capacity(
-            WRITE_BUFFER,
-            std::io::stdout(),
-        ));
+    let (writer, guard) =
+        NonBlockingBuilder::default()
+            .lossy(true)
+            .finish(std::io::BufWriter::with_capacity(
+                WRITE_BUFFER,
+                std::io::stdout(),
+            ));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
