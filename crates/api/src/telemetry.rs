@@ -13,8 +13,8 @@
 //!   query string, where a misbehaving client may put `access_token=...`.
 //! - The line's values are written into its message (`request method=GET path=/api/public
 //!   status=200 latency_us=41`, the same text the fmt subscriber prints for fields) rather than
-//!   recorded as four fields: the fmt subscriber's field visitor costs about four times as many
-//!   instructions per line as one formatted message.
+//!   recorded as four fields: one formatted message took about 10 % fewer instructions per line
+//!   in the fmt subscriber (callgrind, release build: 8.7k before, 7.9k after).
 //! - The per-request span is at `DEBUG`: at the default level it is disabled and costs a cached
 //!   level check; turn it on to give nested events their request context.
 //! - Lines go through a background thread ([`tracing_appender::non_blocking`], lossy) so a slow
