@@ -41,10 +41,18 @@ struct Minted {
 }
 
 async fn mint_one(client: &reqwest::Client, url: &str) -> Result<String, MintError> {
+    mint_with(client, url, serde_json::json!({ "username": BENCH_USER })).await
+}
+
+async fn mint_with(
+    client: &reqwest::Client,
+    url: &str,
+    body: serde_json::Value,
+) -> Result<String, MintError> {
     let resp = client
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(format!(r#"{{"username":"{BENCH_USER}"}}"#))
+        .body(body.to_string())
         .send()
         .await?;
     let status = resp.status();
@@ -92,6 +100,20 @@ pub async fn mint_tokens(
         started.elapsed().as_secs_f64()
     );
     Ok(tokens)
+}
+
+/// Mints one access token bound to the DPoP key whose RFC 7638 thumbprint is `jkt` (the
+/// `cnf.jkt` claim, RFC 9449 §6.1), through the hook's extra claims.
+pub async fn mint_dpop_bound(
+    client: &reqwest::Client,
+    issuer_origin: &str,
+    jkt: &str,
+) -> Result<String, MintError> {
+    let body = serde_json::json!({
+        "username": BENCH_USER,
+        "claims": { "cnf": { "jkt": jkt } },
+    });
+    mint_with(client, &format!("{issuer_origin}/dev/tokens"), body).await
 }
 
 /// A client for loopback calls: no proxy from the environment, short timeouts.

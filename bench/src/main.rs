@@ -11,6 +11,7 @@
 //! `results.json` under `target/bench/`.
 
 mod commands;
+mod dpop;
 mod issuer;
 mod layout;
 mod machine;
@@ -29,12 +30,13 @@ mod wrk;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 
 use crate::layout::Layout;
-use crate::measure::{Bench, Target};
+use crate::measure::{Bench, DpopClient, Target};
 use crate::options::{Options, ServerKind};
 use crate::process::Server;
 use crate::report::RunRecord;
@@ -62,6 +64,8 @@ enum BenchError {
     Measure(#[from] measure::MeasureError),
     #[error(transparent)]
     Results(#[from] results::WriteError),
+    #[error(transparent)]
+    Proofs(#[from] dpop::ProofError),
     #[error("cannot build an HTTP client: {0}")]
     Client(reqwest::Error),
     #[error("cannot create {0}: {1}")]
@@ -104,13 +108,44 @@ async fn run(options: &Options) -> Result<(), BenchError> {
         usize::try_from(options.large_pool_size).unwrap_or(usize::MAX),
     )?;
     drop(minted);
+    let dpop = match options.dpop_max_rate {
+        0 => None,
+        max_rate => {
+            let key = dpop::ProofKey::generate()?;
+            let token = issuer::mint_dpop_bound(&client, &issuer_origin, &key.thumbprint()).await?;
+            files.write_dpop(&token)?;
+            Some(Arc::new(DpopClient {
+                key,
+                token,
+                max_rate,
+                script: layout.bench.join("wrk/dpop.lua"),
+            }))
+        }
+    };
 
     let mut targets = Vec::new();
     for kind in options.servers() {
-        let target = start_target(&client, &layout, &tools, kind, &issuer_origin).await?;
+        let target = start_target(&client, &layout, &tools, kind, &issuer_origin, options).await?;
         for scenario in scenarios(options, kind) {
             let tokens = files.for_scenario(scenario);
-            probe::preflight(&client, kind, scenario, &target.base, tokens).await?;
+            let proof = match (scenario, &dpop) {
+                (Scenario::Dpop, Some(d)) => Some(d.key.proof(
+                    &format!("{}{}", target.base, scenario.path()),
+                    &auth::dpop::access_token_hash(&d.token),
+                    "preflight",
+                    now_secs(),
+                )?),
+                _ => None,
+            };
+            probe::preflight(
+                &client,
+                kind,
+                scenario,
+                &target.base,
+                tokens,
+                proof.as_deref(),
+            )
+            .await?;
         }
         targets.push(target);
     }
@@ -121,6 +156,7 @@ async fn run(options: &Options) -> Result<(), BenchError> {
         wrk: &tools.wrk,
         script: layout.bench.join("wrk/tokens.lua"),
         files: &files,
+        dpop,
     };
     let mut records = Vec::new();
     for scenario in Scenario::ALL {
@@ -174,9 +210,18 @@ fn prepare(options: &Options, layout: &Layout) -> Result<Tools, BenchError> {
 /// The scenarios `kind` runs in this run.
 fn scenarios(options: &Options, kind: ServerKind) -> impl Iterator<Item = Scenario> {
     let large_pool = options.large_pool_size > 0;
-    Scenario::ALL
-        .into_iter()
-        .filter(move |s| s.applies_to(kind) && (*s != Scenario::LargePool || large_pool))
+    let dpop = options.dpop_max_rate > 0;
+    Scenario::ALL.into_iter().filter(move |s| {
+        s.applies_to(kind)
+            && (*s != Scenario::LargePool || large_pool)
+            && (*s != Scenario::Dpop || dpop)
+    })
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The dev issuer on a free port, once it serves its key set; and its origin.
@@ -207,6 +252,7 @@ async fn start_target(
     tools: &Tools,
     kind: ServerKind,
     issuer_origin: &str,
+    options: &Options,
 ) -> Result<Target, BenchError> {
     let port = process::free_port()?;
     let base = format!("http://127.0.0.1:{port}");
@@ -215,6 +261,18 @@ async fn start_target(
     let metrics_url = if kind == ServerKind::Ours {
         let metrics_port = process::free_port()?;
         command.env("API_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"));
+        // DPoP proofs name the URL wrk calls (`htu`); the API compares it with its own origin
+        // plus the path. No server nonces: the proofs are made before the run.
+        command
+            .env("API_ORIGIN", &base)
+            .env("API_DPOP", "allowed")
+            .env("API_DPOP_NONCE", "0");
+        if options.dpop_max_rate > 0 {
+            command.env(
+                "API_DPOP_REPLAY_CAPACITY",
+                dpop::replay_capacity(options.dpop_max_rate).to_string(),
+            );
+        }
         Some(format!("http://127.0.0.1:{metrics_port}/metrics"))
     } else {
         None

@@ -1,10 +1,13 @@
 //! One measurement: a warm-up, then a fixed-length wrk run against one server in one scenario,
 //! with the server's memory and CPU watched from `/proc`, its log lines counted and, for ours,
-//! its verifier's cache counters read before and after.
+//! its verifier's cache counters read before and after. In the DPoP scenario each wrk run
+//! (warm-up and measured) gets its own fresh proofs, made right before it starts.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use crate::dpop::{self, ProofError, ProofKey};
 use crate::options::{Options, ServerKind};
 use crate::process::Server;
 use crate::procstat::{self, Usage};
@@ -23,6 +26,30 @@ pub enum MeasureError {
     /// The blocking thread that ran wrk died.
     #[error("a measuring thread failed")]
     Thread,
+    /// The DPoP proofs could not be made.
+    #[error(transparent)]
+    Proofs(#[from] ProofError),
+    /// The DPoP scenario was asked for without its key and token.
+    #[error("the DPoP scenario has no key and token")]
+    NoDpopClient,
+    /// wrk's threads used up their proofs: the row would include requests without one.
+    #[error(
+        "{0} requests of the DPoP scenario found no fresh proof left; raise --dpop-max-rate (BENCH_DPOP_MAX_RATE)"
+    )]
+    ProofsRanOut(u64),
+}
+
+/// What the DPoP scenario sends: the key that signs the proofs and the token bound to it.
+#[derive(Debug)]
+pub struct DpopClient {
+    /// The proof key.
+    pub key: ProofKey,
+    /// The access token with `cnf.jkt` = the key's thumbprint.
+    pub token: String,
+    /// Proofs made per second of a wrk run.
+    pub max_rate: u32,
+    /// `bench/wrk/dpop.lua`.
+    pub script: PathBuf,
 }
 
 /// What every measurement of a run shares.
@@ -38,6 +65,8 @@ pub struct Bench<'a> {
     pub script: PathBuf,
     /// The token pools.
     pub files: &'a TokenFiles,
+    /// The DPoP scenario's key and token, when it runs.
+    pub dpop: Option<Arc<DpopClient>>,
 }
 
 /// A server under test, up and answering.
@@ -75,35 +104,72 @@ impl Bench<'_> {
         let distinct_tokens = std::fs::read_to_string(&tokens)
             .map(|t| t.lines().count())
             .unwrap_or(0);
+        let url = format!("{}{}", target.base, scenario.path());
+        let dpop = match scenario {
+            Scenario::Dpop => Some(self.dpop.clone().ok_or(MeasureError::NoDpopClient)?),
+            _ => None,
+        };
         let run = WrkRun {
             wrk: self.wrk.to_path_buf(),
-            script: self.script.clone(),
-            url: format!("{}{}", target.base, scenario.path()),
+            script: dpop
+                .as_ref()
+                .map_or_else(|| self.script.clone(), |d| d.script.clone()),
+            url: url.clone(),
             tokens,
+            extra_args: Vec::new(),
             threads: self.options.threads,
             connections: self.options.connections,
             duration: self.options.warmup(),
         };
+        let proofs_dir = self
+            .files
+            .dpop
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        let with_proofs = |run: WrkRun, name: &'static str| -> Result<WrkRun, MeasureError> {
+            match &dpop {
+                None => Ok(run),
+                Some(d) => Ok(d.prepare(run, &proofs_dir, name)),
+            }
+        };
         // Logs are bounded to one scenario's worth; the size still shows logging was on.
         target.server.truncate_log();
         let warmup_requests = if self.options.warmup_secs > 0 {
-            blocking(run.clone(), |r| r.run()).await??.requests
+            let warmup = with_proofs(run.clone(), "warmup")?;
+            let dpop = dpop.clone();
+            blocking(warmup, move |r| run_wrk(dpop.as_deref(), &r))
+                .await??
+                .requests
         } else {
             0
         };
         let before = self.counters(target).await;
         let pid = target.server.pid();
-        let measured = WrkRun {
-            duration: self.options.measure(),
-            ..run
-        };
+        let measured = with_proofs(
+            WrkRun {
+                duration: self.options.measure(),
+                ..run
+            },
+            "measure",
+        )?;
         let (summary, usage) = blocking(measured, move |run| {
+            // The proofs are made before the monitor starts: their signing is the runner's
+            // work, not the server's, and must not count in the server's or the machine's CPU.
+            if let Some(d) = dpop.as_deref() {
+                d.write_proofs(&run)?;
+            }
             let monitor = procstat::Monitor::start(pid);
             let started = Instant::now();
             let summary = run.run();
-            (summary, monitor.finish(started.elapsed()))
+            remove_proofs(dpop.as_deref(), &run);
+            Ok::<_, MeasureError>((summary, monitor.finish(started.elapsed())))
         })
-        .await?;
+        .await??;
+        if summary.as_ref().is_ok_and(|s| s.proofs_exhausted > 0) {
+            let n = summary.as_ref().map_or(0, |s| s.proofs_exhausted);
+            return Err(MeasureError::ProofsRanOut(n));
+        }
         let summary = summary?;
         let log_lines = target.server.settled_log_lines().await;
         let token_cache_hit_ratio = match before {
@@ -127,6 +193,71 @@ impl Bench<'_> {
 
     async fn counters(&self, target: &Target) -> Option<CacheCounters> {
         CacheCounters::scrape(self.client, target.metrics_url.as_deref()?).await
+    }
+}
+
+impl DpopClient {
+    /// `run` with the DPoP script's arguments: the token file stays, the proof file of `name`
+    /// (not yet written) and the thread count follow.
+    fn prepare(&self, run: WrkRun, dir: &Path, name: &str) -> WrkRun {
+        let proofs = dir.join(format!("dpop-proofs-{name}.txt"));
+        WrkRun {
+            extra_args: vec![proofs.display().to_string(), run.threads.to_string()],
+            ..run
+        }
+    }
+
+    /// Writes the proofs `run` needs (its duration at `max_rate`), all made now.
+    fn write_proofs(&self, run: &WrkRun) -> Result<(), MeasureError> {
+        let Some(path) = run.extra_args.first() else {
+            return Err(MeasureError::NoDpopClient);
+        };
+        let count = dpop::proofs_for(run.duration.as_secs(), self.max_rate);
+        let htu = &run.url;
+        let name = Path::new(path)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("proofs")
+            .to_owned();
+        let started = Instant::now();
+        self.key
+            .write_proofs(Path::new(path), htu, &self.token, &name, count)?;
+        let took = started.elapsed();
+        eprintln!(
+            "bench: made {count} DPoP proofs for {name} in {:.1} s",
+            took.as_secs_f64()
+        );
+        // A proof is accepted for 60 s after its iat: the last ones are sent at the end of the
+        // run, so making them plus the run must stay well inside that (5 s for wrk to start).
+        if took + run.duration > Duration::from_secs(55) {
+            return Err(MeasureError::Proofs(ProofError::TooSlow(
+                took + run.duration,
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Writes the proofs of a DPoP run first, then runs wrk, then removes them.
+fn run_wrk(dpop: Option<&DpopClient>, run: &WrkRun) -> Result<WrkSummary, MeasureError> {
+    if let Some(d) = dpop {
+        d.write_proofs(run)?;
+    }
+    let summary = run.run();
+    remove_proofs(dpop, run);
+    let summary = summary?;
+    if summary.proofs_exhausted > 0 {
+        return Err(MeasureError::ProofsRanOut(summary.proofs_exhausted));
+    }
+    Ok(summary)
+}
+
+/// The proof files are hundreds of megabytes and useless once their run is over.
+fn remove_proofs(dpop: Option<&DpopClient>, run: &WrkRun) {
+    if dpop.is_some()
+        && let Some(path) = run.extra_args.first()
+    {
+        let _ = std::fs::remove_file(path);
     }
 }
 

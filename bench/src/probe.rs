@@ -48,13 +48,15 @@ fn first_token(path: &Path) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// One request of `scenario` to `kind` at `base`, with the first token of `tokens`.
+/// One request of `scenario` to `kind` at `base`, with the first token of `tokens`, sent as
+/// `Authorization: DPoP` with `dpop_proof` when there is one, as Bearer otherwise.
 pub async fn preflight(
     client: &reqwest::Client,
     kind: ServerKind,
     scenario: Scenario,
     base: &str,
     tokens: &Path,
+    dpop_proof: Option<&str>,
 ) -> Result<(), PreflightError> {
     let expected = scenario.expected_status(kind);
     let fail = |expected: String, got: String| PreflightError {
@@ -64,8 +66,14 @@ pub async fn preflight(
         got,
     };
     let mut req = client.get(format!("{base}{}", scenario.path()));
-    if let Some(t) = first_token(tokens) {
-        req = req.bearer_auth(t);
+    match (first_token(tokens), dpop_proof) {
+        (Some(t), Some(proof)) => {
+            req = req
+                .header(reqwest::header::AUTHORIZATION, format!("DPoP {t}"))
+                .header("DPoP", proof);
+        }
+        (Some(t), None) => req = req.bearer_auth(t),
+        (None, _) => {}
     }
     let resp = req
         .send()

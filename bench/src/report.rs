@@ -191,7 +191,10 @@ pub fn check_targets(records: &[RunRecord]) -> Vec<TargetCheck> {
         (ExpressSeed, DistinctTokens),
         20.0,
     );
-    for s in Scenario::ALL.into_iter().filter(|s| s.sends_valid_tokens()) {
+    for s in Scenario::ALL
+        .into_iter()
+        .filter(|s| s.sends_valid_tokens() && s.is_bearer())
+    {
         let r = find(records, Ours, s);
         out.push(TargetCheck {
             target: format!("{} ours p99 <= 10 ms", s.short()),
@@ -204,7 +207,7 @@ pub fn check_targets(records: &[RunRecord]) -> Vec<TargetCheck> {
     }
     let peak = records
         .iter()
-        .filter(|r| r.server == Ours && r.scenario.sends_tokens())
+        .filter(|r| r.server == Ours && r.scenario.sends_tokens() && r.scenario.is_bearer())
         .map(|r| r.peak_rss_mib)
         .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
     out.push(TargetCheck {
@@ -361,6 +364,7 @@ mod tests {
                 latency_p99_us: 5000,
                 latency_max_us: 9000,
                 latency_mean_us: 1100.0,
+                proofs_exhausted: 0,
             },
         }
     }

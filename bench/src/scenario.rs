@@ -27,23 +27,30 @@ pub enum Scenario {
     /// (d) a pool larger than our verified-token cache: an RSA verification nearly every request.
     #[serde(rename = "d-large-pool")]
     LargePool,
+    /// (e) one DPoP-bound token with a fresh DPoP proof per request (ours only: the other
+    /// servers do not know DPoP).
+    #[serde(rename = "e-dpop")]
+    Dpop,
 }
 
 impl Scenario {
     /// Every scenario, in the order they run and are shown.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Public,
         Self::OneToken,
         Self::DistinctTokens,
         Self::BadSignature,
         Self::LargePool,
+        Self::Dpop,
     ];
 
     /// Whether `server` runs this scenario. The Express peers have no `/api/public` and verify
-    /// every token anyway (no cache), so the large pool would only repeat (b) for them.
+    /// every token anyway (no cache), so the large pool would only repeat (b) for them. Only
+    /// ours knows DPoP.
     pub fn applies_to(self, server: ServerKind) -> bool {
         match server {
-            ServerKind::Calibration | ServerKind::Ours => true,
+            ServerKind::Ours => true,
+            ServerKind::Calibration => self != Self::Dpop,
             ServerKind::ExpressSeed | ServerKind::ExpressOauth2 => {
                 matches!(
                     self,
@@ -61,6 +68,7 @@ impl Scenario {
             Self::DistinctTokens => "(b) token pool",
             Self::LargePool => "(d) large pool",
             Self::BadSignature => "(c) bad signature",
+            Self::Dpop => "(e) DPoP proof",
         }
     }
 
@@ -72,6 +80,7 @@ impl Scenario {
             Self::DistinctTokens => "(b)",
             Self::LargePool => "(d)",
             Self::BadSignature => "(c)",
+            Self::Dpop => "(e)",
         }
     }
 
@@ -87,8 +96,14 @@ impl Scenario {
     pub fn sends_valid_tokens(self) -> bool {
         matches!(
             self,
-            Self::OneToken | Self::DistinctTokens | Self::LargePool
+            Self::OneToken | Self::DistinctTokens | Self::LargePool | Self::Dpop
         )
+    }
+
+    /// Whether the tokens are sent as `Authorization: Bearer` (every scenario but DPoP); the
+    /// Bearer targets are about these.
+    pub fn is_bearer(self) -> bool {
+        self != Self::Dpop
     }
 
     /// Whether the requests carry a bearer token at all.
@@ -142,7 +157,22 @@ mod tests {
         assert!(
             Scenario::ALL
                 .into_iter()
-                .all(|s| s.applies_to(ServerKind::Calibration))
+                .all(|s| s.applies_to(ServerKind::Calibration) == (s != Scenario::Dpop))
         );
+    }
+
+    #[test]
+    fn only_ours_runs_the_dpop_scenario() {
+        let runs_it: Vec<_> = [
+            ServerKind::Calibration,
+            ServerKind::Ours,
+            ServerKind::ExpressSeed,
+            ServerKind::ExpressOauth2,
+        ]
+        .into_iter()
+        .filter(|k| Scenario::Dpop.applies_to(*k))
+        .collect();
+        assert_eq!(runs_it, [ServerKind::Ours]);
+        assert_eq!(Scenario::Dpop.expected_status(ServerKind::Ours), 200);
     }
 }

@@ -58,6 +58,8 @@ pub struct TokenFiles {
     pub bad: PathBuf,
     /// The large pool of distinct valid tokens (scenario d); empty when (d) is skipped.
     pub large: PathBuf,
+    /// The one DPoP-bound token (scenario e), written by [`TokenFiles::write_dpop`].
+    pub dpop: PathBuf,
 }
 
 impl TokenFiles {
@@ -85,13 +87,20 @@ impl TokenFiles {
             pool: dir.join("tokens-pool.txt"),
             bad: dir.join("tokens-bad-signature.txt"),
             large: dir.join("tokens-large-pool.txt"),
+            dpop: dir.join("tokens-dpop.txt"),
         };
         write_lines(&files.none, &[])?;
         write_lines(&files.one, &pool[..1])?;
         write_lines(&files.pool, pool)?;
         write_lines(&files.bad, &bad)?;
         write_lines(&files.large, large)?;
+        write_lines(&files.dpop, &[])?;
         Ok(files)
+    }
+
+    /// Writes the DPoP-bound token of scenario (e).
+    pub fn write_dpop(&self, token: &str) -> Result<(), WriteError> {
+        write_lines(&self.dpop, &[token.to_owned()])
     }
 
     /// The file `scenario` sends its tokens from.
@@ -102,6 +111,7 @@ impl TokenFiles {
             Scenario::DistinctTokens => &self.pool,
             Scenario::BadSignature => &self.bad,
             Scenario::LargePool => &self.large,
+            Scenario::Dpop => &self.dpop,
         }
     }
 }

@@ -68,6 +68,10 @@ pub struct WrkSummary {
     pub latency_max_us: u64,
     /// Mean latency.
     pub latency_mean_us: f64,
+    /// Requests sent without a DPoP proof because a thread had used all of its own (DPoP
+    /// scenario only; `wrk/dpop.lua`).
+    #[serde(default)]
+    pub proofs_exhausted: u64,
 }
 
 impl WrkSummary {
@@ -105,6 +109,9 @@ pub struct WrkRun {
     pub url: String,
     /// Token file (one per line; empty file = no Authorization header).
     pub tokens: PathBuf,
+    /// Further script arguments after the token file (the DPoP script's proof file and thread
+    /// count).
+    pub extra_args: Vec<String>,
     /// wrk threads.
     pub threads: u32,
     /// Open connections.
@@ -116,7 +123,7 @@ pub struct WrkRun {
 impl WrkRun {
     /// The command line, tokens excluded (they stay in the file).
     pub fn args(&self) -> Vec<String> {
-        vec![
+        let mut args = vec![
             format!("--threads={}", self.threads),
             format!("--connections={}", self.connections),
             format!("--duration={}s", self.duration.as_secs().max(1)),
@@ -125,7 +132,9 @@ impl WrkRun {
             self.url.clone(),
             "--".to_owned(),
             self.tokens.display().to_string(),
-        ]
+        ];
+        args.extend(self.extra_args.iter().cloned());
+        args
     }
 
     /// Runs wrk to completion (bounded: it is killed if it overruns by 30 s) and parses its summary.
@@ -202,6 +211,7 @@ BENCH_RESULT {\"requests\":2735,\"duration_us\":5047971,\"bytes\":793150,\"error
         assert_eq!(s.status_errors, 7);
         assert_eq!(s.latency_p99_us, 1_233_169);
         assert_eq!(s.socket_errors(), 6);
+        assert_eq!(s.proofs_exhausted, 0);
     }
 
     #[test]
@@ -229,6 +239,7 @@ BENCH_RESULT {\"requests\":2735,\"duration_us\":5047971,\"bytes\":793150,\"error
             script: "/b/tokens.lua".into(),
             url: "http://127.0.0.1:9/api/external".into(),
             tokens: "/t/pool.txt".into(),
+            extra_args: Vec::new(),
             threads: 2,
             connections: 64,
             duration: Duration::from_secs(15),
