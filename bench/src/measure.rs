@@ -127,16 +127,14 @@ impl Bench<'_> {
             .parent()
             .unwrap_or(Path::new("."))
             .to_owned();
-        let with_proofs = |run: WrkRun, name: &'static str| -> Result<WrkRun, MeasureError> {
-            match &dpop {
-                None => Ok(run),
-                Some(d) => Ok(d.prepare(run, &proofs_dir, name)),
-            }
+        let with_proofs = |run: WrkRun, name: &str| match &dpop {
+            None => run,
+            Some(d) => d.prepare(run, &proofs_dir, name),
         };
         // Logs are bounded to one scenario's worth; the size still shows logging was on.
         target.server.truncate_log();
         let warmup_requests = if self.options.warmup_secs > 0 {
-            let warmup = with_proofs(run.clone(), "warmup")?;
+            let warmup = with_proofs(run.clone(), "warmup");
             let dpop = dpop.clone();
             blocking(warmup, move |r| run_wrk(dpop.as_deref(), &r))
                 .await??
@@ -152,7 +150,7 @@ impl Bench<'_> {
                 ..run
             },
             "measure",
-        )?;
+        );
         let (summary, usage) = blocking(measured, move |run| {
             // The proofs are made before the monitor starts: their signing is the runner's
             // work, not the server's, and must not count in the server's or the machine's CPU.
@@ -166,11 +164,10 @@ impl Bench<'_> {
             Ok::<_, MeasureError>((summary, monitor.finish(started.elapsed())))
         })
         .await??;
-        if summary.as_ref().is_ok_and(|s| s.proofs_exhausted > 0) {
-            let n = summary.as_ref().map_or(0, |s| s.proofs_exhausted);
-            return Err(MeasureError::ProofsRanOut(n));
-        }
         let summary = summary?;
+        if summary.proofs_exhausted > 0 {
+            return Err(MeasureError::ProofsRanOut(summary.proofs_exhausted));
+        }
         let log_lines = target.server.settled_log_lines().await;
         let token_cache_hit_ratio = match before {
             Some(before) => self
