@@ -71,7 +71,7 @@ pub struct Options {
     /// Upper bound on our requests/s in the DPoP scenario (e): the runner makes this many fresh
     /// proofs per second of each wrk run (a run that would need more stops with an error) and
     /// sizes our replay store for it; 0 skips (e).
-    #[arg(long, env = "BENCH_DPOP_MAX_RATE", default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    #[arg(long, env = "BENCH_DPOP_MAX_RATE", default_value_t = 30_000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub dpop_max_rate: u32,
 
     /// Servers to measure, comma-separated.
@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(o.threads, 2);
         assert_eq!(o.pool_size, 10_000);
         assert_eq!(o.large_pool_size, 50_000);
-        assert_eq!(o.dpop_max_rate, 20_000);
+        assert_eq!(o.dpop_max_rate, 30_000);
         assert_eq!(
             o.servers(),
             [
