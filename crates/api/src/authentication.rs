@@ -29,7 +29,6 @@ use std::future::{Ready, ready};
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_web::body::MessageBody;
@@ -364,7 +363,7 @@ async fn validate(
         Ok((claims, next_nonce)) => {
             let mut extensions = req.extensions_mut();
             extensions.insert(Claims {
-                claims: Rc::new(claims),
+                claims,
                 scheme: credentials.scheme(),
                 challenges: policy.challenge_for(credentials.scheme()),
             });
@@ -385,7 +384,7 @@ async fn check(
     credentials: &AccessCredentials,
     verifier: &auth::Verifier,
     policy: &DpopPolicy,
-) -> Result<(auth::Claims, Option<String>), Refusal> {
+) -> Result<(Arc<auth::Claims>, Option<String>), Refusal> {
     let scheme = credentials.scheme();
     let refuse = |error: ApiError| error.with_challenges(policy.challenge_for(scheme));
     match (scheme, policy.mode) {
@@ -466,7 +465,7 @@ pub async fn dpop_nonce_header(
 /// request is refused as unauthenticated.
 #[derive(Debug, Clone)]
 pub struct Claims {
-    claims: Rc<auth::Claims>,
+    claims: Arc<auth::Claims>,
     scheme: AuthScheme,
     challenges: Challenges,
 }

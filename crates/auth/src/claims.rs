@@ -10,28 +10,88 @@ use serde_json::Value;
 
 use crate::VerifyError;
 
-/// Verified access-token claims.
-#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+/// Verified access-token claims: the ones an API asks for on every request, typed, and the
+/// whole claims set as the issuer signed it, for any other claim.
+///
+/// Compact on purpose: the verified-token cache holds one per token, so the claims set is kept
+/// as its JSON text rather than as a parsed map (a `serde_json::Map` costs a B-tree node of
+/// about 630 bytes however few members it has); [`Claims::claim`] parses a member on demand.
+#[derive(Debug, Clone)]
 pub struct Claims {
     /// Subject.
     pub sub: Option<String>,
     /// Issuer.
     pub iss: String,
     /// Expiry, seconds since the epoch (a fractional NumericDate is truncated).
-    #[serde(deserialize_with = "numeric_date")]
     pub exp: i64,
     /// Space-separated scopes.
-    #[serde(default)]
     pub scope: Option<String>,
     /// Auth0 RBAC permissions.
-    #[serde(default)]
     pub permissions: Vec<String>,
-    /// Every other claim.
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    /// The `cnf` (confirmation) claim, if any.
+    cnf: Option<Confirmation>,
+    /// The claims set, exactly as signed.
+    json: Box<str>,
+}
+
+/// What the claims keep of `cnf`: whether it is there, and its DPoP thumbprint.
+#[derive(Debug, Clone)]
+struct Confirmation {
+    jkt: Option<String>,
+}
+
+/// The typed members, read in one pass; every other member is skipped by the parser.
+#[derive(Deserialize)]
+struct Typed {
+    sub: Option<String>,
+    iss: String,
+    #[serde(deserialize_with = "numeric_date")]
+    exp: i64,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    permissions: Vec<String>,
+    #[serde(default, deserialize_with = "confirmation")]
+    cnf: Option<Confirmation>,
+}
+
+/// A `cnf` member of any kind and value (`null` included) binds the token; only a string
+/// `jkt` inside an object is a DPoP thumbprint.
+fn confirmation<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Confirmation>, D::Error> {
+    let jkt = match Value::deserialize(d)? {
+        Value::Object(mut members) => match members.remove("jkt") {
+            Some(Value::String(jkt)) => Some(jkt),
+            _ => None,
+        },
+        _ => None,
+    };
+    Ok(Some(Confirmation { jkt }))
 }
 
 impl Claims {
+    /// Reads the claims from a claims set (a JSON object). The verifier calls this once per
+    /// verified token; it is public for tests and tools that hold a claims set already.
+    pub fn from_json(json: &[u8]) -> Result<Self, serde_json::Error> {
+        let typed: Typed = serde_json::from_slice(json)?;
+        // The typed pass skips the other members without parsing them; the whole set is
+        // parsed once here so that what `claim` and `all` read later is known to parse (a
+        // member nested deeper than serde_json's recursion limit is refused now, not
+        // silently lost then).
+        serde_json::from_slice::<serde_json::Map<String, Value>>(json)?;
+        // serde_json has just read every byte as JSON, so the text is UTF-8.
+        let json = std::str::from_utf8(json)
+            .map_err(|_| serde::de::Error::custom("claims are not UTF-8"))?;
+        Ok(Self {
+            sub: typed.sub,
+            iss: typed.iss,
+            exp: typed.exp,
+            scope: typed.scope,
+            permissions: typed.permissions,
+            cnf: typed.cnf,
+            json: json.into(),
+        })
+    }
+
     /// Whether `scope` contains `wanted` as a whole word.
     pub fn has_scope(&self, wanted: &str) -> bool {
         self.scope
@@ -47,22 +107,73 @@ impl Claims {
     /// Whether the token is sender-constrained: it has a `cnf` (confirmation) claim, of any kind.
     /// Such a token must never be accepted as a plain bearer token.
     pub fn is_bound(&self) -> bool {
-        self.extra.contains_key("cnf")
+        self.cnf.is_some()
     }
 
     /// The DPoP key thumbprint the token is bound to (`cnf.jkt`, RFC 9449 §6.1).
     pub fn dpop_jkt(&self) -> Option<&str> {
-        self.extra.get("cnf")?.get("jkt")?.as_str()
+        self.cnf.as_ref()?.jkt.as_deref()
+    }
+
+    /// Any claim by name, parsed from the claims set on each call (`None` if absent).
+    pub fn claim(&self, name: &str) -> Option<Value> {
+        self.all().remove(name)
+    }
+
+    /// The whole claims set, parsed on each call.
+    pub fn all(&self) -> serde_json::Map<String, Value> {
+        // `from_json` parsed this very text as a JSON object, so this cannot fail.
+        serde_json::from_str(&self.json).unwrap_or_default()
+    }
+
+    /// The claims set as JSON text, exactly as the issuer signed it.
+    pub fn as_json(&self) -> &str {
+        &self.json
     }
 
     /// The audiences of the token (`aud` as a string or an array).
-    pub fn audiences(&self) -> Vec<&str> {
-        match self.extra.get("aud") {
-            Some(Value::String(s)) => vec![s.as_str()],
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+    pub fn audiences(&self) -> Vec<String> {
+        match self.claim("aud") {
+            Some(Value::String(s)) => vec![s],
+            Some(Value::Array(a)) => a
+                .into_iter()
+                .filter_map(|v| match v {
+                    Value::String(s) => Some(s),
+                    _ => None,
+                })
+                .collect(),
             _ => Vec::new(),
         }
     }
+
+    /// An upper estimate of the memory these claims hold (the struct plus everything it owns),
+    /// which the verified-token cache charges against its byte budget; the allocator's own
+    /// bookkeeping is estimated per allocation.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        size_of::<Self>()
+            + [&self.sub, &self.scope]
+                .into_iter()
+                .flatten()
+                .map(|s| allocation(s.capacity()))
+                .sum::<usize>()
+            + allocation(self.iss.capacity())
+            + allocation(self.permissions.capacity() * size_of::<String>())
+            + self
+                .permissions
+                .iter()
+                .map(|p| allocation(p.capacity()))
+                .sum::<usize>()
+            + self.cnf.as_ref().map_or(0, |c| {
+                c.jkt.as_ref().map_or(0, |j| allocation(j.capacity()))
+            })
+            + allocation(self.json.len())
+    }
+}
+
+/// Bytes an allocation of `size` takes, with the allocator's bookkeeping (glibc malloc: 8 to
+/// 16 bytes, rounded up here); nothing for an empty one, which allocates nothing.
+fn allocation(size: usize) -> usize {
+    if size == 0 { 0 } else { size + 16 }
 }
 
 /// RFC 7519 NumericDates may be fractional; `Claims::exp` keeps whole seconds.
@@ -362,15 +473,63 @@ mod tests {
     fn fractional_exp_is_accepted_and_truncated() {
         let raw = json!({"iss":"https://iss/","aud":"api-a","exp":NOW + 60.5});
         assert!(check(raw.to_string().as_bytes(), &policy(), NOW).is_ok());
-        let c: Claims = serde_json::from_value(raw).expect("claims");
+        let c = Claims::from_json(raw.to_string().as_bytes()).expect("claims");
         assert_eq!(c.exp, (NOW + 60.0) as i64);
     }
 
     #[test]
+    fn heap_bytes_count_the_whole_claims_set() {
+        let small = Claims::from_json(br#"{"iss":"i","exp":1}"#).expect("claims");
+        let large = Claims::from_json(
+            json!({"iss":"i","exp":1,"nested":{"list":["x".repeat(10_000)]}})
+                .to_string()
+                .as_bytes(),
+        )
+        .expect("claims");
+        assert!(small.heap_bytes() >= size_of::<Claims>() + 19);
+        assert!(large.heap_bytes() >= small.heap_bytes() + 10_000);
+    }
+
+    #[test]
+    fn a_member_nested_beyond_the_recursion_limit_is_refused() {
+        let deep = format!(
+            r#"{{"iss":"i","exp":1,"deep":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert!(Claims::from_json(deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn other_claims_are_read_from_the_signed_claims_set() {
+        let c = Claims::from_json(
+            br#"{"iss":"i","exp":1,"aud":["a","b"],"https://example.com/roles":["admin"]}"#,
+        )
+        .expect("claims");
+        assert_eq!(c.claim("https://example.com/roles"), Some(json!(["admin"])));
+        assert_eq!(c.claim("absent"), None);
+        assert_eq!(c.audiences(), ["a", "b"]);
+        assert_eq!(c.all().len(), 4);
+    }
+
+    #[test]
+    fn cnf_of_any_kind_binds_and_jkt_is_the_dpop_thumbprint() {
+        let jwk_bound =
+            Claims::from_json(br#"{"iss":"i","exp":1,"cnf":{"x5t#S256":"t"}}"#).expect("claims");
+        assert!(jwk_bound.is_bound());
+        assert_eq!(jwk_bound.dpop_jkt(), None);
+        let dpop = Claims::from_json(br#"{"iss":"i","exp":1,"cnf":{"jkt":"abc"}}"#).expect("c");
+        assert_eq!(dpop.dpop_jkt(), Some("abc"));
+        let null = Claims::from_json(br#"{"iss":"i","exp":1,"cnf":null}"#).expect("claims");
+        assert!(null.is_bound());
+        let plain = Claims::from_json(br#"{"iss":"i","exp":1}"#).expect("claims");
+        assert!(!plain.is_bound());
+    }
+
+    #[test]
     fn has_scope_matches_whole_words_only() {
-        let c: Claims =
-            serde_json::from_value(json!({"iss":"i","exp":1,"scope":"read:messages2 openid"}))
-                .expect("claims");
+        let c = Claims::from_json(br#"{"iss":"i","exp":1,"scope":"read:messages2 openid"}"#)
+            .expect("claims");
         assert!(!c.has_scope("read:messages"));
         assert!(c.has_scope("openid"));
     }

@@ -37,7 +37,7 @@ pub struct VerifierConfig {
     pub cache: CacheSettings,
     /// HTTP fetch limits.
     pub fetch: FetchSettings,
-    /// Memory budget of the verified-token cache in bytes, payloads included; 0 turns it off
+    /// Memory budget of the verified-token cache in bytes, claims included; 0 turns it off
     /// (default 16 MiB). Bounded in bytes, not entries, so that large tokens cannot make the
     /// cache grow past it.
     pub token_cache_bytes: usize,

@@ -4,6 +4,7 @@
 //! Rules (each has a test):
 //! - Keyed by SHA-256 of the whole token: the cache never holds a token, and a lookup needs
 //!   no parsing. A hit skips the signature but still checks `exp`/`nbf` against the clock.
+//! - An entry holds the claims parsed at verification (shared, `Arc`), so a hit parses no JSON.
 //! - An entry never outlives its token: a hit past `exp` (+ leeway) removes it and fails, and
 //!   a sweep every [`SWEEP_EVERY`] inserts drops expired entries nobody asks for.
 //! - An entry is tied to the key that verified it (by a fingerprint of the key material) and to
@@ -12,7 +13,7 @@
 //!   eagerly.
 //! - Bounded in bytes, not entries (S3-FIFO eviction by `quick_cache`, a small, well-kept
 //!   concurrent cache: sharded locks held for a hash-map operation only, never across I/O; its
-//!   weigher counts each entry's payload plus a fixed overhead). An entry count alone would let
+//!   weigher counts the memory each entry's parsed claims hold plus a fixed overhead). An entry count alone would let
 //!   large tokens (up to the size cap) multiply the memory it holds. A budget of 0 turns it off.
 
 use std::sync::Arc;
@@ -22,14 +23,14 @@ use aws_lc_rs::digest;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
-use crate::Algorithm;
 use crate::claims::Validity;
+use crate::{Algorithm, Claims};
 
 /// What a hit needs to answer without the signature work.
 #[derive(Debug)]
 pub(crate) struct Entry {
-    /// The decoded, already checked payload.
-    pub payload: Arc<[u8]>,
+    /// The claims, parsed once when the token verified.
+    pub claims: Arc<Claims>,
     pub validity: Validity,
     /// Index of the configured issuer whose key verified it.
     pub issuer: usize,
@@ -41,12 +42,13 @@ pub(crate) struct Entry {
 
 pub(crate) type TokenHash = [u8; 32];
 
-/// What an entry costs besides its payload and kid: the `Arc` and `Entry` themselves, the
+/// What an entry costs besides its claims and kid: the `Arc` and `Entry` themselves, the
 /// 32-byte key and the cache's own slot. An estimate on the generous side, so that the budget
 /// is an upper bound of the memory held.
 pub(crate) const ENTRY_OVERHEAD: u64 = 256;
 
-/// Typical weight of an entry (a ~600-byte Auth0 access-token payload plus overhead), used
+/// Typical weight of an entry (the claims of a 300 to 600-byte Auth0 access-token payload
+/// take about 650 to 950 bytes, plus the overhead), used
 /// only to size the cache's hash tables up front.
 const TYPICAL_ENTRY_WEIGHT: u64 = 1024;
 
@@ -62,7 +64,7 @@ impl Weighter<TokenHash, Arc<Entry>> for ByteWeighter {
 /// The bytes an entry holds, as charged against the budget.
 pub(crate) fn entry_weight(entry: &Entry) -> u64 {
     let kid = entry.kid.as_ref().map_or(0, String::len);
-    (entry.payload.len() + kid) as u64 + ENTRY_OVERHEAD
+    (entry.claims.heap_bytes() + kid) as u64 + ENTRY_OVERHEAD
 }
 
 pub(crate) struct TokenCache {
@@ -148,9 +150,12 @@ impl TokenCache {
 mod tests {
     use super::*;
 
-    fn entry(payload_len: usize, kid: &str) -> Entry {
+    /// An entry whose claims hold a `sub` of `sub_len` bytes.
+    fn entry(sub_len: usize, kid: &str) -> Entry {
+        let json = format!(r#"{{"iss":"i","exp":0,"sub":"{}"}}"#, "x".repeat(sub_len));
+        let claims = Claims::from_json(json.as_bytes()).expect("claims");
         Entry {
-            payload: vec![b'x'; payload_len].into(),
+            claims: Arc::new(claims),
             validity: Validity {
                 exp: f64::MAX,
                 nbf: None,
@@ -163,8 +168,13 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_weighs_its_payload_and_kid_plus_the_overhead() {
-        assert_eq!(entry_weight(&entry(1000, "k1")), 1002 + ENTRY_OVERHEAD);
+    fn an_entry_weighs_its_claims_and_kid_plus_the_overhead() {
+        let e = entry(1000, "k1");
+        assert_eq!(
+            entry_weight(&e),
+            (e.claims.heap_bytes() + 2) as u64 + ENTRY_OVERHEAD
+        );
+        assert!(entry_weight(&e) > 1002 + ENTRY_OVERHEAD);
     }
 
     #[test]

@@ -145,26 +145,37 @@ impl Verifier {
     }
 
     /// Verifies `token` (the bare token, no `Bearer `) and returns its claims.
-    pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
-        self.verify_as(token).await
+    ///
+    /// The claims are shared: a token answered from the verified-token cache hands out the
+    /// claims parsed when it was first verified, so a hit costs no JSON parsing.
+    pub async fn verify(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
+        let result = self.verify_claims(token).await;
+        self.record(&result);
+        result
     }
 
-    /// Verifies `token` and deserializes its claims into the caller's type.
+    /// Verifies `token` and deserializes its claims into the caller's type (read from the
+    /// token's own payload, which the verification just vouched for).
     pub async fn verify_as<T: DeserializeOwned>(&self, token: &str) -> Result<T, VerifyError> {
-        let result = self.verify_payload(token).await.and_then(|payload| {
+        let result = self.verify_claims(token).await.and_then(|_| {
+            let payload = crate::jws::payload_of(token)?;
             serde_json::from_slice::<T>(&payload).map_err(|_| VerifyError::Malformed("claims"))
         });
-        match &result {
+        self.record(&result);
+        result
+    }
+
+    fn record<T>(&self, result: &Result<T, VerifyError>) {
+        match result {
             Ok(_) => self.inner.counters.record_outcome(0),
             Err(e) => {
                 self.inner.counters.record_outcome(e.outcome_index());
                 tracing::debug!(outcome = e.outcome_label(), "token rejected");
             }
         }
-        result
     }
 
-    async fn verify_payload(&self, token: &str) -> Result<Arc<[u8]>, VerifyError> {
+    async fn verify_claims(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
         let inner = &*self.inner;
         if token.len() > inner.max_token_bytes {
             return Err(VerifyError::TooLarge);
@@ -180,7 +191,7 @@ impl Verifier {
                 return match entry.validity.check(now_secs(), inner.leeway_secs) {
                     Ok(()) => {
                         Counters::bump(&inner.counters.token_cache_hits);
-                        Ok(entry.payload.clone())
+                        Ok(entry.claims.clone())
                     }
                     Err(e) => {
                         cache.remove(hash);
@@ -196,12 +207,14 @@ impl Verifier {
         compact.verify_signature(key)?;
         let issuer = &inner.issuers[checked.issuer];
         let validity = claims::check(&checked.payload, &issuer.policy, now_secs())?;
-        let payload: Arc<[u8]> = checked.payload.into();
+        let claims: Arc<Claims> = Claims::from_json(&checked.payload)
+            .map_err(|_| VerifyError::Malformed("claims"))?
+            .into();
         if let Some((cache, hash)) = cached {
             cache.insert(
                 hash,
                 Entry {
-                    payload: payload.clone(),
+                    claims: claims.clone(),
                     validity,
                     issuer: checked.issuer,
                     kid: compact.kid().map(str::to_owned),
@@ -212,7 +225,7 @@ impl Verifier {
                 inner.leeway_secs,
             );
         }
-        Ok(payload)
+        Ok(claims)
     }
 
     /// Whether the exact key that verified a cached token is still in its issuer's usable set

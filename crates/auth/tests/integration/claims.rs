@@ -20,7 +20,7 @@ async fn valid_token_verifies_and_returns_typed_claims() {
     assert_eq!(claims.iss, issuer.issuer().as_str());
     assert!(claims.has_scope("read:messages"));
     assert!(!claims.has_scope("read"));
-    assert_eq!(claims.extra["aud"], json!(AUDIENCE));
+    assert_eq!(claims.claim("aud"), Some(json!(AUDIENCE)));
 }
 
 #[tokio::test]

@@ -21,6 +21,29 @@ async fn repeated_token_is_served_from_the_cache() {
 }
 
 #[tokio::test]
+async fn a_cache_hit_hands_out_the_claims_parsed_at_verification() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    let token = key.sign(&issuer.claims());
+    let first = v.verify(&token).await.unwrap();
+    let second = v.verify(&token).await.unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &second));
+}
+
+#[tokio::test]
+async fn verify_as_reads_the_callers_type_on_a_cache_hit_too() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    let token = key.sign(&issuer.claims_with("tenant", json!("acme")));
+    v.verify(&token).await.unwrap();
+    let claims: serde_json::Value = v.verify_as(&token).await.unwrap();
+    assert_eq!(v.stats().token_cache_hits, 1);
+    assert_eq!(claims["tenant"], json!("acme"));
+}
+
+#[tokio::test]
 async fn cached_token_is_rejected_once_it_expires() {
     let key = TestKey::rsa(0, "k1");
     let issuer = TestIssuer::start(&[&key]).await;
