@@ -10,6 +10,7 @@
 
 pub mod authentication;
 pub mod error;
+pub mod log_format;
 pub mod metrics;
 pub mod routes;
 pub mod startup;

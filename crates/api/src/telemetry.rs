@@ -34,6 +34,7 @@ use tracing::Instrument as _;
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
+use crate::log_format::{LeanFields, LeanFormat};
 use crate::metrics::Metrics;
 
 /// Longest path written to a log line; longer ones are cut, so a hostile URL cannot flood logs.
@@ -82,13 +83,14 @@ fn logged_path(path: &str) -> &str {
     path.get(..MAX_LOGGED_PATH).unwrap_or(path)
 }
 
-/// Installs the global subscriber: human-readable lines on stdout, level from `RUST_LOG`
-/// (default `info`). Call once, from `main`, and keep the guard until exit: dropping it flushes
-/// the lines still queued.
+/// Installs the global subscriber: lines on stdout, level from `RUST_LOG` (default `info`);
+/// coloured by tracing-subscriber's formatter on a terminal, otherwise the same text written by
+/// [`crate::log_format`], built for one line per request. Call once, from `main`, and keep the
+/// guard until exit: dropping it flushes the lines still queued.
 #[must_use = "dropping the guard stops the log writer"]
 pub fn init_subscriber() -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let ansi = std::io::stdout().is_terminal();
+    let terminal = std::io::stdout().is_terminal();
     let (writer, guard) =
         NonBlockingBuilder::default()
             .lossy(true)
@@ -96,10 +98,17 @@ pub fn init_subscriber() -> WorkerGuard {
                 WRITE_BUFFER,
                 std::io::stdout(),
             ));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(writer)
-        .init();
+        .with_writer(writer);
+    if terminal {
+        builder.with_ansi(true).init();
+    } else {
+        builder
+            .with_ansi(false)
+            .fmt_fields(LeanFields)
+            .event_format(LeanFormat)
+            .init();
+    }
     guard
 }

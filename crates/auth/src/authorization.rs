@@ -122,22 +122,29 @@ pub fn is_b64token(token: &[u8]) -> bool {
         .iter()
         .rposition(|&b| b != b'=')
         .map_or(0, |last| last + 1);
-    body_end > 0 && token[..body_end].iter().all(|&b| B64TOKEN[usize::from(b)])
+    // This scan runs over every token on every protected request. In blocks, with `&` and `|`
+    // rather than `&&` and `||`, so that the compiler turns it into vector compares (sixteen
+    // or more bytes an instruction) instead of a branch per byte.
+    let body = &token[..body_end];
+    let blocks = body.chunks_exact(32);
+    let rest = blocks.remainder();
+    body_end > 0 && blocks.clone().all(all_token_chars) && all_token_chars(rest)
 }
 
-/// Which bytes may appear in a b64token before its `=` padding. A table, because this scan runs
-/// over every token on every protected request.
-const B64TOKEN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] =
-            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
-        b += 1;
-    }
-    table
-};
+fn all_token_chars(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(0u8, |bad, &b| bad | u8::from(!is_token_char(b)))
+        == 0
+}
+
+/// A b64token character before the padding: `ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/"`.
+/// `-` `.` `/` and the digits are one range (0x2D to 0x39), so five tests cover them all.
+fn is_token_char(b: u8) -> bool {
+    let dash_to_nine = b.wrapping_sub(b'-') <= b'9' - b'-';
+    let letter = (b | 0x20).wrapping_sub(b'a') < 26;
+    dash_to_nine | letter | (b == b'_') | (b == b'~') | (b == b'+')
+}
 
 #[cfg(test)]
 mod tests {
@@ -210,6 +217,25 @@ mod tests {
                 Err(AuthorizationError::MalformedToken(_))
             ));
         }
+    }
+
+    #[test]
+    fn token_characters_are_exactly_those_of_rfc_6750() {
+        for b in 0..=u8::MAX {
+            let rfc = b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
+            assert_eq!(is_token_char(b), rfc, "byte {b:#04x}");
+        }
+    }
+
+    #[test]
+    fn a_bad_byte_is_found_wherever_it_is_in_a_long_token() {
+        let mut token = vec![b'a'; 1000];
+        for at in [0, 31, 32, 500, 998] {
+            token[at] = b' ';
+            assert!(!is_b64token(&token), "space at {at}");
+            token[at] = b'a';
+        }
+        assert!(is_b64token(&token));
     }
 
     #[test]
