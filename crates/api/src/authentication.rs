@@ -34,7 +34,7 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{
-    AUTHORIZATION, HeaderName, HeaderValue, InvalidHeaderValue, TryIntoHeaderValue,
+    AUTHORIZATION, CACHE_CONTROL, HeaderName, HeaderValue, InvalidHeaderValue, TryIntoHeaderValue,
 };
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
@@ -348,9 +348,11 @@ async fn validate(
     req: ServiceRequest,
     credentials: AccessCredentials,
 ) -> Result<ServiceRequest, (actix_web::Error, ServiceRequest)> {
+    // Borrowed, not cloned: a clone per request would write the shared reference counts, a
+    // cache line every worker thread contends for.
     let (Some(verifier), Some(policy)) = (
-        req.app_data::<web::Data<auth::Verifier>>().cloned(),
-        req.app_data::<web::Data<DpopPolicy>>().cloned(),
+        req.app_data::<web::Data<auth::Verifier>>(),
+        req.app_data::<web::Data<DpopPolicy>>(),
     ) else {
         tracing::error!("no verifier or DPoP policy registered; refusing the request");
         let err = ApiError::TemporarilyUnavailable {
@@ -440,21 +442,29 @@ async fn check(
     }
 }
 
-/// Middleware (for `actix_web::middleware::from_fn`) that hands a client the next server nonce
-/// in `DPoP-Nonce` when its proof used the previous one, so it switches before that expires.
-/// A separate step because actix-web-httpauth's validator sees only the request.
-pub async fn dpop_nonce_header(
+/// Middleware (for `actix_web::middleware::from_fn`) around the protected resources, for what
+/// their answers carry besides the body:
+/// - `Cache-Control: no-store`: an answer is for the token holder alone and may carry user
+///   data, so no cache may store it (RFC 9111 §5.2.2.5). Refusals set it themselves
+///   (`crate::error`) and are left alone;
+/// - `DPoP-Nonce`, the next server nonce, when the client's proof used the previous one, so it
+///   switches before that expires (actix-web-httpauth's validator sees only the request).
+///
+/// One layer for both: each middleware layer costs a boxed future per request.
+pub async fn protected_response(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let mut response = next.call(req).await?;
-    let nonce = response.request().extensions().get::<NextNonce>().cloned();
+    let nonce = response.request().extensions_mut().remove::<NextNonce>();
+    let headers = response.headers_mut();
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if let Some(NextNonce(nonce)) = nonce
         && let Ok(value) = HeaderValue::from_str(&nonce)
     {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(DPOP_NONCE), value);
+        headers.insert(HeaderName::from_static(DPOP_NONCE), value);
     }
     Ok(response)
 }

@@ -11,6 +11,7 @@
 pub mod authentication;
 pub mod error;
 pub mod log_format;
+pub mod log_writer;
 pub mod metrics;
 pub mod routes;
 pub mod startup;

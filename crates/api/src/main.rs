@@ -58,7 +58,7 @@ async fn main() -> std::io::Result<()> {
     let mut settings = Settings::new(listen, config);
     settings.metrics_listen = metrics_listen;
     dpop_settings(&cli, &mut settings).unwrap_or_else(|e| app_config::exit_on_config_error(&e));
-    let _log_writer = api::telemetry::init_subscriber();
+    let _log_writer = api::telemetry::init_subscriber()?;
     let application = match Application::build(settings).await {
         Ok(application) => application,
         Err(

@@ -16,10 +16,10 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::{Method, header};
-use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, Resource, web};
 
-use crate::authentication::{DPOP, DpopMode, DpopPolicy, dpop_nonce_header, token_auth};
+use crate::authentication::{DPOP, DpopMode, DpopPolicy, protected_response, token_auth};
 use crate::error::DPOP_NONCE;
 use crate::metrics::Metrics;
 use crate::routes;
@@ -185,15 +185,13 @@ impl Application {
                 .service(
                     named("/api/external")
                         .wrap(token_auth())
-                        .wrap(from_fn(dpop_nonce_header))
-                        .wrap(no_store())
+                        .wrap(from_fn(protected_response))
                         .route(web::get().to(routes::external)),
                 )
                 .service(
                     named("/api/private-scoped")
                         .wrap(token_auth())
-                        .wrap(from_fn(dpop_nonce_header))
-                        .wrap(no_store())
+                        .wrap(from_fn(protected_response))
                         .route(web::get().to(routes::private_scoped)),
                 )
                 .service(named("/healthz").route(web::get().to(routes::healthz)))
@@ -313,13 +311,6 @@ async fn shutdown_requested() {
 /// allocating (`HttpRequest::match_name`).
 fn named(path: &'static str) -> Resource {
     web::resource(path).name(path)
-}
-
-/// For the protected resources, outermost: their answers are for the token holder alone and
-/// may carry user data, so no cache may store them (RFC 9111 §5.2.2.5). Refusals carry
-/// `no-store` already (`crate::error`); `DefaultHeaders` leaves it alone.
-fn no_store() -> DefaultHeaders {
-    DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store"))
 }
 
 /// CORS for the SPA: only `appOrigin`, credentials in the Authorization header and the DPoP

@@ -217,6 +217,14 @@ impl KeyStore {
         self.current.load_full().filter(|s| s.is_usable())
     }
 
+    /// Runs `f` on the current snapshot if it may still be used, without taking a reference
+    /// count on it: the per-request path (a token-cache hit) would otherwise bump and drop one
+    /// shared counter per request, a cache line every worker thread writes.
+    pub fn with_usable<R>(&self, f: impl FnOnce(&KeySet) -> R) -> Option<R> {
+        let guard = self.current.load();
+        guard.as_deref().filter(|s| s.is_usable()).map(f)
+    }
+
     /// The current snapshot, usable or not (for stats).
     pub fn snapshot(&self) -> Option<Arc<KeySet>> {
         self.current.load_full()

@@ -235,12 +235,14 @@ impl Verifier {
         self.inner
             .issuers
             .get(entry.issuer)
-            .and_then(|issuer| issuer.store.usable_snapshot())
-            .is_some_and(|set| {
-                set.find(entry.kid.as_deref()).is_some_and(|k| {
-                    k.fingerprint() == entry.key_fingerprint && k.allows(entry.alg)
+            .and_then(|issuer| {
+                issuer.store.with_usable(|set| {
+                    set.find(entry.kid.as_deref()).is_some_and(|k| {
+                        k.fingerprint() == entry.key_fingerprint && k.allows(entry.alg)
+                    })
                 })
             })
+            .unwrap_or(false)
     }
 
     /// Number of entries in the verified-token cache (0 when it is off).
