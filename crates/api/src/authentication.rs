@@ -361,7 +361,7 @@ async fn validate(
         };
         return Err((err.into(), req));
     };
-    match check(&req, &credentials, &verifier, &policy).await {
+    match check(&req, &credentials, verifier, policy).await {
         Ok((claims, next_nonce)) => {
             let mut extensions = req.extensions_mut();
             extensions.insert(Claims {
