@@ -38,6 +38,9 @@ pub(crate) struct Entry {
     pub key_fingerprint: [u8; 32],
     /// The token's `alg`: the key must still allow it for a hit to count.
     pub alg: Algorithm,
+    /// The generation of the issuer's key set last found to hold that key (allowing `alg`);
+    /// 0 until the first hit. While the set is the same, a hit need not look the key up again.
+    pub checked_generation: AtomicU64,
 }
 
 pub(crate) type TokenHash = [u8; 32];
@@ -164,6 +167,7 @@ mod tests {
             kid: Some(kid.to_owned()),
             key_fingerprint: [0; 32],
             alg: Algorithm::RS256,
+            checked_generation: AtomicU64::new(0),
         }
     }
 

@@ -16,6 +16,7 @@
 //! another.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
@@ -220,6 +221,7 @@ impl Verifier {
                     kid: compact.kid().map(str::to_owned),
                     key_fingerprint: key.fingerprint(),
                     alg: compact.alg(),
+                    checked_generation: AtomicU64::new(0),
                 },
                 now_secs(),
                 inner.leeway_secs,
@@ -230,17 +232,28 @@ impl Verifier {
 
     /// Whether the exact key that verified a cached token is still in its issuer's usable set
     /// and still allows the token's `alg`: the same material republished with another `alg`
-    /// must not keep serving hits a fresh verification would refuse.
+    /// must not keep serving hits a fresh verification would refuse. A set is immutable and
+    /// every fetch installs a new one with a new generation, so once the key was found in a
+    /// set, later hits under that same set skip the lookup.
     fn key_still_trusted(&self, entry: &Entry) -> bool {
-        self.inner
-            .issuers
-            .get(entry.issuer)
-            .and_then(|issuer| {
-                issuer.store.with_usable(|set| {
-                    set.find(entry.kid.as_deref()).is_some_and(|k| {
-                        k.fingerprint() == entry.key_fingerprint && k.allows(entry.alg)
-                    })
-                })
+        let Some(issuer) = self.inner.issuers.get(entry.issuer) else {
+            return false;
+        };
+        issuer
+            .store
+            .with_usable(|set| {
+                if entry.checked_generation.load(Ordering::Relaxed) == set.generation {
+                    return true;
+                }
+                let trusted = set.find(entry.kid.as_deref()).is_some_and(|k| {
+                    k.fingerprint() == entry.key_fingerprint && k.allows(entry.alg)
+                });
+                if trusted {
+                    entry
+                        .checked_generation
+                        .store(set.generation, Ordering::Relaxed);
+                }
+                trusted
             })
             .unwrap_or(false)
     }

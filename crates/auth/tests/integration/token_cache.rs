@@ -95,6 +95,9 @@ async fn cached_token_is_not_served_when_its_kid_now_names_another_key() {
     let v = ready_verifier(config).await;
     let token = first.sign(&issuer.claims());
     assert!(v.verify(&token).await.is_ok());
+    // A hit: the key is found in the current set, and later hits under that set skip the lookup.
+    assert!(v.verify(&token).await.is_ok());
+    assert_eq!(v.stats().token_cache_hits, 1);
     // Same kid, other key material, picked up by the background refresh.
     issuer.jwks.serve(&[&replacement]);
     let hits = issuer.jwks.hits();
@@ -175,6 +178,8 @@ async fn cached_token_is_not_served_once_its_key_no_longer_allows_the_alg() {
     let v = ready_verifier(config).await;
     let token = key.sign(&issuer.claims());
     assert!(v.verify(&token).await.is_ok());
+    assert!(v.verify(&token).await.is_ok());
+    assert_eq!(v.stats().token_cache_hits, 1);
     // The same key material, now published for PS256 only; picked up by the background refresh.
     issuer
         .jwks
