@@ -1,20 +1,13 @@
 //! Claim rules through the whole verifier: iss, aud, exp, nbf, iat, typ, size; typed claims.
 
-use auth::{Verifier, VerifyError};
+use auth::VerifyError;
 use serde_json::json;
 
 use crate::helpers::*;
 
-async fn setup() -> (TestIssuer, TestKey, Verifier) {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
-    let v = ready_verifier(issuer.config()).await;
-    (issuer, key, v)
-}
-
 #[tokio::test]
 async fn valid_token_verifies_and_returns_typed_claims() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let claims = v.verify(&key.sign(&issuer.claims())).await.unwrap();
     assert_eq!(claims.sub.as_deref(), Some("auth0|alice"));
     assert_eq!(claims.iss, issuer.issuer().as_str());
@@ -30,7 +23,7 @@ async fn verify_as_deserializes_into_the_callers_type() {
         sub: String,
         tenant: String,
     }
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_with("tenant", json!("acme")));
     let mine: Mine = v.verify_as(&token).await.unwrap();
     assert_eq!(
@@ -41,7 +34,7 @@ async fn verify_as_deserializes_into_the_callers_type() {
 
 #[tokio::test]
 async fn permissions_claim_is_typed() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_with("permissions", json!(["read:messages"])));
     let claims = v.verify(&token).await.unwrap();
     assert!(claims.has_permission("read:messages"));
@@ -49,21 +42,21 @@ async fn permissions_claim_is_typed() {
 
 #[tokio::test]
 async fn expired_token_is_rejected() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_with("exp", json!(now() - 120)));
     assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Expired);
 }
 
 #[tokio::test]
 async fn expiry_within_the_leeway_is_accepted() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_with("exp", json!(now() - 10)));
     assert!(v.verify(&token).await.is_ok());
 }
 
 #[tokio::test]
 async fn not_yet_valid_token_is_rejected() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_with("nbf", json!(now() + 120)));
     assert_eq!(
         v.verify(&token).await.unwrap_err(),
@@ -73,7 +66,7 @@ async fn not_yet_valid_token_is_rejected() {
 
 #[tokio::test]
 async fn token_issued_in_the_future_is_rejected() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_with("iat", json!(now() + 120)));
     assert_eq!(
         v.verify(&token).await.unwrap_err(),
@@ -83,14 +76,14 @@ async fn token_issued_in_the_future_is_rejected() {
 
 #[tokio::test]
 async fn wrong_issuer_is_rejected() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_with("iss", json!("https://evil.example/")));
     assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Issuer);
 }
 
 #[tokio::test]
 async fn issuer_without_trailing_slash_is_rejected() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let iss = issuer.issuer().as_str().trim_end_matches('/').to_owned();
     let token = key.sign(&issuer.claims_with("iss", json!(iss)));
     assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Issuer);
@@ -98,7 +91,7 @@ async fn issuer_without_trailing_slash_is_rejected() {
 
 #[tokio::test]
 async fn missing_issuer_is_rejected() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_without("iss"));
     assert_eq!(
         v.verify(&token).await.unwrap_err(),
@@ -108,14 +101,14 @@ async fn missing_issuer_is_rejected() {
 
 #[tokio::test]
 async fn wrong_audience_is_rejected() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_with("aud", json!("https://other.api")));
     assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Audience);
 }
 
 #[tokio::test]
 async fn missing_audience_is_rejected() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_without("aud"));
     assert_eq!(
         v.verify(&token).await.unwrap_err(),
@@ -125,7 +118,7 @@ async fn missing_audience_is_rejected() {
 
 #[tokio::test]
 async fn audience_array_containing_ours_is_accepted() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let aud = json!(["https://tenant/userinfo", AUDIENCE]);
     let token = key.sign(&issuer.claims_with("aud", aud));
     assert!(v.verify(&token).await.is_ok());
@@ -133,14 +126,14 @@ async fn audience_array_containing_ours_is_accepted() {
 
 #[tokio::test]
 async fn audience_array_without_ours_is_rejected() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_with("aud", json!(["a", "b"])));
     assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Audience);
 }
 
 #[tokio::test]
 async fn missing_exp_is_rejected() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_without("exp"));
     assert_eq!(
         v.verify(&token).await.unwrap_err(),
@@ -150,7 +143,7 @@ async fn missing_exp_is_rejected() {
 
 #[tokio::test]
 async fn oversized_token_is_rejected_before_decoding() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_with("pad", json!("x".repeat(17 * 1024))));
     assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::TooLarge);
     // Garbage of the same size is refused the same way: nothing was decoded.
@@ -183,7 +176,7 @@ async fn strict_mode_rejects_typ_jwt_and_accepts_at_jwt() {
 
 #[tokio::test]
 async fn foreign_typ_is_rejected() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let mut header = key.header();
     header["typ"] = json!("logout+jwt");
     let token = key.sign_raw(&header, &issuer.claims());
@@ -195,7 +188,7 @@ async fn foreign_typ_is_rejected() {
 
 #[tokio::test]
 async fn tampered_payload_fails_the_signature() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims());
     let parts: Vec<&str> = token.split('.').collect();
     let forged = b64(issuer.claims_with("scope", json!("admin")).to_string());
@@ -208,7 +201,7 @@ async fn tampered_payload_fails_the_signature() {
 
 #[tokio::test]
 async fn outcomes_are_counted_by_label() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     v.verify(&key.sign(&issuer.claims())).await.unwrap();
     let _ = v
         .verify(&key.sign(&issuer.claims_with("exp", json!(now() - 120))))
@@ -224,7 +217,7 @@ async fn outcomes_are_counted_by_label() {
 
 #[tokio::test]
 async fn error_descriptions_never_contain_token_bytes() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let good = key.sign(&issuer.claims());
     let candidates = [
         key.sign(&issuer.claims_with("exp", json!(now() - 120))),
@@ -245,7 +238,7 @@ async fn error_descriptions_never_contain_token_bytes() {
 
 #[tokio::test]
 async fn signed_claims_set_that_is_a_json_array_is_malformed_whatever_the_callers_type() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     // In the order of the registered claims a positional parser reads: iss, aud, exp.
     let claims = json!([issuer.issuer().as_str(), AUDIENCE, now() + 300]);
     let token = key.sign(&claims);

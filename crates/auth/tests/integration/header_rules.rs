@@ -1,22 +1,15 @@
 //! Header rules: algorithm pinning and confusion, crit, kid, and key URLs the token names.
 
-use auth::{Algorithm, Verifier, VerifyError};
+use auth::{Algorithm, VerifyError};
 use aws_lc_rs::hmac;
 use serde_json::json;
 use wiremock::MockServer;
 
 use crate::helpers::*;
 
-async fn setup() -> (TestIssuer, TestKey, Verifier) {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
-    let v = ready_verifier(issuer.config()).await;
-    (issuer, key, v)
-}
-
 #[tokio::test]
 async fn alg_none_is_rejected() {
-    let (issuer, _key, v) = setup().await;
+    let (issuer, _key, v) = one_rsa_key().await;
     let header = json!({"alg":"none","typ":"JWT","kid":"k1"});
     let token = format!(
         "{}.{}.",
@@ -28,7 +21,7 @@ async fn alg_none_is_rejected() {
 
 #[tokio::test]
 async fn hs256_signed_with_the_rsa_public_key_is_rejected() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     // The classic confusion: the attacker HMACs with the public key bytes a naive
     // verifier would use as the secret (here both the JWK n and the JWKS JSON are tried).
     for secret in [
@@ -52,7 +45,7 @@ async fn hs256_signed_with_the_rsa_public_key_is_rejected() {
 
 #[tokio::test]
 async fn alg_outside_the_allow_list_is_rejected() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let mut header = key.header();
     header["alg"] = json!("RS384");
     let token = key.sign_raw(&header, &issuer.claims());
@@ -110,7 +103,7 @@ async fn selected_algorithms_verify_es256_eddsa_and_ps256() {
 
 #[tokio::test]
 async fn unknown_crit_is_rejected() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let mut header = key.header();
     header["crit"] = json!(["http://example.invalid/ext"]);
     header["http://example.invalid/ext"] = json!(true);
@@ -123,7 +116,7 @@ async fn unknown_crit_is_rejected() {
 
 #[tokio::test]
 async fn embedded_jwk_is_ignored() {
-    let (issuer, _key, v) = setup().await;
+    let (issuer, _key, v) = one_rsa_key().await;
     // The attacker signs with their own key and embeds it, naming the trusted kid.
     let attacker = TestKey::rsa(2, "k1");
     let mut header = attacker.header();
@@ -134,7 +127,7 @@ async fn embedded_jwk_is_ignored() {
 
 #[tokio::test]
 async fn jku_and_x5u_are_never_fetched() {
-    let (issuer, _key, v) = setup().await;
+    let (issuer, _key, v) = one_rsa_key().await;
     let elsewhere = MockServer::start().await;
     let attacker = TestKey::rsa(2, "attacker");
     let mut header = attacker.header();
@@ -173,14 +166,14 @@ async fn token_without_kid_is_rejected_when_several_keys_exist() {
 
 #[tokio::test]
 async fn signature_from_another_key_with_a_known_kid_is_rejected() {
-    let (issuer, _key, v) = setup().await;
+    let (issuer, _key, v) = one_rsa_key().await;
     let token = TestKey::rsa(1, "k1").sign(&issuer.claims());
     assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Signature);
 }
 
 #[tokio::test]
 async fn header_that_is_a_json_array_is_malformed() {
-    let (issuer, key, v) = setup().await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign_raw(&json!(["RS256", "k1", "JWT"]), &issuer.claims());
     assert_eq!(
         v.verify(&token).await.unwrap_err(),

@@ -366,6 +366,15 @@ pub async fn ready_verifier(config: VerifierConfig) -> Verifier {
     v
 }
 
+/// The common setup: an issuer serving one RSA key (`k1`) and a ready verifier with the
+/// default settings trusting it.
+pub async fn one_rsa_key() -> (TestIssuer, TestKey, Verifier) {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    (issuer, key, v)
+}
+
 /// Polls `cond` every 10 ms until it holds or `limit` passes.
 pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();

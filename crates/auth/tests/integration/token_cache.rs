@@ -9,9 +9,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn repeated_token_is_served_from_the_cache() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
-    let v = ready_verifier(issuer.config()).await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims());
     let first = v.verify(&token).await.unwrap();
     let second = v.verify(&token).await.unwrap();
@@ -22,9 +20,7 @@ async fn repeated_token_is_served_from_the_cache() {
 
 #[tokio::test]
 async fn a_cache_hit_hands_out_the_claims_parsed_at_verification() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
-    let v = ready_verifier(issuer.config()).await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims());
     let first = v.verify(&token).await.unwrap();
     let second = v.verify(&token).await.unwrap();
@@ -33,9 +29,7 @@ async fn a_cache_hit_hands_out_the_claims_parsed_at_verification() {
 
 #[tokio::test]
 async fn verify_as_reads_the_callers_type_on_a_cache_hit_too() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
-    let v = ready_verifier(issuer.config()).await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_with("tenant", json!("acme")));
     v.verify(&token).await.unwrap();
     let claims: serde_json::Value = v.verify_as(&token).await.unwrap();
@@ -145,9 +139,7 @@ async fn large_tokens_are_held_within_the_default_byte_budget() {
     // Near the largest payload the 16 KiB token cap lets through (base64 adds a third).
     const PAYLOAD_BYTES: usize = 11 * 1024;
     const DEFAULT_BUDGET: usize = 16 * 1024 * 1024;
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
-    let v = ready_verifier(issuer.config()).await;
+    let (issuer, key, v) = one_rsa_key().await;
     let pad = "x".repeat(PAYLOAD_BYTES);
     // More 11 KiB payloads than fit in 16 MiB; an entry-count bound would keep them all.
     let tokens = DEFAULT_BUDGET / PAYLOAD_BYTES + 200;
@@ -191,9 +183,7 @@ async fn cached_token_is_not_served_once_its_key_no_longer_allows_the_alg() {
 
 #[tokio::test]
 async fn failed_verifications_are_not_cached() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
-    let v = ready_verifier(issuer.config()).await;
+    let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_with("aud", json!("other")));
     for _ in 0..2 {
         assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Audience);
