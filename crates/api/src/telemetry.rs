@@ -17,7 +17,7 @@
 //! - The per-request span is at `DEBUG`: at the default level it is disabled and costs a cached
 //!   level check; turn it on to give nested events their request context.
 //! - Off a terminal the line is formatted by `crate::log_format` (the default format's text for
-//!   less work: the log line went from 7.9k to about 2.7k instructions) and handed to
+//!   less work: the log line went from 7.9k to about 2.9k instructions) and handed to
 //!   `crate::log_writer`, a buffer per thread that a background thread writes out every few
 //!   milliseconds: a slow terminal or pipe never stalls a worker (lines are dropped and
 //!   counted instead), and logging wakes up no thread per line.
