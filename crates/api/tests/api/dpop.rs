@@ -91,6 +91,14 @@ fn bound_token(app: &TestApp, key: &ClientKey) -> String {
     app.token().claim("cnf", json!({"jkt": key.jkt})).sign()
 }
 
+/// The common start: an API in `mode`, a fresh client key and a token bound to it.
+async fn spawn_with_bound_token(mode: DpopMode, nonces: bool) -> (TestApp, ClientKey, String) {
+    let app = spawn(mode, nonces).await;
+    let key = ClientKey::generate();
+    let token = bound_token(&app, &key);
+    (app, key, token)
+}
+
 fn external() -> String {
     format!("{API_ORIGIN}/api/external")
 }
@@ -139,9 +147,7 @@ fn challenges(response: &reqwest::Response) -> Vec<String> {
 
 #[tokio::test]
 async fn a_bound_token_with_a_valid_proof_gets_the_seed_message() {
-    let app = spawn(DpopMode::Allowed, false).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&app, &key);
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
     let proof = key.proof(&external(), &token, json!({}));
     let response = call(&app, "/api/external", "DPoP", &token, &[&proof]).await;
     assert_eq!(response.status(), 200);
@@ -218,9 +224,7 @@ async fn in_required_mode_a_bearer_request_gets_the_dpop_challenge() {
 
 #[tokio::test]
 async fn in_required_mode_a_dpop_request_passes() {
-    let app = spawn(DpopMode::Required, false).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&app, &key);
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Required, false).await;
     let proof = key.proof(&external(), &token, json!({}));
     assert_eq!(
         call(&app, "/api/external", "DPoP", &token, &[&proof])
@@ -232,9 +236,7 @@ async fn in_required_mode_a_dpop_request_passes() {
 
 #[tokio::test]
 async fn in_off_mode_the_dpop_scheme_is_refused_like_any_other_scheme() {
-    let app = spawn(DpopMode::Off, false).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&app, &key);
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Off, false).await;
     let proof = key.proof(&external(), &token, json!({}));
     assert_refusal(
         call(&app, "/api/external", "DPoP", &token, &[&proof]).await,
@@ -266,9 +268,7 @@ async fn a_dpop_request_without_proof_is_refused() {
 
 #[tokio::test]
 async fn two_proof_headers_are_refused() {
-    let app = spawn(DpopMode::Allowed, false).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&app, &key);
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
     let a = key.proof(&external(), &token, json!({}));
     let b = key.proof(&external(), &token, json!({}));
     assert_invalid_proof(
@@ -280,9 +280,7 @@ async fn two_proof_headers_are_refused() {
 
 #[tokio::test]
 async fn htu_is_checked_against_the_api_origin_not_the_host_header() {
-    let app = spawn(DpopMode::Allowed, false).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&app, &key);
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
     // The address the request really went to, as a Host-header-trusting server would see it.
     let by_host = key.proof(&app.url("/api/external"), &token, json!({}));
     assert_invalid_proof(
@@ -294,9 +292,7 @@ async fn htu_is_checked_against_the_api_origin_not_the_host_header() {
 
 #[tokio::test]
 async fn a_proof_for_another_path_is_refused() {
-    let app = spawn(DpopMode::Allowed, false).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&app, &key);
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
     let proof = key.proof(
         &format!("{API_ORIGIN}/api/private-scoped"),
         &token,
@@ -311,9 +307,7 @@ async fn a_proof_for_another_path_is_refused() {
 
 #[tokio::test]
 async fn a_query_string_does_not_change_the_htu() {
-    let app = spawn(DpopMode::Allowed, false).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&app, &key);
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
     let proof = key.proof(&external(), &token, json!({}));
     assert_eq!(
         call(&app, "/api/external?x=1", "DPoP", &token, &[&proof])
@@ -325,9 +319,7 @@ async fn a_query_string_does_not_change_the_htu() {
 
 #[tokio::test]
 async fn a_proof_for_another_method_is_refused() {
-    let app = spawn(DpopMode::Allowed, false).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&app, &key);
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
     let proof = key.proof(&external(), &token, json!({"htm": "POST"}));
     assert_invalid_proof(
         call(&app, "/api/external", "DPoP", &token, &[&proof]).await,
@@ -351,9 +343,7 @@ async fn a_proof_by_another_key_is_refused() {
 
 #[tokio::test]
 async fn a_proof_for_another_token_is_refused() {
-    let app = spawn(DpopMode::Allowed, false).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&app, &key);
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
     let proof = key.proof(&external(), "another.access.token", json!({}));
     assert_invalid_proof(
         call(&app, "/api/external", "DPoP", &token, &[&proof]).await,
@@ -364,9 +354,7 @@ async fn a_proof_for_another_token_is_refused() {
 
 #[tokio::test]
 async fn a_stale_proof_is_refused() {
-    let app = spawn(DpopMode::Allowed, false).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&app, &key);
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
     let proof = key.proof(
         &external(),
         &token,
@@ -381,9 +369,7 @@ async fn a_stale_proof_is_refused() {
 
 #[tokio::test]
 async fn a_replayed_proof_is_refused() {
-    let app = spawn(DpopMode::Allowed, false).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&app, &key);
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
     let proof = key.proof(&external(), &token, json!({}));
     assert_eq!(
         call(&app, "/api/external", "DPoP", &token, &[&proof])
@@ -421,9 +407,7 @@ async fn a_dpop_token_without_the_scope_is_403_with_the_dpop_challenge() {
 
 #[tokio::test]
 async fn with_nonces_on_a_proof_without_nonce_gets_use_dpop_nonce_then_the_retry_passes() {
-    let app = spawn(DpopMode::Allowed, true).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&app, &key);
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, true).await;
     let first = key.proof(&external(), &token, json!({}));
     let response = call(&app, "/api/external", "DPoP", &token, &[&first]).await;
     let nonce = response
@@ -447,9 +431,7 @@ async fn with_nonces_on_a_proof_without_nonce_gets_use_dpop_nonce_then_the_retry
 
 #[tokio::test]
 async fn with_nonces_on_a_forged_nonce_gets_use_dpop_nonce() {
-    let app = spawn(DpopMode::Allowed, true).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&app, &key);
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, true).await;
     let proof = key.proof(&external(), &token, json!({"nonce": b64([0u8; 24])}));
     let response = call(&app, "/api/external", "DPoP", &token, &[&proof]).await;
     assert_eq!(response.status(), 401);
@@ -501,9 +483,7 @@ async fn refusals_expose_dpop_nonce_and_the_challenge_to_scripts() {
 
 #[tokio::test]
 async fn metrics_count_dpop_outcomes_and_nonces() {
-    let app = spawn(DpopMode::Allowed, true).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&app, &key);
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, true).await;
     let first = key.proof(&external(), &token, json!({}));
     let nonce = call(&app, "/api/external", "DPoP", &token, &[&first])
         .await
