@@ -12,7 +12,8 @@
 //! interval.
 //!
 //! Rules:
-//! - Lines appear within [`FLUSH_INTERVAL`] on a quiet server too.
+//! - Lines appear within [`FLUSH_INTERVAL`] on a quiet server too; a server with nothing to log
+//!   wakes nothing (the flusher sleeps until the next line).
 //! - Never blocks a request: if stdout is slow and a thread's buffer holds [`MAX_PENDING`]
 //!   bytes, further lines from it are dropped, and the flusher reports how many once stdout
 //!   takes lines again.
@@ -22,7 +23,7 @@
 
 use std::cell::RefCell;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -57,6 +58,10 @@ struct Shared {
     dropped: AtomicU64,
     stop: Mutex<bool>,
     wake: Condvar,
+    /// Set by the flusher when a round found nothing: it then sleeps until a line arrives
+    /// instead of waking every interval. The first line after that clears it and wakes the
+    /// flusher; under load it stays clear and costs a writer one relaxed load per line.
+    idle: AtomicBool,
 }
 
 impl std::fmt::Debug for LineWriter {
@@ -90,6 +95,7 @@ fn line_writer_every<W: Write + Send + 'static>(
         dropped: AtomicU64::new(0),
         stop: Mutex::new(false),
         wake: Condvar::new(),
+        idle: AtomicBool::new(false),
     });
     let flusher = {
         let shared = shared.clone();
@@ -128,17 +134,28 @@ fn flush_until_stopped(shared: &Shared, mut out: impl Write, interval: Duration)
     loop {
         let stopping = {
             let stop = lock(&shared.stop);
-            let (stop, _) = shared
-                .wake
-                .wait_timeout_while(stop, interval, |stop| !*stop)
-                .unwrap_or_else(PoisonError::into_inner);
+            // Idle: until a writer clears the flag (it notifies under this lock, so the
+            // notification cannot fall between the check and the wait) or the guard stops us.
+            let stop = if shared.idle.load(Ordering::SeqCst) {
+                shared
+                    .wake
+                    .wait_while(stop, |stop| !*stop && shared.idle.load(Ordering::SeqCst))
+                    .unwrap_or_else(PoisonError::into_inner)
+            } else {
+                shared
+                    .wake
+                    .wait_timeout_while(stop, interval, |stop| !*stop)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            };
             *stop
         };
         let buffers = lock(&shared.buffers).clone();
-        let mut wrote = false;
+        let (mut found, mut wrote) = (false, false);
         for buffer in &buffers {
             std::mem::swap(&mut *lock(buffer), &mut spare);
             if !spare.is_empty() {
+                found = true;
                 wrote |= out.write_all(&spare).is_ok();
                 spare.clear();
             }
@@ -155,6 +172,16 @@ fn flush_until_stopped(shared: &Shared, mut out: impl Write, interval: Duration)
         }
         if stopping {
             return;
+        }
+        if !found {
+            // Go idle, then look once more: a line appended after the pass above but before
+            // the flag was set saw the flag clear and woke nobody.
+            shared.idle.store(true, Ordering::SeqCst);
+            if buffers.iter().any(|b| !lock(b).is_empty())
+                || lock(&shared.buffers).len() != buffers.len()
+            {
+                shared.idle.store(false, Ordering::SeqCst);
+            }
         }
     }
 }
@@ -182,6 +209,12 @@ impl LineWriter {
                 self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             }
         });
+        if self.shared.idle.load(Ordering::Relaxed)
+            && self.shared.idle.swap(false, Ordering::SeqCst)
+        {
+            let _stop = lock(&self.shared.stop);
+            self.shared.wake.notify_all();
+        }
     }
 }
 
@@ -265,6 +298,29 @@ mod tests {
         // Bounded wait: many flush intervals, then give up.
         for _ in 0..200 {
             if sink.text() == "alone\n" {
+                return;
+            }
+            std::thread::sleep(FLUSH_INTERVAL);
+        }
+        panic!("the line was not written: {:?}", sink.text());
+    }
+
+    #[test]
+    fn a_line_after_an_idle_spell_wakes_the_flusher() {
+        let sink = Sink::default();
+        let (writer, _guard) = line_writer(sink.clone()).expect("flusher");
+        // After an empty round the flusher sleeps until a line arrives (bounded wait for it).
+        for _ in 0..200 {
+            if writer.shared.idle.load(Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(FLUSH_INTERVAL);
+        }
+        assert!(writer.shared.idle.load(Ordering::SeqCst), "never went idle");
+        std::thread::sleep(FLUSH_INTERVAL * 3);
+        writer.make_writer().write_all(b"late\n").expect("write");
+        for _ in 0..200 {
+            if sink.text() == "late\n" {
                 return;
             }
             std::thread::sleep(FLUSH_INTERVAL);
