@@ -189,13 +189,16 @@ fn flush_until_stopped(shared: &Shared, mut out: impl Write, interval: Duration)
 impl LineWriter {
     fn append(&self, line: &[u8]) {
         BUFFERS.with_borrow_mut(|buffers| {
-            buffers.retain(|(owner, _)| owner.strong_count() > 0);
             let mine = match buffers
                 .iter()
                 .find(|(owner, _)| std::ptr::eq(owner.as_ptr(), Arc::as_ptr(&self.shared)))
             {
                 Some((_, buffer)) => buffer,
                 None => {
+                    // Only here, not per line: forget the buffers of writers that are gone. A
+                    // dead entry cannot be mistaken for a live writer meanwhile: its `Weak`
+                    // keeps the address from being reused.
+                    buffers.retain(|(owner, _)| owner.strong_count() > 0);
                     let buffer = Buffer::default();
                     lock(&self.shared.buffers).push(buffer.clone());
                     buffers.push((Arc::downgrade(&self.shared), buffer));
