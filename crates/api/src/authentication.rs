@@ -426,17 +426,18 @@ async fn check(
             };
             let proofs: Vec<&[u8]> = proofs.iter().map(HeaderValue::as_bytes).collect();
             let uri = format!("{}{}", policy.api_origin, req.uri().path());
-            let verified = policy
-                .proofs
-                .verify(&ProofRequest {
-                    proofs: &proofs,
-                    method: req.method().as_str(),
-                    uri: &uri,
-                    access_token: Some(credentials.token()),
-                    jkt: Some(jkt),
-                })
-                .await
-                .map_err(|e| refuse(e.into()))?;
+            // Boxed: the proof check's state would otherwise make every request's validator
+            // future (allocated per request, Bearer ones included) too big for the allocator's
+            // per-thread cache.
+            let verified = Box::pin(policy.proofs.verify(&ProofRequest {
+                proofs: &proofs,
+                method: req.method().as_str(),
+                uri: &uri,
+                access_token: Some(credentials.token()),
+                jkt: Some(jkt),
+            }))
+            .await
+            .map_err(|e| refuse(e.into()))?;
             Ok((claims, verified.next_nonce))
         }
     }

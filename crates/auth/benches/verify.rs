@@ -6,6 +6,8 @@
 //! - `verify/rs256_signature`: full verification, verified-token cache off (the RSA bound).
 //! - `verify/es256_signature`, `verify/eddsa_signature`: the same with other key types.
 //! - `verify/rs256_token_cache_hit`: the same token again with the cache on.
+//! - `token_key/sha256`, `token_key/ghash`: the verified-token cache's key of an 860-byte
+//!   token, as it was (SHA-256) and as it is (GHASH under a secret key).
 //! - `header_parse_and_key_lookup`: size cap, header, `typ`, key lookup; no signature.
 //! - `dpop_proof_es256`: one DPoP proof check (a fresh ES256 proof each time, made outside the
 //!   measurement): header, key import, signature, claims, thumbprint, replay-store insert.
@@ -161,6 +163,18 @@ fn benches(c: &mut Criterion) {
                 .block_on(cached.verify(black_box(&s.rs256)))
                 .unwrap()
         })
+    });
+    group.finish();
+    let mut group = c.benchmark_group("token_key");
+    // The length of a typical Auth0 RS256 access token; the content does not matter.
+    let token = "e".repeat(860);
+    group.bench_function("sha256", |b| {
+        b.iter(|| {
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, black_box(token.as_bytes()))
+        })
+    });
+    group.bench_function("ghash", |b| {
+        b.iter(|| cached.token_cache_key(black_box(&token)).unwrap())
     });
     group.finish();
     c.bench_function("header_parse_and_key_lookup", |b| {

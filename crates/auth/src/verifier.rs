@@ -29,7 +29,7 @@ use crate::jws::{Compact, PublicKey};
 use crate::keystore::KeyStore;
 use crate::stats::IssuerStats;
 use crate::stats::{Counters, Stats};
-use crate::token_cache::{Entry, TokenCache};
+use crate::token_cache::{Entry, TokenCache, TokenHash};
 use crate::{Algorithm, BuildError, Claims, VerifyError};
 
 /// Verifies access tokens. Cheap to clone; build once at start-up.
@@ -184,25 +184,52 @@ impl Verifier {
         let cached = inner
             .token_cache
             .as_deref()
-            .map(|cache| (cache, TokenCache::hash(token)));
-        if let Some((cache, hash)) = &cached
-            && let Some(entry) = cache.get(hash)
+            .and_then(|cache| Some((cache, cache.hash(token)?)));
+        if let Some((cache, hash)) = cached
+            && let Some(answer) = self.answer_from_cache(cache, &hash)
         {
-            if self.key_still_trusted(&entry) {
-                return match entry.validity.check(now_secs(), inner.leeway_secs) {
-                    Ok(()) => {
-                        Counters::bump(&inner.counters.token_cache_hits);
-                        Ok(entry.claims.clone())
-                    }
-                    Err(e) => {
-                        cache.remove(hash);
-                        Err(e)
-                    }
-                };
-            }
+            return answer;
+        }
+        // Boxed so that the future of a hit stays small: the whole verification (key fetch
+        // included) is a few kilobytes of state that every caller's future would otherwise
+        // carry and allocate on every request, hit or not.
+        Box::pin(self.verify_fully(token, cached)).await
+    }
+
+    /// The answer for a cached token: `None` if it is not cached or its key is no longer
+    /// trusted (then it must be verified from scratch).
+    fn answer_from_cache(
+        &self,
+        cache: &TokenCache,
+        hash: &TokenHash,
+    ) -> Option<Result<Arc<Claims>, VerifyError>> {
+        let entry = cache.get(hash)?;
+        if !self.key_still_trusted(&entry) {
             // Its key left the set (or the set is unusable): verify from scratch.
             cache.remove(hash);
+            return None;
         }
+        Some(
+            match entry.validity.check(now_secs(), self.inner.leeway_secs) {
+                Ok(()) => {
+                    Counters::bump(&self.inner.counters.token_cache_hits);
+                    Ok(entry.claims.clone())
+                }
+                Err(e) => {
+                    cache.remove(hash);
+                    Err(e)
+                }
+            },
+        )
+    }
+
+    /// Verifies a token that the cache could not answer, and caches it under `cached`'s key.
+    async fn verify_fully(
+        &self,
+        token: &str,
+        cached: Option<(&TokenCache, TokenHash)>,
+    ) -> Result<Arc<Claims>, VerifyError> {
+        let inner = &*self.inner;
         let checked = self.header_and_key(token).await?;
         let (compact, key) = (&checked.compact, &checked.key);
         compact.verify_signature(key)?;
@@ -266,6 +293,13 @@ impl Verifier {
     /// Bytes held by the verified-token cache, as counted against `token_cache_bytes`.
     pub fn token_cache_bytes(&self) -> u64 {
         self.inner.token_cache.as_ref().map_or(0, |c| c.bytes())
+    }
+
+    /// The verified-token cache's key for `token` (`None` with the cache off). For the
+    /// benchmark of the key's cost; a key says nothing about the token's validity.
+    #[doc(hidden)]
+    pub fn token_cache_key(&self, token: &str) -> Option<[u8; 16]> {
+        self.inner.token_cache.as_ref()?.hash(token)
     }
 
     /// Checks everything a verification checks before the signature (size, header, `typ`,
