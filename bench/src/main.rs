@@ -160,13 +160,22 @@ async fn run(options: &Options) -> Result<(), BenchError> {
     };
     let mut records = Vec::new();
     for scenario in Scenario::ALL {
-        for target in &targets {
-            if scenarios(options, target.kind).any(|s| s == scenario) {
+        let measured: Vec<&Target> = targets
+            .iter()
+            .filter(|t| scenarios(options, t.kind).any(|s| s == scenario))
+            .collect();
+        let mut rounds: Vec<Vec<RunRecord>> = measured.iter().map(|_| Vec::new()).collect();
+        for round in 0..options.rounds {
+            for (target, done) in measured.iter().zip(&mut rounds) {
+                if round > 0 && !repeated(target.kind, scenario) {
+                    continue;
+                }
                 let record = bench.measure(target, scenario).await?;
-                progress(&record);
-                records.push(record);
+                progress(&record, round + 1);
+                done.push(record);
             }
         }
+        records.extend(rounds.into_iter().filter_map(report::median_round));
     }
     drop(targets);
     drop(issuer);
@@ -205,6 +214,13 @@ fn prepare(options: &Options, layout: &Layout) -> Result<Tools, BenchError> {
         setup::build_release(&layout.root, &packages)?;
     }
     Ok(Tools { wrk, node })
+}
+
+/// Whether `kind` is measured in every round of `scenario`: the calibration server and ours,
+/// in the scenarios compared with the ceiling (see `report::median_round`).
+fn repeated(kind: ServerKind, scenario: Scenario) -> bool {
+    matches!(kind, ServerKind::Calibration | ServerKind::Ours)
+        && scenario.applies_to(ServerKind::Calibration)
 }
 
 /// The scenarios `kind` runs in this run.
@@ -294,9 +310,9 @@ async fn start_target(
 }
 
 /// One line per measurement as it finishes, so a long run shows it is moving.
-fn progress(r: &RunRecord) {
+fn progress(r: &RunRecord, round: u32) {
     eprintln!(
-        "bench: {:<15} {:<20} {:>9.0} req/s  p99 {:>7.2} ms  non-2xx {}  errors {}  peak RSS {:.1} MiB  log lines/request {:.2}{}",
+        "bench: {:<15} {:<20} round {round}  {:>9.0} req/s  p99 {:>7.2} ms  non-2xx {}  errors {}  peak RSS {:.1} MiB  log lines/request {:.2}{}",
         r.server.label(),
         r.scenario.label(),
         r.requests_per_sec,

@@ -312,6 +312,8 @@ impl Observed {
             token_cache_hit_ratio,
             log_lines_per_request: log_lines as f64
                 / (warmup_requests + summary.requests).max(1) as f64,
+            rounds: Vec::new(),
+            failed_rounds: 0,
             wrk: summary,
         }
     }

@@ -51,6 +51,12 @@ pub struct Options {
     #[arg(long, env = "BENCH_DURATION", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub measure_secs: u64,
 
+    /// Rounds of each scenario against the calibration server and ours, measured in
+    /// alternation; each row is the round with the median requests/s. The Express peers and
+    /// the DPoP scenario (no ceiling to compare with) are measured once.
+    #[arg(long, env = "BENCH_ROUNDS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub rounds: u32,
+
     /// Open connections held by wrk.
     #[arg(long, env = "BENCH_CONNECTIONS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub connections: u32,
@@ -129,6 +135,7 @@ mod tests {
         let o = Options::try_parse_from(["bench"]).expect("defaults parse");
         assert_eq!(o.warmup_secs, 5);
         assert_eq!(o.measure_secs, 15);
+        assert_eq!(o.rounds, 3);
         assert_eq!(o.connections, 64);
         assert_eq!(o.threads, 2);
         assert_eq!(o.pool_size, 10_000);

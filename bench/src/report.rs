@@ -59,8 +59,47 @@ pub struct RunRecord {
     pub log_lines_per_request: f64,
     /// Share of verifications answered by our verified-token cache (from `/metrics`; ours only).
     pub token_cache_hit_ratio: Option<f64>,
+    /// Every round of this server and scenario in the order measured, as requests/s and p99
+    /// latency (ms); the row is the round with the median requests/s ([`median_round`]).
+    pub rounds: Vec<Round>,
+    /// How many of those rounds saw a failure ([`RunRecord::has_failures`]): one failed round
+    /// fails the row, whichever round it shows.
+    pub failed_rounds: usize,
     /// wrk's raw figures.
     pub wrk: WrkSummary,
+}
+
+/// One round's headline figures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Round {
+    /// Throughput.
+    pub requests_per_sec: f64,
+    /// 99th percentile latency, ms.
+    pub latency_p99_ms: f64,
+}
+
+/// The record of the round with the median requests/s (with an even count, the slower of the
+/// two middle ones), carrying every round's figures and failures. `None` for no rounds.
+///
+/// Why rounds: on a shared 2-core machine the throughput of one 15-second run moves by 10 %
+/// or more from run to run, as much as the ratios the targets are about. Measuring the
+/// calibration server and ours in alternation several times and keeping the median round
+/// puts both under the same conditions and keeps one outlier from deciding a ratio.
+pub fn median_round(mut rounds: Vec<RunRecord>) -> Option<RunRecord> {
+    let all: Vec<Round> = rounds
+        .iter()
+        .map(|r| Round {
+            requests_per_sec: r.requests_per_sec,
+            latency_p99_ms: r.latency_p99_ms,
+        })
+        .collect();
+    let failed = rounds.iter().filter(|r| r.has_failures()).count();
+    rounds.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
+    let middle = rounds.len().checked_sub(1)? / 2;
+    let mut median = rounds.swap_remove(middle);
+    median.rounds = all;
+    median.failed_rounds = failed;
+    Some(median)
 }
 
 impl RunRecord {
@@ -69,14 +108,14 @@ impl RunRecord {
         self.other_cpu_cores.is_some_and(|c| c > DISTURBED_CORES)
     }
 
-    /// Whether a scenario that expects success saw any failure.
+    /// Whether a scenario that expects success saw any failure, in this round or another.
     pub fn has_failures(&self) -> bool {
         let bad_status = if self.expected_status < 400 {
             self.non_2xx
         } else {
             self.wrk.requests.saturating_sub(self.non_2xx)
         };
-        bad_status > 0 || self.socket_errors > 0
+        bad_status > 0 || self.socket_errors > 0 || self.failed_rounds > 0
     }
 }
 
@@ -284,6 +323,29 @@ pub fn render(records: &[RunRecord], ratios: &[Ratio], targets: &[TargetCheck]) 
             "(disturbed: other processes used more than {DISTURBED_CORES} of a core during that measurement; rerun on a quiet machine)"
         );
     }
+    if records.iter().any(|r| r.rounds.len() > 1) {
+        let _ = writeln!(
+            s,
+            "\nrounds, in the order measured (req/s, p99 ms); each row above is the median round:"
+        );
+        for r in by_server(records)
+            .into_iter()
+            .filter(|r| r.rounds.len() > 1)
+        {
+            let rounds: Vec<String> = r
+                .rounds
+                .iter()
+                .map(|x| format!("{:>7.0} {:>6.2}", x.requests_per_sec, x.latency_p99_ms))
+                .collect();
+            let _ = writeln!(
+                s,
+                "  {:<15} {:<18} {}",
+                r.server.label(),
+                r.scenario.label(),
+                rounds.join("  |")
+            );
+        }
+    }
     if !ratios.is_empty() {
         let _ = writeln!(s, "\nratios of requests/s:");
         for r in ratios {
@@ -350,6 +412,8 @@ mod tests {
             log_bytes: 10,
             log_lines_per_request: 1.0,
             token_cache_hit_ratio: None,
+            rounds: Vec::new(),
+            failed_rounds: 0,
             wrk: WrkSummary {
                 requests: 1000,
                 duration_us: 1_000_000,
@@ -384,6 +448,45 @@ mod tests {
             record(ExpressSeed, DistinctTokens, 1_000.0),
             record(ExpressSeed, BadSignature, 800.0),
         ]
+    }
+
+    fn rounds_of(rps: &[f64]) -> Vec<RunRecord> {
+        rps.iter()
+            .map(|&r| record(ServerKind::Ours, Scenario::OneToken, r))
+            .collect()
+    }
+
+    #[test]
+    fn the_row_of_three_rounds_is_the_median_one() {
+        let row = median_round(rounds_of(&[90.0, 120.0, 100.0])).expect("a row");
+        assert_eq!(row.requests_per_sec, 100.0);
+    }
+
+    #[test]
+    fn the_row_of_two_rounds_is_the_slower_one() {
+        let row = median_round(rounds_of(&[120.0, 100.0])).expect("a row");
+        assert_eq!(row.requests_per_sec, 100.0);
+    }
+
+    #[test]
+    fn the_row_keeps_every_round_in_the_order_measured() {
+        let row = median_round(rounds_of(&[90.0, 120.0, 100.0])).expect("a row");
+        let rps: Vec<f64> = row.rounds.iter().map(|r| r.requests_per_sec).collect();
+        assert_eq!(rps, [90.0, 120.0, 100.0]);
+    }
+
+    #[test]
+    fn a_failure_in_a_round_not_shown_still_fails_the_row() {
+        let mut rounds = rounds_of(&[90.0, 120.0, 100.0]);
+        rounds[1].socket_errors = 1;
+        let row = median_round(rounds).expect("a row");
+        assert_eq!(row.socket_errors, 0);
+        assert!(row.has_failures());
+    }
+
+    #[test]
+    fn no_rounds_make_no_row() {
+        assert!(median_round(Vec::new()).is_none());
     }
 
     #[test]
