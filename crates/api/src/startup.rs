@@ -1,7 +1,8 @@
 //! Building and running the server: settings, middleware order, routes.
 //!
-//! Middleware, outermost first: CORS (so that every answer, 401/403/503 included, carries the
-//! CORS headers, and preflights are answered before anything else runs), then the request log
+//! Middleware, outermost first: CORS (`crate::cors`: so that every answer to a CORS request,
+//! 401/403/503 included, carries the CORS headers, and preflights are answered before anything
+//! else runs), then the request log
 //! and counters (`crate::telemetry`), then the router. Only the two protected resources are
 //! wrapped in the token authentication middleware (Bearer and DPoP, `crate::authentication`).
 //! Their answers also carry `Cache-Control: no-store` (they belong to one token holder).
@@ -13,14 +14,13 @@
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 
-use actix_cors::Cors;
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::http::{Method, header};
+use actix_web::http::header;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, Resource, web};
 
-use crate::authentication::{DPOP, DpopMode, DpopPolicy, protected_response, token_auth};
-use crate::error::DPOP_NONCE;
+use crate::authentication::{DpopMode, DpopPolicy, protected_response, token_auth};
+use crate::cors::cors;
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::telemetry::log_request;
@@ -311,22 +311,6 @@ async fn shutdown_requested() {
 /// allocating (`HttpRequest::match_name`).
 fn named(path: &'static str) -> Resource {
     web::resource(path).name(path)
-}
-
-/// CORS for the SPA: only `appOrigin`, credentials in the Authorization header and the DPoP
-/// proof in `DPoP`, the challenge and the server nonce readable by scripts (the SDK's nonce
-/// retry needs `DPoP-Nonce`).
-fn cors(app_origin: &str) -> Cors {
-    Cors::default()
-        .allowed_origin(app_origin)
-        .allowed_methods([Method::GET])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, DPOP])
-        .expose_headers([
-            header::WWW_AUTHENTICATE,
-            header::RETRY_AFTER,
-            header::HeaderName::from_static(DPOP_NONCE),
-        ])
-        .max_age(600)
 }
 
 async fn not_found() -> HttpResponse {

@@ -1,4 +1,5 @@
-//! CORS: only `appOrigin`, Authorization allowed, WWW-Authenticate exposed, on errors too.
+//! CORS: only `appOrigin`, Authorization allowed, WWW-Authenticate exposed, on errors too;
+//! answers to requests without `Origin` carry no CORS header but `Vary: Origin`.
 
 use crate::helpers::{APP_ORIGIN, spawn_app};
 
@@ -122,4 +123,79 @@ async fn preflight_from_other_origin_is_refused() {
         .expect("request");
     assert_eq!(response.status(), 400);
     assert_eq!(header(&response, "access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn answer_without_origin_carries_no_cors_headers() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/public"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let cors: Vec<&str> = response
+        .headers()
+        .keys()
+        .map(|name| name.as_str())
+        .filter(|name| name.starts_with("access-control-"))
+        .collect();
+    assert_eq!(cors, Vec::<&str>::new());
+}
+
+#[tokio::test]
+async fn answer_without_origin_varies_on_origin() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/public"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(header(&response, "vary"), Some("Origin"));
+}
+
+#[tokio::test]
+async fn refusal_without_origin_varies_on_origin() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/external"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 401);
+    assert_eq!(header(&response, "vary"), Some("Origin"));
+    assert_eq!(header(&response, "access-control-expose-headers"), None);
+}
+
+#[tokio::test]
+async fn answer_to_the_app_origin_varies_on_origin_and_the_preflight_headers() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/public"))
+        .header("Origin", APP_ORIGIN)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        header(&response, "vary"),
+        Some("Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
+    );
+}
+
+#[tokio::test]
+async fn preflight_without_origin_is_still_answered_by_the_cors_layer() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/external"))
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .expect("request");
+    // actix-cors refuses a preflight that names no origin; the router would have said 404.
+    assert_eq!(response.status(), 400);
 }
