@@ -7,6 +7,12 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
     response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// `GET path` without an `Origin` header, as curl or a backend sends it.
+async fn get_without_origin(path: &str) -> reqwest::Response {
+    let app = spawn_app().await;
+    app.client.get(app.url(path)).send().await.expect("request")
+}
+
 #[tokio::test]
 async fn allowed_origin_gets_allow_origin_on_success() {
     let app = spawn_app().await;
@@ -127,13 +133,7 @@ async fn preflight_from_other_origin_is_refused() {
 
 #[tokio::test]
 async fn answer_without_origin_carries_no_cors_headers() {
-    let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/api/public"))
-        .send()
-        .await
-        .expect("request");
+    let response = get_without_origin("/api/public").await;
     assert_eq!(response.status(), 200);
     let cors: Vec<&str> = response
         .headers()
@@ -146,25 +146,13 @@ async fn answer_without_origin_carries_no_cors_headers() {
 
 #[tokio::test]
 async fn answer_without_origin_varies_on_origin() {
-    let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/api/public"))
-        .send()
-        .await
-        .expect("request");
+    let response = get_without_origin("/api/public").await;
     assert_eq!(header(&response, "vary"), Some("Origin"));
 }
 
 #[tokio::test]
 async fn refusal_without_origin_varies_on_origin() {
-    let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/api/external"))
-        .send()
-        .await
-        .expect("request");
+    let response = get_without_origin("/api/external").await;
     assert_eq!(response.status(), 401);
     assert_eq!(header(&response, "vary"), Some("Origin"));
     assert_eq!(header(&response, "access-control-expose-headers"), None);
