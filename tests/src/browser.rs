@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::error::NewSessionError;
 use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
 use hyper_util::client::legacy::connect::HttpConnector;
 use nix::sys::signal::{Signal, killpg};
@@ -140,8 +141,25 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Starts chromedriver and a fresh headless Chromium.
+    /// Starts chromedriver and a fresh headless Chromium. A session request that never got an
+    /// answer (the connection failed or dropped: chromedriver died, or the port it was given
+    /// went to another process between our probe and its bind) is retried with a fresh
+    /// chromedriver, up to three times; a refusal from chromedriver is not.
     pub async fn open() -> Step<Self> {
+        let mut attempt = 1;
+        loop {
+            match Self::open_once().await {
+                Err(BrowserError::Session(
+                    NewSessionError::Failed(_)
+                    | NewSessionError::FailedC(_)
+                    | NewSessionError::Lost(_),
+                )) if attempt < 3 => attempt += 1,
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn open_once() -> Step<Self> {
         let driver = Driver::start()?;
         let profile = tempfile::Builder::new()
             .prefix("e2e-chromium-")
