@@ -26,11 +26,11 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 
-/// A boxed future on one thread, the type actix-cors's middleware answers with.
-type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
-
 use crate::authentication::DPOP;
 use crate::error::DPOP_NONCE;
+
+/// A boxed future on one thread, the type actix-cors's middleware answers with.
+type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 /// The API's CORS policy for `app_origin`, applied to the requests that carry `Origin`.
 pub fn cors(app_origin: &str) -> OriginCors {
