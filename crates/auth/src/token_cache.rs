@@ -54,7 +54,7 @@ pub(crate) type TokenHash = [u8; 16];
 ///
 /// Why not SHA-256 (what the cache used before): a hit costs little else, and hashing a
 /// 860-byte token took 710 ns with SHA-256 against 175 ns for GHASH (carry-less multiply
-/// instructions; `cargo bench -p auth --bench verify`, "token_key" group). Why this is as safe
+/// instructions; `cargo bench -p auth --features micro-bench -- token_key`). Why this is as safe
 /// for the job: the key only has to make it infeasible for a client to send a token that
 /// collides with a different, verified token in the cache (it would be answered with that
 /// token's claims). GHASH is a universal hash: for two different inputs of at most `L` 16-byte
