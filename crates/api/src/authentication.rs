@@ -644,9 +644,9 @@ mod tests {
     }
 
     #[test]
-    fn non_b64token_bytes_are_invalid_token() {
+    fn invalid_utf8_is_invalid_token() {
         assert_eq!(
-            parse(&[b"Bearer a\"b"]),
+            parse(&[b"Bearer a\xffb"]),
             Err(ApiError::InvalidToken("malformed token".into()))
         );
     }
@@ -660,7 +660,11 @@ mod tests {
             Err(ParseError::MissingScheme)
         ));
         assert!(matches!(
-            Dpop::parse(&HeaderValue::from_static("DPoP a b")),
+            Dpop::parse(&HeaderValue::from_static("DPoP ")),
+            Err(ParseError::Invalid)
+        ));
+        assert!(matches!(
+            Dpop::parse(&HeaderValue::from_bytes(b"DPoP a\xffb").expect("obs-text")),
             Err(ParseError::Invalid)
         ));
     }

@@ -230,6 +230,10 @@ impl Verifier {
         cached: Option<(&TokenCache, TokenHash)>,
     ) -> Result<Arc<Claims>, VerifyError> {
         let inner = &*self.inner;
+        // Here rather than in the header parser: a cache hit is a token that passed this once.
+        if !crate::authorization::is_b64token(token.as_bytes()) {
+            return Err(VerifyError::Malformed("characters outside b64token"));
+        }
         let checked = self.header_and_key(token).await?;
         let (compact, key) = (&checked.compact, &checked.key);
         compact.verify_signature(key)?;

@@ -265,7 +265,7 @@ async fn not_a_jwt_is_401_invalid_token() {
 
 #[tokio::test]
 async fn characters_outside_b64token_are_401_malformed_token() {
-    assert_invalid_token("abc\"def", "malformed token").await;
+    assert_invalid_token("abc\"def", "malformed token: characters outside b64token").await;
 }
 
 #[tokio::test]

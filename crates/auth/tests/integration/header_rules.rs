@@ -180,3 +180,15 @@ async fn header_that_is_a_json_array_is_malformed() {
         VerifyError::Malformed("header")
     );
 }
+
+#[tokio::test]
+async fn characters_outside_b64token_are_malformed_before_any_parsing() {
+    let (issuer, key, v) = one_rsa_key().await;
+    let token = key.sign(&issuer.claims());
+    let (head, rest) = token.split_at(10);
+    let spaced = format!("{head} {rest}");
+    assert_eq!(
+        v.verify(&spaced).await.unwrap_err(),
+        VerifyError::Malformed("characters outside b64token")
+    );
+}

@@ -7,7 +7,9 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use auth::authorization::{AuthScheme, AuthorizationError, Credentials, parse_authorization};
+use auth::authorization::{
+    AuthScheme, AuthorizationError, Credentials, is_b64token, parse_authorization,
+};
 use jsonwebtoken::{Algorithm, Validation};
 
 use super::dpop::verify_proof;
@@ -36,7 +38,7 @@ fn credentials(req: &HttpRequest) -> Result<Credentials<'_>, OAuthError> {
         .headers()
         .get_all(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
-    parse_authorization(values).map_err(|err| match err {
+    let credentials = parse_authorization(values).map_err(|err| match err {
         AuthorizationError::Repeated => {
             OAuthError::invalid_request("more than one Authorization header")
         }
@@ -49,7 +51,11 @@ fn credentials(req: &HttpRequest) -> Result<Credentials<'_>, OAuthError> {
             ErrorCode::InvalidRequest,
             "a Bearer or DPoP access token is required",
         ),
-    })
+    })?;
+    if !is_b64token(credentials.token.as_bytes()) {
+        return Err(OAuthError::invalid_token("malformed token"));
+    }
+    Ok(credentials)
 }
 
 pub(crate) async fn userinfo(

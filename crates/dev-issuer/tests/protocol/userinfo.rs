@@ -72,3 +72,21 @@ async fn userinfo_with_a_tampered_token_is_invalid_token() {
         .expect("request");
     assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
 }
+
+#[tokio::test]
+async fn userinfo_with_characters_outside_b64token_is_malformed_token() {
+    let app = spawn_app().await;
+    let token = alice_access_token(&app).await;
+    let (head, rest) = token.split_at(10);
+    let response = app
+        .browser
+        .get(format!("{}/userinfo", app.base))
+        .header(header::AUTHORIZATION, format!("Bearer {head}\"{rest}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_token");
+    assert_eq!(body["error_description"], "malformed token");
+}
