@@ -18,6 +18,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll, ready};
 
 use actix_cors::{Cors, CorsMiddleware};
 use actix_web::Error;
@@ -25,6 +26,8 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
+
+use pin_project_lite::pin_project;
 
 use crate::authentication::DPOP;
 use crate::error::DPOP_NONCE;
@@ -99,28 +102,68 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = LocalBoxFuture<Result<Self::Response, Error>>;
+    type Future = OriginCorsAnswer<S::Future, B>;
 
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         if req.method() == Method::OPTIONS || req.headers().contains_key(header::ORIGIN) {
-            return self.cors.call(req);
+            return OriginCorsAnswer::Cors {
+                answer: self.cors.call(req),
+            };
         }
-        let answer = self.service.call(req);
-        Box::pin(async move {
-            match answer.await {
-                Ok(mut response) => {
+        OriginCorsAnswer::Direct {
+            answer: self.service.call(req),
+        }
+    }
+}
+
+pin_project! {
+    /// The answer of [`OriginCorsMiddleware`]: actix-cors's, or the inner service's with
+    /// `Vary: Origin` (in place, not boxed: that is every request without `Origin`).
+    #[project = OriginCorsAnswerProjection]
+    pub enum OriginCorsAnswer<F, B> {
+        /// A CORS request, answered through actix-cors.
+        Cors { answer: LocalBoxFuture<Result<ServiceResponse<EitherBody<B>>, Error>> },
+        /// Any other request, answered by the inner service.
+        Direct {
+            #[pin]
+            answer: F,
+        },
+    }
+}
+
+impl<F, B> std::fmt::Debug for OriginCorsAnswer<F, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Cors { .. } => "OriginCorsAnswer::Cors",
+            Self::Direct { .. } => "OriginCorsAnswer::Direct",
+        })
+    }
+}
+
+impl<F, B> Future for OriginCorsAnswer<F, B>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let answer = match self.project() {
+            OriginCorsAnswerProjection::Cors { answer } => return answer.as_mut().poll(cx),
+            OriginCorsAnswerProjection::Direct { answer } => ready!(answer.poll(cx)),
+        };
+        Poll::Ready(match answer {
+            Ok(mut response) => {
+                vary_on_origin(response.headers_mut());
+                Ok(response.map_into_left_body())
+            }
+            Err(mut err) => {
+                err.add_response_mapper(|mut response| {
                     vary_on_origin(response.headers_mut());
-                    Ok(response.map_into_left_body())
-                }
-                Err(mut err) => {
-                    err.add_response_mapper(|mut response| {
-                        vary_on_origin(response.headers_mut());
-                        response
-                    });
-                    Err(err)
-                }
+                    response
+                });
+                Err(err)
             }
         })
     }

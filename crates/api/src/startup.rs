@@ -4,8 +4,9 @@
 //! 401/403/503 included, carries the CORS headers, and preflights are answered before anything
 //! else runs), then the request log
 //! and counters (`crate::telemetry`), then the router. Only the two protected resources are
-//! wrapped in the token authentication middleware (Bearer and DPoP, `crate::authentication`).
-//! Their answers also carry `Cache-Control: no-store` (they belong to one token holder).
+//! wrapped in the token authentication middleware (Bearer and DPoP, `crate::authentication`),
+//! and inside it in `ProtectedResponse`: their answers also carry `Cache-Control: no-store`
+//! (they belong to one token holder) and, when due, the next DPoP nonce.
 //!
 //! `/metrics` has a listener of its own (`Settings::metrics_listen`, loopback by default): it
 //! tells verification outcomes, key-set age and readiness, which is for the operator, not for
@@ -16,14 +17,13 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
-use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, Resource, web};
 
-use crate::authentication::{DpopMode, DpopPolicy, protected_response, token_auth};
+use crate::authentication::{DpopMode, DpopPolicy, ProtectedResponse, token_auth};
 use crate::cors::cors;
 use crate::metrics::Metrics;
 use crate::routes;
-use crate::telemetry::log_request;
+use crate::telemetry::RequestLog;
 
 /// Everything the API needs to start.
 #[derive(Debug, Clone)]
@@ -179,19 +179,19 @@ impl Application {
                 .app_data(verifier.clone())
                 .app_data(dpop.clone())
                 .app_data(metrics.clone())
-                .wrap(from_fn(log_request))
+                .wrap(RequestLog)
                 .wrap(cors(&app_origin))
                 .service(named("/api/public").route(web::get().to(routes::public)))
                 .service(
                     named("/api/external")
+                        .wrap(ProtectedResponse)
                         .wrap(token_auth())
-                        .wrap(from_fn(protected_response))
                         .route(web::get().to(routes::external)),
                 )
                 .service(
                     named("/api/private-scoped")
+                        .wrap(ProtectedResponse)
                         .wrap(token_auth())
-                        .wrap(from_fn(protected_response))
                         .route(web::get().to(routes::private_scoped)),
                 )
                 .service(named("/healthz").route(web::get().to(routes::healthz)))
