@@ -3,13 +3,12 @@
 //! Hand-written because what we expose is tiny (one request counter table plus the verifier's
 //! own [`auth::Stats`]) and a metrics framework would add a registry, locks or hashing to every
 //! request. Recording a response is one relaxed atomic increment in a fixed table indexed by
-//! route and status code; the route label is the matched route pattern, never the raw path, so
-//! the label set stays bounded whatever clients send.
-
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+//! route and status code, the worker thread's own table; the route label is the matched route
+//! pattern, never the raw path, so the label set stays bounded whatever clients send.
 
 use actix_web::http::StatusCode;
+use auth::counters::PerThreadCounters;
+use std::fmt::Write as _;
 
 /// The routes with their own label; everything else is counted as `other`. `/metrics` is not
 /// among them: it is served on its own listener, and the public port answers it 404 (`other`).
@@ -26,18 +25,16 @@ const OTHER_ROUTE: usize = ROUTES.len();
 const FIRST_STATUS: usize = 100;
 const STATUS_CODES: usize = 500; // 100..=599
 
-/// Request counters by route and status.
+/// Request counters by route and status, a table per worker thread (`auth::counters`).
 #[derive(Debug)]
 pub struct Metrics {
-    requests: Box<[AtomicU64]>,
+    requests: PerThreadCounters,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         Self {
-            requests: (0..ROUTE_LABELS * STATUS_CODES)
-                .map(|_| AtomicU64::new(0))
-                .collect(),
+            requests: PerThreadCounters::new(ROUTE_LABELS * STATUS_CODES),
         }
     }
 }
@@ -51,9 +48,7 @@ impl Metrics {
         let status = usize::from(status.as_u16())
             .saturating_sub(FIRST_STATUS)
             .min(STATUS_CODES - 1);
-        if let Some(counter) = self.requests.get(route * STATUS_CODES + status) {
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
+        self.requests.bump(route * STATUS_CODES + status);
     }
 
     /// The exposition text: our request counters followed by the verifier's statistics.
@@ -64,8 +59,7 @@ impl Metrics {
             "# HELP api_http_requests_total HTTP responses by route pattern and status code.\n",
         );
         out.push_str("# TYPE api_http_requests_total counter\n");
-        for (index, counter) in self.requests.iter().enumerate() {
-            let count = counter.load(Ordering::Relaxed);
+        for (index, count) in self.requests.totals().into_iter().enumerate() {
             if count == 0 {
                 continue;
             }

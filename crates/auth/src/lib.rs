@@ -23,6 +23,7 @@
 pub mod authorization;
 mod claims;
 mod config;
+pub mod counters;
 pub mod dpop;
 mod error;
 mod fetch;

@@ -1,11 +1,13 @@
 //! Lock-free counters behind [`Stats`], the snapshot the API renders on `/metrics`.
 //!
 //! Relaxed atomics: these are monotonic counters read for monitoring, nothing synchronises on
-//! them, so the cheapest ordering is the right one on the hot path.
+//! them, so the cheapest ordering is the right one on the hot path. The ones bumped on every
+//! verification are kept per thread (`crate::counters`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::counters::PerThreadCounters;
 use crate::error::OUTCOME_LABELS;
 
 /// Counters for `/metrics`.
@@ -56,12 +58,26 @@ impl Stats {
 }
 
 /// The live counters shared by the verifier and the key store.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Counters {
     pub fetches: AtomicU64,
     pub fetch_failures: AtomicU64,
-    pub token_cache_hits: AtomicU64,
-    outcomes: [AtomicU64; OUTCOME_LABELS.len()],
+    /// Bumped on every verification: the outcomes by [`OUTCOME_LABELS`] index, then the
+    /// token-cache hits at [`TOKEN_CACHE_HITS`].
+    per_request: PerThreadCounters,
+}
+
+/// Where the token-cache hit count sits among the per-request counters.
+const TOKEN_CACHE_HITS: usize = OUTCOME_LABELS.len();
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            fetches: AtomicU64::new(0),
+            fetch_failures: AtomicU64::new(0),
+            per_request: PerThreadCounters::new(OUTCOME_LABELS.len() + 1),
+        }
+    }
 }
 
 impl Counters {
@@ -70,23 +86,24 @@ impl Counters {
     }
 
     pub fn record_outcome(&self, index: usize) {
-        if let Some(c) = self.outcomes.get(index) {
-            c.fetch_add(1, Ordering::Relaxed);
+        if index < OUTCOME_LABELS.len() {
+            self.per_request.bump(index);
         }
     }
 
+    pub fn record_token_cache_hit(&self) {
+        self.per_request.bump(TOKEN_CACHE_HITS);
+    }
+
     pub fn snapshot(&self) -> Stats {
+        let totals = self.per_request.totals();
         Stats {
             jwks_fetches: self.fetches.load(Ordering::Relaxed),
             jwks_fetch_failures: self.fetch_failures.load(Ordering::Relaxed),
-            verifications: OUTCOME_LABELS
-                .iter()
-                .zip(&self.outcomes)
-                .map(|(l, c)| (*l, c.load(Ordering::Relaxed)))
-                .collect(),
+            verifications: OUTCOME_LABELS.iter().copied().zip(totals.clone()).collect(),
             key_set_age: None,
             keys_loaded: 0,
-            token_cache_hits: self.token_cache_hits.load(Ordering::Relaxed),
+            token_cache_hits: totals.get(TOKEN_CACHE_HITS).copied().unwrap_or(0),
             issuers: Vec::new(),
         }
     }

@@ -212,7 +212,7 @@ impl Verifier {
         Some(
             match entry.validity.check(now_secs(), self.inner.leeway_secs) {
                 Ok(()) => {
-                    Counters::bump(&self.inner.counters.token_cache_hits);
+                    self.inner.counters.record_token_cache_hit();
                     Ok(entry.claims.clone())
                 }
                 Err(e) => {
