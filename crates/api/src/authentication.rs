@@ -326,34 +326,120 @@ impl FromRequest for AccessCredentials {
 /// The verifier and the DPoP policy come from app data (registered by `startup`); if either is
 /// missing the request is refused as temporarily unavailable rather than let through.
 pub fn token_auth() -> HttpAuthentication<AccessCredentials, Validator> {
-    HttpAuthentication::with_fn(boxed_validate as Validator)
+    HttpAuthentication::with_fn(validator as Validator)
 }
 
-/// The validator's future; boxed so that [`token_auth`] has a nameable type.
-pub type ValidatorFuture =
-    Pin<Box<dyn Future<Output = Result<ServiceRequest, (actix_web::Error, ServiceRequest)>>>>;
+/// What the validator answers with.
+type Validated = Result<ServiceRequest, (actix_web::Error, ServiceRequest)>;
+
+/// The validator's future: ready at once when the verifier's cache answers a Bearer token
+/// (most requests: no allocation, no state machine), otherwise the whole check, boxed so that
+/// [`token_auth`] has a nameable type.
+pub enum ValidatorFuture {
+    /// Answered without waiting; `None` once taken.
+    Ready(Option<Validated>),
+    /// The whole check.
+    Pending(Pin<Box<dyn Future<Output = Validated>>>),
+}
+
+impl fmt::Debug for ValidatorFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Ready(_) => "ValidatorFuture::Ready",
+            Self::Pending(_) => "ValidatorFuture::Pending",
+        })
+    }
+}
+
+impl Future for ValidatorFuture {
+    type Output = Validated;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Validated> {
+        match self.get_mut() {
+            // Polled again after its answer (a contract breach): stay pending, never panic.
+            Self::Ready(answer) => answer.take().map_or(Poll::Pending, Poll::Ready),
+            Self::Pending(check) => check.as_mut().poll(cx),
+        }
+    }
+}
 
 /// The validator [`token_auth`] runs.
 pub type Validator = fn(ServiceRequest, AccessCredentials) -> ValidatorFuture;
 
-fn boxed_validate(req: ServiceRequest, credentials: AccessCredentials) -> ValidatorFuture {
-    Box::pin(validate(req, credentials))
+fn validator(req: ServiceRequest, credentials: AccessCredentials) -> ValidatorFuture {
+    match check_now(&req, &credentials) {
+        Some(Ok(claims)) => {
+            let claims = Claims {
+                claims,
+                scheme: AuthScheme::Bearer,
+                challenges: Challenges::Bearer,
+            };
+            accept(&req, claims, None);
+            ValidatorFuture::Ready(Some(Ok(req)))
+        }
+        Some(Err(refusal)) => ValidatorFuture::Ready(Some(Err((refusal.into(), req)))),
+        None => ValidatorFuture::Pending(Box::pin(validate(req, credentials))),
+    }
 }
 
 /// A fresh server nonce the client should switch to, sent in `DPoP-Nonce` on the response.
 #[derive(Debug, Clone)]
 struct NextNonce(String);
 
-async fn validate(
-    req: ServiceRequest,
-    credentials: AccessCredentials,
-) -> Result<ServiceRequest, (actix_web::Error, ServiceRequest)> {
-    // Borrowed, not cloned: a clone per request would write the shared reference counts, a
-    // cache line every worker thread contends for.
-    let (Some(verifier), Some(policy)) = (
-        req.app_data::<web::Data<auth::Verifier>>(),
-        req.app_data::<web::Data<DpopPolicy>>(),
-    ) else {
+/// Stores what handlers and [`ProtectedResponse`] need of an accepted request.
+fn accept(req: &ServiceRequest, claims: Claims, next_nonce: Option<String>) {
+    let mut extensions = req.extensions_mut();
+    extensions.insert(claims);
+    if let Some(nonce) = next_nonce {
+        extensions.insert(NextNonce(nonce));
+    }
+}
+
+/// The verifier and the DPoP policy, borrowed from app data (a clone per request would write
+/// the shared reference counts, a cache line every worker thread contends for).
+fn app_parts(req: &ServiceRequest) -> Option<(&auth::Verifier, &DpopPolicy)> {
+    Some((
+        req.app_data::<web::Data<auth::Verifier>>()?,
+        req.app_data::<web::Data<DpopPolicy>>()?,
+    ))
+}
+
+/// The checks of a Bearer token the verifier's cache answers, without waiting: mode, token,
+/// binding. `None` for everything else (DPoP, a token the cache does not know, missing app
+/// data, a mode that refuses Bearer), which [`validate`] checks in full.
+fn check_now(
+    req: &ServiceRequest,
+    credentials: &AccessCredentials,
+) -> Option<Result<Arc<auth::Claims>, Refusal>> {
+    let AccessCredentials::Bearer(bearer) = credentials else {
+        return None;
+    };
+    let (verifier, policy) = app_parts(req)?;
+    if policy.mode == DpopMode::Required {
+        return None;
+    }
+    let answer = verifier.verify_now(bearer.token())?;
+    // What `check` answers a Bearer request with (`DpopPolicy::challenge_for`).
+    let refuse = |error: ApiError| error.with_challenges(Challenges::Bearer);
+    Some(
+        answer
+            .map_err(|e| refuse(e.into()))
+            .and_then(|claims| unbound(claims).map_err(refuse)),
+    )
+}
+
+/// A Bearer token's claims, refused if the token is DPoP-bound (RFC 9449 §7).
+fn unbound(claims: Arc<auth::Claims>) -> Result<Arc<auth::Claims>, ApiError> {
+    if claims.is_bound() {
+        return Err(ApiError::InvalidToken(
+            "a DPoP-bound access token must be sent with the DPoP scheme and a proof".into(),
+        ));
+    }
+    Ok(claims)
+}
+
+async fn validate(req: ServiceRequest, credentials: AccessCredentials) -> Validated {
+    let Some((verifier, policy)) = app_parts(&req) else {
         tracing::error!("no verifier or DPoP policy registered; refusing the request");
         let err = ApiError::TemporarilyUnavailable {
             description: "the verifier is not configured".into(),
@@ -363,16 +449,13 @@ async fn validate(
     };
     match check(&req, &credentials, verifier, policy).await {
         Ok((claims, next_nonce)) => {
-            let mut extensions = req.extensions_mut();
-            extensions.insert(Claims {
+            let scheme = credentials.scheme();
+            let claims = Claims {
                 claims,
-                scheme: credentials.scheme(),
-                challenges: policy.challenge_for(credentials.scheme()),
-            });
-            if let Some(nonce) = next_nonce {
-                extensions.insert(NextNonce(nonce));
-            }
-            drop(extensions);
+                scheme,
+                challenges: policy.challenge_for(scheme),
+            };
+            accept(&req, claims, next_nonce);
             Ok(req)
         }
         // The verifiers already log the outcome of a refusal (never the token).
@@ -409,15 +492,7 @@ async fn check(
         .await
         .map_err(|e| refuse(e.into()))?;
     match credentials {
-        AccessCredentials::Bearer(_) => {
-            if claims.is_bound() {
-                return Err(refuse(ApiError::InvalidToken(
-                    "a DPoP-bound access token must be sent with the DPoP scheme and a proof"
-                        .into(),
-                )));
-            }
-            Ok((claims, None))
-        }
+        AccessCredentials::Bearer(_) => Ok((unbound(claims).map_err(refuse)?, None)),
         AccessCredentials::Dpop { proofs, .. } => {
             let Some(jkt) = claims.dpop_jkt() else {
                 return Err(refuse(ApiError::InvalidToken(

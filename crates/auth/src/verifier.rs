@@ -155,6 +155,19 @@ impl Verifier {
         result
     }
 
+    /// The answer for `token` if it can be given without waiting: the verified-token cache's
+    /// (a hit, or the refusal of a cached token that has expired since) or the refusal of an
+    /// oversized token. `None` means the token needs [`Verifier::verify`]. An answer is
+    /// counted in the statistics like one from `verify`.
+    ///
+    /// For callers that can skip building a future for the common case of a token seen before
+    /// (the API's validator answers such requests without allocating).
+    pub fn verify_now(&self, token: &str) -> Option<Result<Arc<Claims>, VerifyError>> {
+        let answer = self.answer_now(token)?;
+        self.record(&answer);
+        Some(answer)
+    }
+
     /// Verifies `token` and deserializes its claims into the caller's type (read from the
     /// token's own payload, which the verification just vouched for).
     pub async fn verify_as<T: DeserializeOwned>(&self, token: &str) -> Result<T, VerifyError> {
@@ -174,6 +187,15 @@ impl Verifier {
                 tracing::debug!(outcome = e.outcome_label(), "token rejected");
             }
         }
+    }
+
+    /// [`Verifier::verify_now`] without the statistics.
+    fn answer_now(&self, token: &str) -> Option<Result<Arc<Claims>, VerifyError>> {
+        if token.len() > self.inner.max_token_bytes {
+            return Some(Err(VerifyError::TooLarge));
+        }
+        let cache = self.inner.token_cache.as_deref()?;
+        self.answer_from_cache(cache, &cache.hash(token)?)
     }
 
     async fn verify_claims(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {

@@ -170,6 +170,23 @@ async fn a_bound_token_sent_as_bearer_is_invalid_token() {
 }
 
 #[tokio::test]
+async fn a_bound_token_the_cache_knows_is_still_refused_as_bearer() {
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
+    let proof = key.proof(&external(), &token, json!({}));
+    let accepted = call(&app, "/api/external", "DPoP", &token, &[&proof]).await;
+    assert_eq!(accepted.status(), 200);
+    let description = "a DPoP-bound access token must be sent with the DPoP scheme and a proof";
+    assert_refusal(
+        call(&app, "/api/external", "Bearer", &token, &[]).await,
+        401,
+        &format!(r#"Bearer realm="api", error="invalid_token", error_description="{description}""#),
+        "invalid_token",
+        description,
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn an_unbound_token_sent_as_dpop_is_invalid_token() {
     let app = spawn(DpopMode::Allowed, false).await;
     let key = ClientKey::generate();
@@ -220,6 +237,17 @@ async fn in_required_mode_a_bearer_request_gets_the_dpop_challenge() {
         body["error_description"],
         "this API accepts only DPoP-bound access tokens (DPoP scheme)"
     );
+}
+
+#[tokio::test]
+async fn in_required_mode_a_token_the_cache_knows_gets_the_dpop_challenge_as_bearer() {
+    let (app, key, token) = spawn_with_bound_token(DpopMode::Required, false).await;
+    let proof = key.proof(&external(), &token, json!({}));
+    let accepted = call(&app, "/api/external", "DPoP", &token, &[&proof]).await;
+    assert_eq!(accepted.status(), 200);
+    let response = call(&app, "/api/external", "Bearer", &token, &[]).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(challenges(&response), [format!(r#"DPoP algs="{ALGS}""#)]);
 }
 
 #[tokio::test]

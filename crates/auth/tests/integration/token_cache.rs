@@ -28,6 +28,35 @@ async fn a_cache_hit_hands_out_the_claims_parsed_at_verification() {
 }
 
 #[tokio::test]
+async fn verify_now_answers_a_token_the_cache_holds_and_counts_it() {
+    let (issuer, key, v) = one_rsa_key().await;
+    let token = key.sign(&issuer.claims());
+    let verified = v.verify(&token).await.unwrap();
+    let answer = v.verify_now(&token).expect("answered").unwrap();
+    assert!(std::sync::Arc::ptr_eq(&verified, &answer));
+    assert_eq!(v.stats().token_cache_hits, 1);
+    assert_eq!(v.stats().verifications_with("ok"), 2);
+}
+
+#[tokio::test]
+async fn verify_now_leaves_a_token_never_verified_to_verify() {
+    let (issuer, key, v) = one_rsa_key().await;
+    let token = key.sign(&issuer.claims());
+    assert!(v.verify_now(&token).is_none());
+    assert_eq!(v.stats().verifications_with("ok"), 0);
+}
+
+#[tokio::test]
+async fn verify_now_refuses_an_oversized_token_at_once() {
+    let (_issuer, _key, v) = one_rsa_key().await;
+    let token = "a".repeat(64 * 1024);
+    assert_eq!(
+        v.verify_now(&token).map(|answer| answer.unwrap_err()),
+        Some(VerifyError::TooLarge)
+    );
+}
+
+#[tokio::test]
 async fn verify_as_reads_the_callers_type_on_a_cache_hit_too() {
     let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_with("tenant", json!("acme")));
