@@ -225,24 +225,32 @@ impl Verifier {
         cache: &TokenCache,
         hash: &TokenHash,
     ) -> Option<Result<Arc<Claims>, VerifyError>> {
-        let entry = cache.get(hash)?;
-        if !self.key_still_trusted(&entry) {
-            // Its key left the set (or the set is unusable): verify from scratch.
-            cache.remove(hash);
-            return None;
+        let verdict = cache.with_hit(hash, |entry, claims| {
+            if !self.key_still_trusted(entry) {
+                // Its key left the set (or the set is unusable): verify from scratch.
+                return None;
+            }
+            Some(
+                entry
+                    .validity
+                    .check(now_secs(), self.inner.leeway_secs)
+                    .map(|()| claims.clone()),
+            )
+        })?;
+        match verdict {
+            Some(Ok(claims)) => {
+                self.inner.counters.record_token_cache_hit();
+                Some(Ok(claims))
+            }
+            Some(Err(e)) => {
+                cache.remove(hash);
+                Some(Err(e))
+            }
+            None => {
+                cache.remove(hash);
+                None
+            }
         }
-        Some(
-            match entry.validity.check(now_secs(), self.inner.leeway_secs) {
-                Ok(()) => {
-                    self.inner.counters.record_token_cache_hit();
-                    Ok(entry.claims.clone())
-                }
-                Err(e) => {
-                    cache.remove(hash);
-                    Err(e)
-                }
-            },
-        )
     }
 
     /// Verifies a token that the cache could not answer, and caches it under `cached`'s key.

@@ -129,6 +129,47 @@ async fn cached_token_is_not_served_when_its_kid_now_names_another_key() {
 }
 
 #[tokio::test]
+async fn a_token_hit_repeatedly_is_not_served_once_its_kid_left_the_set() {
+    let old = TestKey::rsa(0, "old");
+    let new = TestKey::rsa(1, "new");
+    let issuer = TestIssuer::start(&[&old]).await;
+    let v = ready_verifier(issuer.config()).await;
+    let old_token = old.sign(&issuer.claims());
+    // Verified, then hit three times on this thread: its own slot and claims copy.
+    for _ in 0..4 {
+        assert!(v.verify(&old_token).await.is_ok());
+    }
+    assert_eq!(v.stats().token_cache_hits, 3);
+    issuer.jwks.serve(&[&new]);
+    assert!(v.verify(&new.sign(&issuer.claims())).await.is_ok());
+    assert_eq!(
+        v.verify(&old_token).await.unwrap_err(),
+        VerifyError::UnknownKey
+    );
+    assert_eq!(v.stats().token_cache_hits, 3);
+}
+
+#[tokio::test]
+async fn a_token_hit_repeatedly_is_not_served_once_its_kid_names_another_key() {
+    let first = TestKey::rsa(0, "k1");
+    let replacement = TestKey::rsa(1, "k1");
+    let issuer = TestIssuer::start(&[&first]).await;
+    let mut config = issuer.config();
+    config.cache = fast_cache();
+    config.cache.default_ttl = Duration::from_millis(200);
+    let v = ready_verifier(config).await;
+    let token = first.sign(&issuer.claims());
+    for _ in 0..4 {
+        assert!(v.verify(&token).await.is_ok());
+    }
+    assert_eq!(v.stats().token_cache_hits, 3);
+    issuer.jwks.serve(&[&replacement]);
+    let hits = issuer.jwks.hits();
+    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > hits + 1).await);
+    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Signature);
+}
+
+#[tokio::test]
 async fn cache_can_be_turned_off() {
     let key = TestKey::rsa(0, "k1");
     let issuer = TestIssuer::start(&[&key]).await;
