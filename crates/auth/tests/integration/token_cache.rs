@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use auth::VerifyError;
+use auth::{Verifier, VerifyError};
 use serde_json::json;
 
 use crate::helpers::*;
@@ -89,84 +89,84 @@ async fn cached_token_is_rejected_once_it_expires() {
     assert_eq!(v.token_cache_len(), 0);
 }
 
-#[tokio::test]
-async fn entries_of_a_kid_that_left_the_set_are_dropped() {
+/// Verifies `token` and then asks for it `hits` more times, each a cache hit (three or more
+/// put it in this thread's own slot, with its own copy of the claims).
+async fn verify_then_hit(v: &Verifier, token: &str, hits: u64) {
+    for _ in 0..=hits {
+        assert!(v.verify(token).await.is_ok());
+    }
+    assert_eq!(v.stats().token_cache_hits, hits);
+}
+
+/// A token of kid `old`, asked for `hits` times from the cache, then rotated out of the set:
+/// what the verifier answers for it afterwards, and how many entries are left.
+async fn after_its_kid_left_the_set(hits: u64) -> (VerifyError, usize) {
     let old = TestKey::rsa(0, "old");
     let new = TestKey::rsa(1, "new");
     let issuer = TestIssuer::start(&[&old]).await;
     let v = ready_verifier(issuer.config()).await;
     let old_token = old.sign(&issuer.claims());
-    assert!(v.verify(&old_token).await.is_ok());
+    verify_then_hit(&v, &old_token, hits).await;
     issuer.jwks.serve(&[&new]);
     assert!(v.verify(&new.sign(&issuer.claims())).await.is_ok());
+    let left = v.token_cache_len();
+    let refusal = v.verify(&old_token).await.unwrap_err();
+    assert_eq!(v.stats().token_cache_hits, hits);
+    (refusal, left)
+}
+
+/// A token of kid `k1`, asked for `hits` times from the cache, then its kid republished with
+/// other key material: what the verifier answers for it afterwards.
+async fn after_its_kid_names_another_key(hits: u64) -> VerifyError {
+    let first = TestKey::rsa(0, "k1");
+    let replacement = TestKey::rsa(1, "k1");
+    let issuer = TestIssuer::start(&[&first]).await;
+    let mut config = issuer.config();
+    config.cache = fast_cache();
+    config.cache.default_ttl = Duration::from_millis(200);
+    let v = ready_verifier(config).await;
+    let token = first.sign(&issuer.claims());
+    verify_then_hit(&v, &token, hits).await;
+    // Same kid, other key material, picked up by the background refresh.
+    issuer.jwks.serve(&[&replacement]);
+    let fetches = issuer.jwks.hits();
+    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > fetches + 1).await);
+    v.verify(&token).await.unwrap_err()
+}
+
+#[tokio::test]
+async fn entries_of_a_kid_that_left_the_set_are_dropped() {
     // Purged at rotation: only the new token's entry is left.
-    assert_eq!(v.token_cache_len(), 1);
     assert_eq!(
-        v.verify(&old_token).await.unwrap_err(),
-        VerifyError::UnknownKey
+        after_its_kid_left_the_set(0).await,
+        (VerifyError::UnknownKey, 1)
     );
 }
 
 #[tokio::test]
 async fn cached_token_is_not_served_when_its_kid_now_names_another_key() {
-    let first = TestKey::rsa(0, "k1");
-    let replacement = TestKey::rsa(1, "k1");
-    let issuer = TestIssuer::start(&[&first]).await;
-    let mut config = issuer.config();
-    config.cache = fast_cache();
-    config.cache.default_ttl = Duration::from_millis(200);
-    let v = ready_verifier(config).await;
-    let token = first.sign(&issuer.claims());
-    assert!(v.verify(&token).await.is_ok());
-    // A hit: the key is found in the current set, and later hits under that set skip the lookup.
-    assert!(v.verify(&token).await.is_ok());
-    assert_eq!(v.stats().token_cache_hits, 1);
-    // Same kid, other key material, picked up by the background refresh.
-    issuer.jwks.serve(&[&replacement]);
-    let hits = issuer.jwks.hits();
-    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > hits + 1).await);
-    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Signature);
+    // One hit: the key is found in the current set, and later hits under that set skip the
+    // lookup; the new set must be looked at again.
+    assert_eq!(
+        after_its_kid_names_another_key(1).await,
+        VerifyError::Signature
+    );
 }
 
 #[tokio::test]
 async fn a_token_hit_repeatedly_is_not_served_once_its_kid_left_the_set() {
-    let old = TestKey::rsa(0, "old");
-    let new = TestKey::rsa(1, "new");
-    let issuer = TestIssuer::start(&[&old]).await;
-    let v = ready_verifier(issuer.config()).await;
-    let old_token = old.sign(&issuer.claims());
-    // Verified, then hit three times on this thread: its own slot and claims copy.
-    for _ in 0..4 {
-        assert!(v.verify(&old_token).await.is_ok());
-    }
-    assert_eq!(v.stats().token_cache_hits, 3);
-    issuer.jwks.serve(&[&new]);
-    assert!(v.verify(&new.sign(&issuer.claims())).await.is_ok());
     assert_eq!(
-        v.verify(&old_token).await.unwrap_err(),
+        after_its_kid_left_the_set(3).await.0,
         VerifyError::UnknownKey
     );
-    assert_eq!(v.stats().token_cache_hits, 3);
 }
 
 #[tokio::test]
 async fn a_token_hit_repeatedly_is_not_served_once_its_kid_names_another_key() {
-    let first = TestKey::rsa(0, "k1");
-    let replacement = TestKey::rsa(1, "k1");
-    let issuer = TestIssuer::start(&[&first]).await;
-    let mut config = issuer.config();
-    config.cache = fast_cache();
-    config.cache.default_ttl = Duration::from_millis(200);
-    let v = ready_verifier(config).await;
-    let token = first.sign(&issuer.claims());
-    for _ in 0..4 {
-        assert!(v.verify(&token).await.is_ok());
-    }
-    assert_eq!(v.stats().token_cache_hits, 3);
-    issuer.jwks.serve(&[&replacement]);
-    let hits = issuer.jwks.hits();
-    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > hits + 1).await);
-    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Signature);
+    assert_eq!(
+        after_its_kid_names_another_key(3).await,
+        VerifyError::Signature
+    );
 }
 
 #[tokio::test]
