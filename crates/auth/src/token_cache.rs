@@ -21,8 +21,9 @@
 //! - In front of it, each thread keeps the entries it hit lately ([`LOCAL_SLOTS`] of them, by
 //!   key), and for a token it hits again, its own copy of the claims. Why: with one token sent
 //!   by many clients, every hit in the shared cache wrote the same cache lines from every core
-//!   (the shard's lock, the entry's reference count, the claims' reference count, four times a
-//!   request), and each write waited for the line to come over from the other core. A hit in
+//!   (the shard's lock, the entry's reference count, and the claims' reference count, which a
+//!   request writes four times), and each write waited for the line to come over from the other
+//!   core. A hit in
 //!   the thread's own slots writes nothing shared. It serves under the same checks as the
 //!   shared cache (the caller's: key still trusted, `exp`/`nbf`), so it never serves an entry
 //!   the shared cache would refuse; what it keeps beyond the byte budget is at most
