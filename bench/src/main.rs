@@ -261,8 +261,41 @@ async fn start_issuer(
     Ok((issuer, origin))
 }
 
-/// `kind` on a free port, once it answers its readiness request.
+/// How many times a server is started on fresh ports before the run gives up. `free_port`
+/// releases the port it found, and another socket (an outgoing connection's ephemeral port,
+/// say) can take it before the server binds it; the server then exits at start-up. It happened
+/// once in about a dozen full runs, to the API's metrics port.
+const START_ATTEMPTS: u32 = 3;
+
+/// `kind` on free ports, once it answers its readiness request; started again on other ports
+/// if it exits before that (see [`START_ATTEMPTS`]).
 async fn start_target(
+    client: &reqwest::Client,
+    layout: &Layout,
+    tools: &Tools,
+    kind: ServerKind,
+    issuer_origin: &str,
+    options: &Options,
+) -> Result<Target, BenchError> {
+    let mut attempt = 1;
+    loop {
+        match start_target_once(client, layout, tools, kind, issuer_origin, options).await {
+            Err(BenchError::Process(process::ProcessError::Exited { name, status, .. }))
+                if attempt < START_ATTEMPTS =>
+            {
+                eprintln!(
+                    "bench: {name} exited ({status}) before it was ready, perhaps on a port taken \
+                     meanwhile; starting it again on other ports"
+                );
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// `kind` on a free port, once it answers its readiness request.
+async fn start_target_once(
     client: &reqwest::Client,
     layout: &Layout,
     tools: &Tools,

@@ -49,8 +49,8 @@ pub enum ProcessError {
     Port(std::io::Error),
 }
 
-/// A free TCP port on 127.0.0.1: bound to port 0, read, released. Another process could take it
-/// before the server binds it; on this single-user bench machine that race is not worth more.
+/// A free TCP port on 127.0.0.1: bound to port 0, read, released. Another socket could take it
+/// before the server binds it; the runner then starts the server again on other ports.
 pub fn free_port() -> Result<u16, ProcessError> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(ProcessError::Port)?;
     Ok(listener.local_addr().map_err(ProcessError::Port)?.port())
