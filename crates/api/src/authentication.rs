@@ -332,9 +332,9 @@ pub fn token_auth() -> HttpAuthentication<AccessCredentials, Validator> {
 /// What the validator answers with.
 type Validated = Result<ServiceRequest, (actix_web::Error, ServiceRequest)>;
 
-/// The validator's future: ready at once when the verifier's cache answers a Bearer token
-/// (most requests: no allocation, no state machine), otherwise the whole check, boxed so that
-/// [`token_auth`] has a nameable type.
+/// The validator's future: ready at once when the verifier answers a Bearer token without
+/// waiting (cached, or its key at hand: most requests; no allocation, no state machine),
+/// otherwise the whole check, boxed so that [`token_auth`] has a nameable type.
 pub enum ValidatorFuture {
     /// Answered without waiting; `None` once taken.
     Ready(Option<Validated>),
@@ -404,8 +404,8 @@ fn app_parts(req: &ServiceRequest) -> Option<(&auth::Verifier, &DpopPolicy)> {
     ))
 }
 
-/// The checks of a Bearer token the verifier's cache answers, without waiting: mode, token,
-/// binding. `None` for everything else (DPoP, a token the cache does not know, missing app
+/// The checks of a Bearer token the verifier answers without waiting: mode, token, binding.
+/// `None` for everything else (DPoP, a token whose key needs a fetch, missing app
 /// data, a mode that refuses Bearer), which [`validate`] checks in full.
 fn check_now(
     req: &ServiceRequest,

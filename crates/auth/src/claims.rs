@@ -73,11 +73,13 @@ impl Claims {
     /// verified token; it is public for tests and tools that hold a claims set already.
     pub fn from_json(json: &[u8]) -> Result<Self, serde_json::Error> {
         let typed: Typed = serde_json::from_slice(json)?;
-        // The typed pass skips the other members without parsing them; the whole set is
-        // parsed once here so that what `claim` and `all` read later is known to parse (a
-        // member nested deeper than serde_json's recursion limit is refused now, not
-        // silently lost then).
-        serde_json::from_slice::<serde_json::Map<String, Value>>(json)?;
+        // The typed pass checks the syntax of the members it skips but not their depth, which
+        // has a limit in serde_json (128) when `claim` and `all` parse them later: a member
+        // nested too deeply is refused now, not silently lost then. Fewer brackets than
+        // `SHALLOW` cannot nest that deep, so only the rare set with more is parsed in full.
+        if opening_brackets(json) >= SHALLOW {
+            serde_json::from_slice::<serde_json::Map<String, Value>>(json)?;
+        }
         // serde_json has just read every byte as JSON, so the text is UTF-8.
         let json = std::str::from_utf8(json)
             .map_err(|_| serde::de::Error::custom("claims are not UTF-8"))?;
@@ -182,6 +184,18 @@ fn numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error>
     n.as_i64()
         .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
         .ok_or_else(|| serde::de::Error::custom("exp is not a NumericDate"))
+}
+
+/// Fewer opening brackets than this and a claims set nests less deeply than serde_json's
+/// recursion limit (128), so parsing it in full cannot fail where the typed pass succeeded.
+const SHALLOW: usize = 64;
+
+/// The number of `[` and `{` bytes, inside strings too: an upper bound on the nesting depth.
+/// A byte count rather than a parse: every verified token goes through it.
+fn opening_brackets(json: &[u8]) -> usize {
+    json.iter()
+        .map(|&b| usize::from(b == b'[' || b == b'{'))
+        .sum()
 }
 
 /// What the claim checks need from the configuration.
@@ -490,14 +504,28 @@ mod tests {
         assert!(large.heap_bytes() >= small.heap_bytes() + 10_000);
     }
 
+    /// A claims set whose member `deep` is `depth` arrays around the number 1.
+    fn nested(depth: usize) -> String {
+        let (open, close) = ("[".repeat(depth), "]".repeat(depth));
+        format!(r#"{{"iss":"i","exp":1,"deep":{open}1{close}}}"#)
+    }
+
     #[test]
     fn a_member_nested_beyond_the_recursion_limit_is_refused() {
-        let deep = format!(
-            r#"{{"iss":"i","exp":1,"deep":{}{}}}"#,
-            "[".repeat(200),
-            "]".repeat(200)
-        );
-        assert!(Claims::from_json(deep.as_bytes()).is_err());
+        assert!(Claims::from_json(nested(200).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_member_nested_deeply_but_within_the_recursion_limit_is_read() {
+        let claims = Claims::from_json(nested(100).as_bytes()).expect("claims");
+        assert!(claims.claim("deep").is_some_and(|v| v.is_array()));
+    }
+
+    #[test]
+    fn brackets_inside_strings_do_not_refuse_the_claims() {
+        let text = json!({"iss": "i", "exp": 1, "note": "[{".repeat(200)}).to_string();
+        let claims = Claims::from_json(text.as_bytes()).expect("claims");
+        assert_eq!(claims.claim("note"), Some(json!("[{".repeat(200))));
     }
 
     #[test]

@@ -230,6 +230,19 @@ impl KeyStore {
         self.current.load_full()
     }
 
+    /// The key for a token's `kid` if the usable set settles it without waiting: the key, or
+    /// [`VerifyError::UnknownKey`] for a token without a `kid` that the set cannot match (a
+    /// fetch would not help). `None` when the answer needs [`KeyStore::key_for`]: there is no
+    /// usable set, or the set lacks the `kid`.
+    pub fn key_now(&self, kid: Option<&str>) -> Option<Result<Arc<PublicKey>, VerifyError>> {
+        self.with_usable(|set| match (set.find(kid), kid) {
+            (Some(key), _) => Some(Ok(key.clone())),
+            (None, None) => Some(Err(VerifyError::UnknownKey)),
+            (None, Some(_)) => None,
+        })
+        .flatten()
+    }
+
     /// The key for a token. Never touches the refresh guard when the key is in a usable set.
     pub async fn key_for(&self, kid: Option<&str>) -> Result<Arc<PublicKey>, VerifyError> {
         let snapshot = self.current.load_full();

@@ -155,13 +155,14 @@ impl Verifier {
         result
     }
 
-    /// The answer for `token` if it can be given without waiting: the verified-token cache's
-    /// (a hit, or the refusal of a cached token that has expired since) or the refusal of an
-    /// oversized token. `None` means the token needs [`Verifier::verify`]. An answer is
-    /// counted in the statistics like one from `verify`.
+    /// The answer for `token` if it can be given without waiting, which is every answer but
+    /// one that needs a key fetch (no usable key set yet, or a `kid` the set lacks): a
+    /// verified-token cache hit, a full verification with a key at hand, or any refusal on
+    /// the way. `None` means the token needs [`Verifier::verify`]. An answer is counted in the
+    /// statistics like one from `verify`.
     ///
-    /// For callers that can skip building a future for the common case of a token seen before
-    /// (the API's validator answers such requests without allocating).
+    /// For callers that can skip building a future for the common case (the API's validator
+    /// answers such requests without allocating one).
     pub fn verify_now(&self, token: &str) -> Option<Result<Arc<Claims>, VerifyError>> {
         let answer = self.answer_now(token)?;
         self.record(&answer);
@@ -194,28 +195,43 @@ impl Verifier {
         if token.len() > self.inner.max_token_bytes {
             return Some(Err(VerifyError::TooLarge));
         }
+        let cached = self.cache_key(token);
+        if let Some((cache, hash)) = &cached
+            && let Some(answer) = self.answer_from_cache(cache, hash)
+        {
+            return Some(answer);
+        }
+        // A miss is verified here too when its key is at hand (the usual case: only an unknown
+        // `kid` or a missing key set waits on a fetch), so it costs no future and the token
+        // is hashed and looked up once.
+        let unkeyed = match self.before_key(token) {
+            Ok(unkeyed) => unkeyed,
+            Err(e) => return Some(Err(e)),
+        };
+        let key = match self.inner.issuers[unkeyed.issuer]
+            .store
+            .key_now(unkeyed.compact.kid())?
+        {
+            Ok(key) => key,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(self.verify_with(unkeyed, &key, cached))
+    }
+
+    /// The verified-token cache and this token's key in it, if the cache is on.
+    fn cache_key(&self, token: &str) -> Option<(&TokenCache, TokenHash)> {
         let cache = self.inner.token_cache.as_deref()?;
-        self.answer_from_cache(cache, &cache.hash(token)?)
+        Some((cache, cache.hash(token)?))
     }
 
     async fn verify_claims(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
-        let inner = &*self.inner;
-        if token.len() > inner.max_token_bytes {
-            return Err(VerifyError::TooLarge);
-        }
-        let cached = inner
-            .token_cache
-            .as_deref()
-            .and_then(|cache| Some((cache, cache.hash(token)?)));
-        if let Some((cache, hash)) = cached
-            && let Some(answer) = self.answer_from_cache(cache, &hash)
-        {
+        if let Some(answer) = self.answer_now(token) {
             return answer;
         }
-        // Boxed so that the future of a hit stays small: the whole verification (key fetch
-        // included) is a few kilobytes of state that every caller's future would otherwise
-        // carry and allocate on every request, hit or not.
-        Box::pin(self.verify_fully(token, cached)).await
+        // Only a token whose key needs a fetch gets here. Boxed so that the future of every
+        // other token stays small: the key fetch is a few kilobytes of state that every
+        // caller's future would otherwise carry and allocate on every request.
+        Box::pin(self.verify_after_fetch(token)).await
     }
 
     /// The answer for a cached token: `None` if it is not cached or its key is no longer
@@ -253,23 +269,34 @@ impl Verifier {
         }
     }
 
-    /// Verifies a token that the cache could not answer, and caches it under `cached`'s key.
-    async fn verify_fully(
+    /// Verifies a token whose key [`KeyStore::key_now`] could not give: waits for the key (a
+    /// single-flight fetch), then verifies as [`Verifier::answer_now`] does.
+    async fn verify_after_fetch(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
+        let unkeyed = self.before_key(token)?;
+        let key = self.inner.issuers[unkeyed.issuer]
+            .store
+            .key_for(unkeyed.compact.kid())
+            .await?;
+        self.verify_with(unkeyed, &key, self.cache_key(token))
+    }
+
+    /// The signature and the claims of a token the cache could not answer, checked with `key`;
+    /// a token that passes is cached under `cached`'s key.
+    fn verify_with(
         &self,
-        token: &str,
+        unkeyed: Unkeyed<'_>,
+        key: &PublicKey,
         cached: Option<(&TokenCache, TokenHash)>,
     ) -> Result<Arc<Claims>, VerifyError> {
         let inner = &*self.inner;
-        // Here rather than in the header parser: a cache hit is a token that passed this once.
-        if !crate::authorization::is_b64token(token.as_bytes()) {
-            return Err(VerifyError::Malformed("characters outside b64token"));
-        }
-        let checked = self.header_and_key(token).await?;
-        let (compact, key) = (&checked.compact, &checked.key);
+        let Unkeyed {
+            compact,
+            payload,
+            issuer,
+        } = unkeyed;
         compact.verify_signature(key)?;
-        let issuer = &inner.issuers[checked.issuer];
-        let validity = claims::check(&checked.payload, &issuer.policy, now_secs())?;
-        let claims: Arc<Claims> = Claims::from_json(&checked.payload)
+        let validity = claims::check(&payload, &inner.issuers[issuer].policy, now_secs())?;
+        let claims: Arc<Claims> = Claims::from_json(&payload)
             .map_err(|_| VerifyError::Malformed("claims"))?
             .into();
         if let Some((cache, hash)) = cached {
@@ -278,7 +305,7 @@ impl Verifier {
                 Entry {
                     claims: claims.clone(),
                     validity,
-                    issuer: checked.issuer,
+                    issuer,
                     kid: compact.kid().map(str::to_owned),
                     key_fingerprint: key.fingerprint(),
                     alg: compact.alg(),
@@ -342,33 +369,36 @@ impl Verifier {
             .is_some()
     }
 
-    /// Checks everything a verification checks before the signature (size, header, `typ`,
-    /// key lookup) and stops there. For benchmarks of the non-cryptographic part; it proves
+    /// Checks everything a verification checks before the signature (size, characters,
+    /// header, `typ`, key lookup) and stops there. For benchmarks of the non-cryptographic part; it proves
     /// nothing about the token.
     #[doc(hidden)]
     pub async fn check_up_to_signature(&self, token: &str) -> Result<(), VerifyError> {
         if token.len() > self.inner.max_token_bytes {
             return Err(VerifyError::TooLarge);
         }
-        self.header_and_key(token).await.map(|_| ())
+        let unkeyed = self.before_key(token)?;
+        let store = &self.inner.issuers[unkeyed.issuer].store;
+        store.key_for(unkeyed.compact.kid()).await.map(|_| ())
     }
 
-    /// The steps before the signature, shared by verification and the benchmark hook: parse
-    /// the header under the allow-list, check `typ`, select the issuer by the unverified
-    /// `iss`, and find the key in that issuer's set (which may wait on a single-flight refetch
-    /// for an unknown `kid`).
-    async fn header_and_key<'t>(&self, token: &'t str) -> Result<Checked<'t>, VerifyError> {
+    /// The steps before the key, shared by verification and the benchmark hook: the token's
+    /// characters, the header under the allow-list, `typ`, and the issuer selected by the
+    /// unverified `iss`. No I/O.
+    fn before_key<'t>(&self, token: &'t str) -> Result<Unkeyed<'t>, VerifyError> {
         let inner = &*self.inner;
+        // Here rather than in the header parser: a cache hit is a token that passed this once.
+        if !crate::authorization::is_b64token(token.as_bytes()) {
+            return Err(VerifyError::Malformed("characters outside b64token"));
+        }
         let compact = Compact::parse(token, &inner.allowed)?;
         check_typ(compact.typ(), inner.require_at_jwt)?;
         let payload = compact.payload()?;
         let issuer = self.select_issuer(&payload)?;
-        let key = inner.issuers[issuer].store.key_for(compact.kid()).await?;
-        Ok(Checked {
+        Ok(Unkeyed {
             compact,
             payload,
             issuer,
-            key,
         })
     }
 
@@ -427,14 +457,13 @@ impl Verifier {
     }
 }
 
-/// What the steps before the signature produce.
-struct Checked<'t> {
+/// What the steps before the key produce.
+struct Unkeyed<'t> {
     compact: Compact<'t>,
     /// The decoded payload; not trusted until the signature is checked.
     payload: Vec<u8>,
     /// Index of the selected issuer.
     issuer: usize,
-    key: Arc<PublicKey>,
 }
 
 /// `typ` per RFC 8725 §3.11 / RFC 9068 §4: media types compare case-insensitively and may

@@ -39,11 +39,40 @@ async fn verify_now_answers_a_token_the_cache_holds_and_counts_it() {
 }
 
 #[tokio::test]
-async fn verify_now_leaves_a_token_never_verified_to_verify() {
+async fn verify_now_verifies_a_token_never_seen_when_its_key_is_at_hand() {
     let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims());
+    let answer = v.verify_now(&token).expect("answered").unwrap();
+    assert_eq!(answer.sub.as_deref(), Some("auth0|alice"));
+    assert_eq!(v.stats().verifications_with("ok"), 1);
+    assert_eq!(v.stats().token_cache_hits, 0);
+    assert_eq!(v.token_cache_len(), 1);
+}
+
+#[tokio::test]
+async fn verify_now_refuses_a_bad_signature_at_once() {
+    let (issuer, _key, v) = one_rsa_key().await;
+    let token = TestKey::rsa(1, "k1").sign(&issuer.claims());
+    assert_eq!(
+        v.verify_now(&token).map(|answer| answer.unwrap_err()),
+        Some(VerifyError::Signature)
+    );
+    assert_eq!(v.token_cache_len(), 0);
+}
+
+#[tokio::test]
+async fn verify_now_leaves_a_token_whose_kid_needs_a_fetch_to_verify() {
+    let (issuer, _key, v) = one_rsa_key().await;
+    let token = TestKey::rsa(1, "k2").sign(&issuer.claims());
+    let fetches = v.stats().jwks_fetches;
     assert!(v.verify_now(&token).is_none());
     assert_eq!(v.stats().verifications_with("ok"), 0);
+    assert_eq!(v.stats().verifications_with("unknown_key"), 0);
+    assert_eq!(
+        v.stats().jwks_fetches,
+        fetches,
+        "verify_now fetched nothing"
+    );
 }
 
 #[tokio::test]
