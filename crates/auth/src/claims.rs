@@ -40,13 +40,18 @@ struct Confirmation {
     jkt: Option<String>,
 }
 
-/// The typed members, read in one pass; every other member is skipped by the parser.
+/// Every member verification reads, in one pass; every other member is skipped by the parser.
+/// The registered claims are kept as raw JSON values so that a wrong type is reported as
+/// `Claim(name)` by [`check_and_read`]. serde refuses a duplicated member of any of these
+/// names, which closes the "two `exp` members, two parsers, two answers" hole.
 #[derive(Deserialize)]
-struct Typed {
+struct Members {
+    iss: Option<Value>,
+    aud: Option<Value>,
+    exp: Option<Value>,
+    nbf: Option<Value>,
+    iat: Option<Value>,
     sub: Option<String>,
-    iss: String,
-    #[serde(deserialize_with = "numeric_date")]
-    exp: i64,
     #[serde(default)]
     scope: Option<String>,
     #[serde(default)]
@@ -72,7 +77,23 @@ impl Claims {
     /// Reads the claims from a claims set (a JSON object). The verifier calls this once per
     /// verified token; it is public for tests and tools that hold a claims set already.
     pub fn from_json(json: &[u8]) -> Result<Self, serde_json::Error> {
-        let typed: Typed = serde_json::from_slice(json)?;
+        Self::read(serde_json::from_slice(json)?, json)
+    }
+
+    /// The claims from the members of `json` read by the typed pass: `iss` must be a string
+    /// and `exp` a NumericDate.
+    fn read(members: Members, json: &[u8]) -> Result<Self, serde_json::Error> {
+        use serde::de::Error as _;
+        let Some(Value::String(iss)) = members.iss else {
+            return Err(serde_json::Error::custom("iss is not a string"));
+        };
+        let exp = match &members.exp {
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
+            _ => None,
+        }
+        .ok_or_else(|| serde_json::Error::custom("exp is not a NumericDate"))?;
         // The typed pass checks the syntax of the members it skips but not their depth, which
         // has a limit in serde_json (128) when `claim` and `all` parse them later: a member
         // nested too deeply is refused now, not silently lost then. Fewer brackets than
@@ -82,14 +103,14 @@ impl Claims {
         }
         // serde_json has just read every byte as JSON, so the text is UTF-8.
         let json = std::str::from_utf8(json)
-            .map_err(|_| serde::de::Error::custom("claims are not UTF-8"))?;
+            .map_err(|_| serde_json::Error::custom("claims are not UTF-8"))?;
         Ok(Self {
-            sub: typed.sub,
-            iss: typed.iss,
-            exp: typed.exp,
-            scope: typed.scope,
-            permissions: typed.permissions,
-            cnf: typed.cnf,
+            sub: members.sub,
+            iss,
+            exp,
+            scope: members.scope,
+            permissions: members.permissions,
+            cnf: members.cnf,
             json: json.into(),
         })
     }
@@ -178,14 +199,6 @@ fn allocation(size: usize) -> usize {
     if size == 0 { 0 } else { size + 16 }
 }
 
-/// RFC 7519 NumericDates may be fractional; `Claims::exp` keeps whole seconds.
-fn numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    let n = serde_json::Number::deserialize(d)?;
-    n.as_i64()
-        .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
-        .ok_or_else(|| serde::de::Error::custom("exp is not a NumericDate"))
-}
-
 /// Fewer opening brackets than this and a claims set nests less deeply than serde_json's
 /// recursion limit (128), so parsing it in full cannot fail where the typed pass succeeded.
 const SHALLOW: usize = 64;
@@ -204,18 +217,6 @@ pub(crate) struct ClaimPolicy {
     pub issuer: String,
     pub audiences: Vec<String>,
     pub leeway_secs: i64,
-}
-
-/// The registered claims, kept as raw JSON values so that a wrong type is reported as
-/// `Claim(name)`. serde refuses a duplicated member of these names, which closes the
-/// "two `exp` members, two parsers, two answers" hole.
-#[derive(Deserialize)]
-struct Registered {
-    iss: Option<Value>,
-    aud: Option<Value>,
-    exp: Option<Value>,
-    nbf: Option<Value>,
-    iat: Option<Value>,
 }
 
 /// The time window a verified token is valid in, remembered by the token cache.
@@ -243,7 +244,7 @@ impl Validity {
 
 /// The `iss` of a payload whose signature is NOT verified yet: only to pick which issuer's
 /// keys to check it with. Parsed with the same refusal of a duplicated member as
-/// [`check`], so the `iss` that selects the keys is the `iss` that is checked afterwards.
+/// [`check_and_read`], so the `iss` that selects the keys is the `iss` that is checked afterwards.
 pub(crate) fn unverified_issuer(payload: &[u8]) -> Result<String, VerifyError> {
     #[derive(Deserialize)]
     struct IssuerOnly {
@@ -257,19 +258,20 @@ pub(crate) fn unverified_issuer(payload: &[u8]) -> Result<String, VerifyError> {
     }
 }
 
-/// Checks the registered claims of a payload whose signature is already verified.
-pub(crate) fn check(
+/// Checks the registered claims of a payload whose signature is already verified, and reads
+/// its [`Claims`], in one pass over the JSON.
+pub(crate) fn check_and_read(
     payload: &[u8],
     policy: &ClaimPolicy,
     now: f64,
-) -> Result<Validity, VerifyError> {
+) -> Result<(Validity, Claims), VerifyError> {
     if !crate::jws::is_json_object(payload) {
         return Err(VerifyError::Malformed("claims"));
     }
-    let reg: Registered =
+    let reg: Members =
         serde_json::from_slice(payload).map_err(|_| VerifyError::Malformed("claims"))?;
-    match reg.iss {
-        Some(Value::String(iss)) if iss == policy.issuer => {}
+    match &reg.iss {
+        Some(Value::String(iss)) if *iss == policy.issuer => {}
         Some(Value::String(_)) => return Err(VerifyError::Issuer),
         _ => return Err(VerifyError::Claim("iss")),
     }
@@ -298,7 +300,8 @@ pub(crate) fn check(
     {
         return Err(VerifyError::IssuedInFuture);
     }
-    Ok(validity)
+    let claims = Claims::read(reg, payload).map_err(|_| VerifyError::Malformed("claims"))?;
+    Ok((validity, claims))
 }
 
 /// A NumericDate (RFC 7519 §2): a JSON number, possibly fractional; absent is `None`.
@@ -320,6 +323,11 @@ mod tests {
     use serde_json::json;
 
     const NOW: f64 = 1_700_000_000.0;
+
+    /// The registered-claim checks alone.
+    fn check(payload: &[u8], policy: &ClaimPolicy, now: f64) -> Result<Validity, VerifyError> {
+        check_and_read(payload, policy, now).map(|(validity, _)| validity)
+    }
 
     fn policy() -> ClaimPolicy {
         ClaimPolicy {

@@ -295,10 +295,9 @@ impl Verifier {
             issuer,
         } = unkeyed;
         compact.verify_signature(key)?;
-        let validity = claims::check(&payload, &inner.issuers[issuer].policy, now_secs())?;
-        let claims: Arc<Claims> = Claims::from_json(&payload)
-            .map_err(|_| VerifyError::Malformed("claims"))?
-            .into();
+        let (validity, claims) =
+            claims::check_and_read(&payload, &inner.issuers[issuer].policy, now_secs())?;
+        let claims = Arc::new(claims);
         if let Some((cache, hash)) = cached {
             cache.insert(
                 hash,
