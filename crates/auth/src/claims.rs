@@ -74,8 +74,9 @@ fn confirmation<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Confirm
 }
 
 impl Claims {
-    /// Reads the claims from a claims set (a JSON object). The verifier calls this once per
-    /// verified token; it is public for tests and tools that hold a claims set already.
+    /// Reads the claims from a claims set (a JSON object), as the verifier does once per
+    /// verified token (in the same pass as its claim checks); public for tests and tools that
+    /// hold a claims set already.
     pub fn from_json(json: &[u8]) -> Result<Self, serde_json::Error> {
         Self::read(serde_json::from_slice(json)?, json)
     }
