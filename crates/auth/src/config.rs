@@ -41,6 +41,10 @@ pub struct VerifierConfig {
     /// (default 16 MiB). Bounded in bytes, not entries, so that large tokens cannot make the
     /// cache grow past it.
     pub token_cache_bytes: usize,
+    /// How often a background task drops the verified-token cache's entries whose token has
+    /// expired (default 30 s; more than zero, at most 1 h). Off the request path: a sweep
+    /// visits every entry.
+    pub token_cache_sweep_every: Duration,
 }
 
 /// Key-set cache behaviour.
@@ -137,6 +141,7 @@ impl VerifierConfig {
             cache: CacheSettings::default(),
             fetch: FetchSettings::default(),
             token_cache_bytes: DEFAULT_TOKEN_CACHE_BYTES,
+            token_cache_sweep_every: Duration::from_secs(30),
         }
     }
 
@@ -218,6 +223,14 @@ impl VerifierConfig {
         }
         if self.token_cache_bytes > MAX_TOKEN_CACHE_BYTES {
             return Err(invalid("token_cache_bytes", "must be at most 1 GiB"));
+        }
+        if self.token_cache_sweep_every.is_zero()
+            || self.token_cache_sweep_every > MAX_COOLDOWN_OR_BACKOFF
+        {
+            return Err(invalid(
+                "token_cache_sweep_every",
+                "must be more than zero and at most 1 hour",
+            ));
         }
         let c = &self.cache;
         if c.max_ttl > MAX_LIFETIME {
@@ -496,5 +509,14 @@ mod tests {
         let mut c = config("https://t/");
         c.token_cache_bytes = 2 * 1024 * 1024 * 1024;
         assert_eq!(setting_of(c.validate()), "token_cache_bytes");
+    }
+
+    #[test]
+    fn token_cache_sweep_of_zero_or_over_an_hour_is_refused() {
+        let mut c = config("https://t/");
+        c.token_cache_sweep_every = Duration::ZERO;
+        assert_eq!(setting_of(c.validate()), "token_cache_sweep_every");
+        c.token_cache_sweep_every = Duration::from_secs(3601);
+        assert_eq!(setting_of(c.validate()), "token_cache_sweep_every");
     }
 }

@@ -7,9 +7,10 @@
 //!   the signature but still checks `exp`/`nbf` against the clock.
 //! - An entry holds the claims parsed at verification (shared, `Arc`), so a hit parses no JSON.
 //! - An entry never outlives its token: a hit past `exp` (+ leeway) removes it and fails, and
-//!   a sweep drops expired entries nobody asks for, after every [`SWEEP_EVERY`] inserts or as
-//!   many inserts as the cache holds entries, whichever is more (so a sweep costs a constant
-//!   amount per insert however full the cache).
+//!   a background task ([`TokenCache::spawn_sweeper`]) drops expired entries nobody asks for
+//!   on a timer. Not on the request path: a sweep visits every entry, about 1 ms for a full
+//!   cache of 16,000 entries, which a request that triggered it would wait for (and the 31
+//!   other connections of its worker behind it).
 //! - An entry is tied to the key that verified it (by a fingerprint of the key material) and to
 //!   the token's `alg`: a hit counts only while that exact key is in the usable key set and
 //!   still allows that algorithm, and rotation purges the entries of kids that left the set
@@ -30,14 +31,16 @@
 //!   [`LOCAL_SLOTS`] entries per thread.
 
 use std::cell::RefCell;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use thread_local::ThreadLocal;
+use tokio::sync::watch;
 
 use crate::claims::Validity;
 use crate::{Algorithm, Claims};
@@ -158,19 +161,8 @@ fn slot_of(hash: &TokenHash) -> usize {
 pub(crate) struct TokenCache {
     entries: Cache<TokenHash, Arc<Entry>, ByteWeighter>,
     local: ThreadLocal<RefCell<Local>>,
-    inserts: AtomicU64,
-    /// The insert count at which the next sweep runs.
-    next_sweep: AtomicU64,
     keyer: TokenKeyer,
 }
-
-/// Entries whose token expired are swept out after this many inserts, or after as many inserts
-/// as there are entries if that is more, so an expired token does not linger in memory until
-/// eviction even if it is never presented again. A sweep visits every entry: were it run every
-/// 256 inserts whatever the size, a full cache of 17,000 tokens under a stream of new ones
-/// (every request a miss) would visit 66 entries per insert, a few percent of the CPU and a
-/// shard lock held for the walk (measured with `perf` on the 50,000-token benchmark).
-pub(crate) const SWEEP_EVERY: u64 = 256;
 
 impl std::fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -201,8 +193,6 @@ impl TokenCache {
                 ByteWeighter,
             ),
             local: ThreadLocal::new(),
-            inserts: AtomicU64::new(0),
-            next_sweep: AtomicU64::new(SWEEP_EVERY),
             keyer,
         })
     }
@@ -251,22 +241,42 @@ impl TokenCache {
         }
     }
 
-    /// Inserts a verified token; `now` (seconds since the epoch) drives the periodic sweep.
-    pub fn insert(&self, hash: TokenHash, entry: Entry, now: f64, leeway: i64) {
+    /// Inserts a verified token.
+    pub fn insert(&self, hash: TokenHash, entry: Entry) {
         self.entries.insert(hash, Arc::new(entry));
-        let inserted = self.inserts.fetch_add(1, Ordering::Relaxed) + 1;
-        let due = self.next_sweep.load(Ordering::Relaxed);
-        let next = inserted + SWEEP_EVERY.max(self.entries.len() as u64);
-        // One thread sweeps: whoever moves the mark on.
-        if inserted >= due
-            && self
-                .next_sweep
-                .compare_exchange(due, next, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            self.entries
-                .retain(|_, e| e.validity.exp + leeway as f64 > now);
-        }
+    }
+
+    /// Drops every entry whose token has expired at `now` (seconds since the epoch), leeway
+    /// included; returns how many.
+    pub fn sweep(&self, now: f64, leeway: i64) -> usize {
+        let before = self.entries.len();
+        self.entries
+            .retain(|_, e| e.validity.exp + leeway as f64 > now);
+        before.saturating_sub(self.entries.len())
+    }
+
+    /// Starts the task that sweeps `cache` every `every`, on the runtime of the caller (the
+    /// API builds its verifier on the main thread's, not on a worker's). It stops when
+    /// `shutdown`'s sender is dropped (with the last verifier) or the cache is gone.
+    pub fn spawn_sweeper(
+        cache: Weak<Self>,
+        every: Duration,
+        leeway: i64,
+        mut shutdown: watch::Receiver<()>,
+    ) {
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = shutdown.changed() => return,
+                }
+                let Some(cache) = cache.upgrade() else { return };
+                let dropped = cache.sweep(crate::verifier::now_secs(), leeway);
+                tracing::debug!(dropped, "verified-token cache swept");
+            }
+        });
     }
 
     /// Removes `hash` from the shared cache and from this thread's slots (other threads drop
@@ -370,21 +380,18 @@ mod tests {
     }
 
     #[test]
-    fn a_full_cache_sweeps_after_as_many_inserts_as_it_holds_entries() {
+    fn a_sweep_drops_the_expired_entries_only() {
         let cache = TokenCache::new(64 * 1024 * 1024).expect("on");
-        // 600 entries valid until t=100; sweeps at insert 256 and 512 find nothing to drop,
-        // and the one at 512 puts the next at 512 + 512 entries = 1024.
         for i in 0..600 {
-            cache.insert(key(i), expiring_at(100.0), 0.0, 0);
+            cache.insert(key(i), expiring_at(100.0));
         }
-        // At t=200 they have all expired; 423 more inserts (1,023 in all) do not sweep yet.
-        for i in 600..1023 {
-            cache.insert(key(i), expiring_at(1000.0), 200.0, 0);
+        for i in 600..1000 {
+            cache.insert(key(i), expiring_at(1000.0));
         }
-        assert_eq!(cache.len(), 1023);
-        // The 1,024th does: only the 424 unexpired entries are left.
-        cache.insert(key(1023), expiring_at(1000.0), 200.0, 0);
-        assert_eq!(cache.len(), 424);
+        // With 30 s of leeway, those valid until t=100 still count at t=120 and not at t=200.
+        assert_eq!(cache.sweep(120.0, 30), 0);
+        assert_eq!(cache.sweep(200.0, 30), 600);
+        assert_eq!(cache.len(), 400);
     }
 
     #[test]
@@ -404,7 +411,7 @@ mod tests {
         for i in 0..100u32 {
             let mut hash = [0u8; 16];
             hash[..4].copy_from_slice(&i.to_be_bytes());
-            cache.insert(hash, entry(12 * 1024, "k1"), 0.0, 0);
+            cache.insert(hash, entry(12 * 1024, "k1"));
         }
         assert!(cache.bytes() <= budget as u64, "{} bytes", cache.bytes());
         assert!(
@@ -425,7 +432,7 @@ mod tests {
         let cache = TokenCache::new(1024 * 1024).expect("on");
         let e = entry(8, "k1");
         let parsed = e.claims.clone();
-        cache.insert(key(1), e, 0.0, 0);
+        cache.insert(key(1), e);
         let first = hit(&cache, &key(1)).expect("hit");
         assert!(Arc::ptr_eq(&first, &parsed));
         let second = hit(&cache, &key(1)).expect("hit");
@@ -438,7 +445,7 @@ mod tests {
     #[test]
     fn each_thread_keeps_its_own_copy() {
         let cache = TokenCache::new(1024 * 1024).expect("on");
-        cache.insert(key(1), entry(8, "k1"), 0.0, 0);
+        cache.insert(key(1), entry(8, "k1"));
         let here = (hit(&cache, &key(1)), hit(&cache, &key(1)));
         let there = std::thread::scope(|scope| {
             scope
@@ -453,7 +460,7 @@ mod tests {
     #[test]
     fn a_removed_entry_is_not_served_from_this_threads_slots() {
         let cache = TokenCache::new(1024 * 1024).expect("on");
-        cache.insert(key(1), entry(8, "k1"), 0.0, 0);
+        cache.insert(key(1), entry(8, "k1"));
         hit(&cache, &key(1)).expect("hit");
         hit(&cache, &key(1)).expect("hit");
         cache.remove(&key(1));
@@ -466,10 +473,10 @@ mod tests {
         let (a, mut b) = (key(1), key(2));
         b[0] = a[0];
         assert_eq!(slot_of(&a), slot_of(&b));
-        cache.insert(a, entry(8, "a"), 0.0, 0);
+        cache.insert(a, entry(8, "a"));
         hit(&cache, &a).expect("hit");
         assert!(hit(&cache, &b).is_none());
-        cache.insert(b, entry(8, "b"), 0.0, 0);
+        cache.insert(b, entry(8, "b"));
         let seen = cache.with_hit(&b, |e, _| e.kid.clone()).expect("hit");
         assert_eq!(seen.as_deref(), Some("b"));
         let seen = cache.with_hit(&a, |e, _| e.kid.clone()).expect("hit");

@@ -88,6 +88,14 @@ impl Verifier {
         let leeway_secs = config.leeway.as_secs() as i64;
         let token_cache = TokenCache::new(config.token_cache_bytes).map(Arc::new);
         let (shutdown, watcher) = watch::channel(());
+        if let Some(cache) = &token_cache {
+            TokenCache::spawn_sweeper(
+                Arc::downgrade(cache),
+                config.token_cache_sweep_every,
+                leeway_secs,
+                watcher.clone(),
+            );
+        }
         let issuers = config
             .all_issuers()
             .enumerate()
@@ -310,8 +318,6 @@ impl Verifier {
                     alg: compact.alg(),
                     checked_generation: AtomicU64::new(0),
                 },
-                now_secs(),
-                inner.leeway_secs,
             );
         }
         Ok(claims)
@@ -485,7 +491,8 @@ fn check_typ(typ: Option<&str>, require_at_jwt: bool) -> Result<(), VerifyError>
     }
 }
 
-fn now_secs() -> f64 {
+/// Seconds since the epoch, for the time claims (whose NumericDates are wall-clock times).
+pub(crate) fn now_secs() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
