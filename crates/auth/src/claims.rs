@@ -245,7 +245,8 @@ impl Validity {
 
 /// The `iss` of a payload whose signature is NOT verified yet: only to pick which issuer's
 /// keys to check it with. Parsed with the same refusal of a duplicated member as
-/// [`check_and_read`], so the `iss` that selects the keys is the `iss` that is checked afterwards.
+/// [`check_and_read`], so the `iss` that selects the keys is the `iss` that is checked
+/// afterwards.
 pub(crate) fn unverified_issuer(payload: &[u8]) -> Result<String, VerifyError> {
     #[derive(Deserialize)]
     struct IssuerOnly {

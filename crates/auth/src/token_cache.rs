@@ -17,18 +17,18 @@
 //!   eagerly.
 //! - Bounded in bytes, not entries (S3-FIFO eviction by `quick_cache`, a small, well-kept
 //!   concurrent cache: sharded locks held for a hash-map operation only, never across I/O; its
-//!   weigher counts the memory each entry's parsed claims hold plus a fixed overhead). An entry count alone would let
-//!   large tokens (up to the size cap) multiply the memory it holds. A budget of 0 turns it off.
+//!   weigher counts the memory each entry's parsed claims hold plus a fixed overhead). An entry
+//!   count alone would let large tokens (up to the size cap) multiply the memory it holds. A
+//!   budget of 0 turns it off.
 //! - In front of it, each thread keeps the entries it hit lately ([`LOCAL_SLOTS`] of them, by
 //!   key), and for a token it hits again, its own copy of the claims. Why: with one token sent
 //!   by many clients, every hit in the shared cache wrote the same cache lines from every core
 //!   (the shard's lock, the entry's reference count, and the claims' reference count, which a
 //!   request writes four times), and each write waited for the line to come over from the other
-//!   core. A hit in
-//!   the thread's own slots writes nothing shared. It serves under the same checks as the
-//!   shared cache (the caller's: key still trusted, `exp`/`nbf`), so it never serves an entry
-//!   the shared cache would refuse; what it keeps beyond the byte budget is at most
-//!   [`LOCAL_SLOTS`] entries per thread.
+//!   core. A hit in the thread's own slots writes nothing shared. It serves under the same
+//!   checks as the shared cache (the caller's: key still trusted, `exp`/`nbf`), so it never
+//!   serves an entry the shared cache would refuse; what it keeps beyond the byte budget is at
+//!   most [`LOCAL_SLOTS`] entries per thread.
 
 use std::cell::RefCell;
 use std::sync::atomic::AtomicU64;

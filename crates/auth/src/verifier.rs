@@ -375,8 +375,8 @@ impl Verifier {
     }
 
     /// Checks everything a verification checks before the signature (size, characters,
-    /// header, `typ`, key lookup) and stops there. For benchmarks of the non-cryptographic part; it proves
-    /// nothing about the token.
+    /// header, `typ`, key lookup) and stops there. For benchmarks of the non-cryptographic
+    /// part; it proves nothing about the token.
     #[doc(hidden)]
     pub async fn check_up_to_signature(&self, token: &str) -> Result<(), VerifyError> {
         if token.len() > self.inner.max_token_bytes {
