@@ -9,6 +9,7 @@
 //! ([`Application::from_listener`]); `main.rs` only parses settings.
 
 pub mod authentication;
+pub mod cli;
 pub mod cors;
 pub mod error;
 pub mod log_format;

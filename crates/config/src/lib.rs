@@ -19,6 +19,20 @@ use url::{Host, Url};
 /// Default path of the configuration file, relative to the working directory.
 pub const DEFAULT_CONFIG_PATH: &str = "auth_config.json";
 
+/// Every environment variable [`AuthConfig::load`] reads, for tools that list a binary's
+/// settings.
+pub const ENV_VARS: [&str; 9] = [
+    "AUTH_CONFIG",
+    "AUTH0_DOMAIN",
+    "AUTH0_CLIENT_ID",
+    "AUTH0_AUDIENCE",
+    "APP_ORIGIN",
+    "API_ORIGIN",
+    "AUTH0_DPOP",
+    "AUTH0_ISSUERS",
+    "AUTH0_AUDIENCES",
+];
+
 /// A configuration mistake: which setting, what is wrong, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid setting {setting}: {problem}; fix: {fix}")]
@@ -630,6 +644,26 @@ mod tests {
             .collect();
         env.insert("AUTH_CONFIG".into(), path.to_owned());
         AuthConfig::from_env_fn(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn env_vars_lists_every_variable_load_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_config(&dir, "");
+        let read = std::sync::Mutex::new(Vec::new());
+        AuthConfig::from_env_fn(|k| {
+            read.lock().expect("lock").push(k.to_owned());
+            (k == "AUTH_CONFIG").then(|| path.clone())
+        })
+        .expect("valid");
+        let read = read.into_inner().expect("lock");
+        for name in &read {
+            assert!(
+                ENV_VARS.contains(&name.as_str()),
+                "{name} is read but not listed"
+            );
+        }
+        assert_eq!(read.len(), ENV_VARS.len(), "read: {read:?}");
     }
 
     #[test]

@@ -8,31 +8,13 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{KEYS, TestIssuer};
 
-const ENV_VARS: [&str; 15] = [
-    "AUTH_CONFIG",
-    "AUTH0_DPOP",
-    "API_DPOP",
-    "API_DPOP_NONCE",
-    "API_DPOP_NONCE_SECRET",
-    "API_DPOP_REPLAY_CAPACITY",
-    "AUTH0_DOMAIN",
-    "AUTH0_CLIENT_ID",
-    "AUTH0_AUDIENCE",
-    "APP_ORIGIN",
-    "API_ORIGIN",
-    "API_HOST",
-    "API_PORT",
-    "API_METRICS_ADDR",
-    "RUST_LOG",
-];
-
 fn default_config() -> String {
     format!("{}/../../auth_config.json", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn api(vars: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_api"));
-    for var in ENV_VARS {
+    for var in api::cli::env_names() {
         command.env_remove(var);
     }
     command.env("AUTH_CONFIG", default_config());
@@ -102,6 +84,47 @@ fn short_dpop_nonce_secret_is_one_line_and_exit_code_2() {
     assert_one_line_config_error(
         &[("API_DPOP_NONCE", "1"), ("API_DPOP_NONCE_SECRET", "short")],
         "API_DPOP_NONCE_SECRET",
+    );
+}
+
+#[test]
+fn dpop_nonce_secret_of_one_repeated_character_is_one_line_and_exit_code_2() {
+    let secret = "x".repeat(48);
+    assert_one_line_config_error(
+        &[("API_DPOP_NONCE", "1"), ("API_DPOP_NONCE_SECRET", &secret)],
+        "API_DPOP_NONCE_SECRET",
+    );
+}
+
+#[test]
+fn weak_dpop_nonce_secret_from_a_file_is_one_line_naming_the_file_setting() {
+    let dir = std::env::temp_dir().join(format!("api-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("weak");
+    std::fs::write(&path, "abababababababababababababababababab\n").expect("write");
+    assert_one_line_config_error(
+        &[
+            ("API_DPOP_NONCE", "1"),
+            ("API_DPOP_NONCE_SECRET_FILE", path.to_str().expect("utf-8")),
+        ],
+        "API_DPOP_NONCE_SECRET_FILE",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn dpop_nonce_secret_flag_does_not_exist() {
+    let output = api(&[])
+        .args(["--dpop-nonce-secret", "q4Yc1Zr8mP0vX7tL2sN9bK6wH3jF5dGa"])
+        .env("API_PORT", "0")
+        .output()
+        .expect("run api");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--dpop-nonce-secret"), "stderr: {stderr}");
+    assert!(
+        !stderr.contains("q4Yc1Zr8"),
+        "the secret was echoed: {stderr}"
     );
 }
 
