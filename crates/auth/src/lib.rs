@@ -22,6 +22,7 @@
 
 pub mod authorization;
 mod claims;
+mod clock;
 mod config;
 pub mod counters;
 pub mod dpop;

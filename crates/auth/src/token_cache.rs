@@ -273,7 +273,7 @@ impl TokenCache {
                     _ = shutdown.changed() => return,
                 }
                 let Some(cache) = cache.upgrade() else { return };
-                let dropped = cache.sweep(crate::verifier::now_secs(), leeway);
+                let dropped = cache.sweep(crate::clock::now_secs(), leeway);
                 tracing::debug!(dropped, "verified-token cache swept");
             }
         });

@@ -17,12 +17,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 use crate::claims::{self, ClaimPolicy};
+use crate::clock::now_secs;
 use crate::config::VerifierConfig;
 use crate::fetch::Fetcher;
 use crate::jws::{Compact, PublicKey};
@@ -489,14 +489,6 @@ fn check_typ(typ: Option<&str>, require_at_jwt: bool) -> Result<(), VerifyError>
         "jwt" if !require_at_jwt => Ok(()),
         _ => Err(VerifyError::UnsupportedType),
     }
-}
-
-/// Seconds since the epoch, for the time claims (whose NumericDates are wall-clock times).
-pub(crate) fn now_secs() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs_f64()
 }
 
 #[cfg(test)]

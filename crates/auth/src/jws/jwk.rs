@@ -1,26 +1,20 @@
-//! The signature layer: compact-JWS parsing, JWK import and signature checks. No I/O, no clock.
+//! One JSON Web Key (RFC 7517, key types of RFC 7518 §6 and RFC 8037) imported into an
+//! aws-lc-rs key, and its RFC 7638 thumbprint.
 //!
-//! Why hand-written instead of `jsonwebtoken::decode`: the header rules here (reject any
-//! `crit`, ignore `jku`/`x5u`/`x5c`/`jwk`, refuse duplicate members, strict base64url) must run
-//! *before* any key is looked up, and keys are parsed once per key-set fetch into
-//! aws-lc-rs [`ParsedPublicKey`]s so that a verification is the RSA/ECDSA/EdDSA operation and
-//! nothing else (`jsonwebtoken` rebuilds the public key on every call). The cryptography
-//! itself is entirely aws-lc-rs; `jsonwebtoken` provides the [`Algorithm`] names.
-//!
-//! The [`Verifier`](crate::Verifier) uses this module; it is public so that the signature
-//! layer can be tested on its own (the Wycheproof vectors) and reused.
+//! Import rules, each a [`KeyRejected`] variant: `use` must be `sig`, `key_ops` must hold
+//! `verify`, private members refuse the key (an issuer leaking them is not to be trusted), RSA
+//! moduli are 2048–8192 bits without the ROCA fingerprint, EC curves are P-256/P-384, OKP is
+//! Ed25519, and a key's own `alg` must fit its type and be allowed.
 
 use std::fmt;
-use std::str::FromStr;
 
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::untrusted::Untrusted;
+use super::{b64, parse_alg};
 use crate::{Algorithm, VerifyError};
 
 /// Smallest RSA modulus accepted, in bits (NIST SP 800-131A; jwks-rsa accepts anything).
@@ -342,189 +336,30 @@ fn refuse_private(obj: &Map<String, Value>, members: &[&str]) -> Result<(), KeyR
     Ok(())
 }
 
-/// Strict base64url without padding: canonical trailing bits only, so one token has one
-/// encoding (a lenient decoder lets an attacker mint distinct strings for one signature).
-fn b64(text: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(text).ok()
-}
-
-/// The names we verify. `none` and HMAC are absent on purpose: they can never be allowed.
-fn parse_alg(name: &str) -> Option<Algorithm> {
-    match Algorithm::from_str(name).ok()? {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => None,
-        alg => Some(alg),
-    }
-}
-
-/// A JWK Set reduced to the keys we can use.
-#[derive(Debug)]
-pub struct ParsedKeySet {
-    /// The usable keys, in document order.
-    pub keys: Vec<PublicKey>,
-    /// How many keys were skipped (unusable, or sharing a kid).
-    pub skipped: usize,
-}
-
-/// Parses a JWK Set document (`{"keys": [...]}`), skipping every unusable key (see
-/// [`PublicKey::from_jwk`]) and every key of a duplicated `kid`: with two keys under one kid
-/// we cannot know which the issuer means, so neither is trusted. `None` if the document is
-/// not a JWK Set at all. One bad key never spoils the others.
-pub fn parse_jwk_set(json: &[u8], allowed: &[Algorithm]) -> Option<ParsedKeySet> {
-    #[derive(Deserialize)]
-    struct Jwks {
-        keys: Vec<Value>,
-    }
-    let doc: Jwks = serde_json::from_slice(json).ok()?;
-    let kid_of = |k: &Value| k.get("kid").and_then(Value::as_str).map(str::to_owned);
-    let mut kid_counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for k in &doc.keys {
-        if let Some(kid) = kid_of(k) {
-            *kid_counts.entry(kid).or_default() += 1;
+/// The RFC 7638 JWK SHA-256 thumbprint: the required members of the key type, in
+/// lexicographic order, without whitespace, hashed and base64url-encoded. `None` for a key type
+/// we do not accept or a missing member.
+pub fn thumbprint(jwk: &Value) -> Option<String> {
+    let members: &[&str] = match jwk.get("kty")?.as_str()? {
+        "EC" => &["crv", "kty", "x", "y"],
+        "RSA" => &["e", "kty", "n"],
+        "OKP" => &["crv", "kty", "x"],
+        _ => return None,
+    };
+    let mut canonical = String::from("{");
+    for (i, name) in members.iter().enumerate() {
+        let value = jwk.get(*name)?.as_str()?;
+        if i > 0 {
+            canonical.push(',');
         }
+        canonical.push('"');
+        canonical.push_str(name);
+        canonical.push_str("\":");
+        // serde_json writes the string with exactly the escaping RFC 7638 §3 asks for.
+        canonical.push_str(&Value::String(value.to_owned()).to_string());
     }
-    let mut keys = Vec::new();
-    let mut skipped = 0;
-    for jwk in &doc.keys {
-        let kid = kid_of(jwk);
-        if kid
-            .as_ref()
-            .is_some_and(|k| kid_counts.get(k).copied().unwrap_or(0) > 1)
-        {
-            tracing::warn!(
-                kid = ?kid.as_deref().map(Untrusted),
-                "JWKS holds a duplicated kid; skipping every key with it"
-            );
-            skipped += 1;
-            continue;
-        }
-        match PublicKey::from_jwk(jwk, allowed) {
-            Ok(key) => keys.push(key),
-            Err(reason) => {
-                tracing::debug!(kid = ?kid.as_deref().map(Untrusted), %reason, "skipping JWK");
-                skipped += 1;
-            }
-        }
-    }
-    Some(ParsedKeySet { keys, skipped })
-}
-
-/// The key a token's `kid` selects: by kid, or without a kid the only key if there is
-/// exactly one (the same rule as the verifier's key cache).
-pub fn select_key<'a>(keys: &'a [PublicKey], kid: Option<&str>) -> Option<&'a PublicKey> {
-    match kid {
-        Some(kid) => keys.iter().find(|k| k.kid() == Some(kid)),
-        None if keys.len() == 1 => keys.first(),
-        None => None,
-    }
-}
-
-/// Whether `json` starts like a JSON object (RFC 7515 §4 and RFC 7519 §7.2 require one).
-///
-/// serde's derived `Deserialize` for a struct also accepts a JSON array, filling the fields by
-/// position, so `["RS256"]` would pass as a header naming `alg`. This first-byte check refuses
-/// that shape before any further work; the parser then checks the rest.
-pub(crate) fn is_json_object(json: &[u8]) -> bool {
-    json.iter()
-        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-        .is_some_and(|b| *b == b'{')
-}
-
-/// The JOSE header members we act on. Every other member (`jku`, `x5u`, `x5c`, `jwk`, ...)
-/// is ignored on purpose: a token never chooses where keys come from.
-#[derive(Deserialize)]
-struct RawHeader {
-    alg: String,
-    #[serde(default)]
-    kid: Option<String>,
-    #[serde(default)]
-    typ: Option<String>,
-    #[serde(default)]
-    crit: Option<Value>,
-}
-
-/// The parts of a compact JWS, header checked, signature not yet verified.
-#[derive(Debug)]
-pub struct Compact<'a> {
-    signing_input: &'a str,
-    payload_b64: &'a str,
-    signature_b64: &'a str,
-    alg: Algorithm,
-    kid: Option<String>,
-    typ: Option<String>,
-}
-
-impl<'a> Compact<'a> {
-    /// Splits `token` and checks its header: exactly three segments, base64url JSON object
-    /// without duplicate members, no `crit`, `alg` in `allowed`.
-    pub fn parse(token: &'a str, allowed: &[Algorithm]) -> Result<Self, VerifyError> {
-        let mut parts = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(VerifyError::Malformed("not a compact JWS"));
-        };
-        let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
-        let header_json = b64(header_b64).ok_or(VerifyError::Malformed("header encoding"))?;
-        if !is_json_object(&header_json) {
-            return Err(VerifyError::Malformed("header"));
-        }
-        // serde_json refuses duplicate members of the fields we read, so two parsers can
-        // never disagree on which `alg` or `kid` a header names.
-        let header: RawHeader =
-            serde_json::from_slice(&header_json).map_err(|_| VerifyError::Malformed("header"))?;
-        if header.crit.is_some() {
-            // We implement no JWS extension, so any listed one is one we do not understand.
-            return Err(VerifyError::CriticalHeader);
-        }
-        let alg = parse_alg(&header.alg)
-            .filter(|a| allowed.contains(a))
-            .ok_or(VerifyError::Algorithm)?;
-        Ok(Self {
-            signing_input,
-            payload_b64,
-            signature_b64,
-            alg,
-            kid: header.kid,
-            typ: header.typ,
-        })
-    }
-
-    /// The header's `alg`, already checked against the allow-list.
-    pub fn alg(&self) -> Algorithm {
-        self.alg
-    }
-
-    /// The header's `kid`.
-    pub fn kid(&self) -> Option<&str> {
-        self.kid.as_deref()
-    }
-
-    /// The header's `typ`.
-    pub fn typ(&self) -> Option<&str> {
-        self.typ.as_deref()
-    }
-
-    /// Verifies the signature with `key`.
-    pub fn verify_signature(&self, key: &PublicKey) -> Result<(), VerifyError> {
-        let signature =
-            b64(self.signature_b64).ok_or(VerifyError::Malformed("signature encoding"))?;
-        key.verify(self.alg, self.signing_input.as_bytes(), &signature)
-    }
-
-    /// The decoded payload. Only meaningful after [`Compact::verify_signature`] succeeded.
-    pub fn payload(&self) -> Result<Vec<u8>, VerifyError> {
-        b64(self.payload_b64).ok_or(VerifyError::Malformed("payload encoding"))
-    }
-}
-
-/// The decoded payload of a compact JWS that already verified (its second segment), for
-/// callers that want the claims in their own type.
-pub(crate) fn payload_of(token: &str) -> Result<Vec<u8>, VerifyError> {
-    token
-        .split('.')
-        .nth(1)
-        .and_then(b64)
-        .ok_or(VerifyError::Malformed("payload encoding"))
+    canonical.push('}');
+    Some(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes())))
 }
 
 #[cfg(test)]
@@ -532,99 +367,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn enc(v: &Value) -> String {
-        URL_SAFE_NO_PAD.encode(v.to_string())
-    }
-
-    fn token_with_header(h: Value) -> String {
-        format!("{}.{}.c2ln", enc(&h), enc(&json!({"sub":"x"})))
-    }
-
     const RS: &[Algorithm] = &[Algorithm::RS256];
-
-    #[test]
-    fn alg_none_is_refused() {
-        let t = token_with_header(json!({"alg":"none"}));
-        assert_eq!(Compact::parse(&t, RS).err(), Some(VerifyError::Algorithm));
-    }
-
-    #[test]
-    fn hs256_is_refused_even_if_listed() {
-        let t = token_with_header(json!({"alg":"HS256"}));
-        assert_eq!(
-            Compact::parse(&t, &[Algorithm::HS256, Algorithm::RS256]).err(),
-            Some(VerifyError::Algorithm)
-        );
-    }
-
-    #[test]
-    fn alg_outside_allow_list_is_refused() {
-        let t = token_with_header(json!({"alg":"PS256"}));
-        assert_eq!(Compact::parse(&t, RS).err(), Some(VerifyError::Algorithm));
-    }
-
-    #[test]
-    fn any_crit_is_refused() {
-        let t = token_with_header(json!({"alg":"RS256","crit":["exp"],"exp":1}));
-        assert_eq!(
-            Compact::parse(&t, RS).err(),
-            Some(VerifyError::CriticalHeader)
-        );
-    }
-
-    #[test]
-    fn duplicate_alg_member_is_malformed() {
-        let h = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","alg":"none"}"#);
-        let t = format!("{h}.e30.c2ln");
-        assert_eq!(
-            Compact::parse(&t, RS).err(),
-            Some(VerifyError::Malformed("header"))
-        );
-    }
-
-    #[test]
-    fn header_that_is_a_json_array_is_malformed() {
-        let h = URL_SAFE_NO_PAD.encode(r#"["RS256","k1","JWT"]"#);
-        let t = format!("{h}.e30.c2ln");
-        assert_eq!(
-            Compact::parse(&t, RS).err(),
-            Some(VerifyError::Malformed("header"))
-        );
-    }
-
-    #[test]
-    fn header_object_after_json_whitespace_is_accepted() {
-        let h = URL_SAFE_NO_PAD.encode(" \r\n\t{\"alg\":\"RS256\"}");
-        let t = format!("{h}.e30.c2ln");
-        assert!(Compact::parse(&t, RS).is_ok());
-    }
-
-    #[test]
-    fn four_segments_are_malformed() {
-        let t = format!("{}.e30.c2ln.x", enc(&json!({"alg":"RS256"})));
-        assert!(matches!(
-            Compact::parse(&t, RS),
-            Err(VerifyError::Malformed(_))
-        ));
-    }
-
-    #[test]
-    fn padded_header_is_malformed() {
-        let t = format!("{}=.e30.c2ln", enc(&json!({"alg":"RS256"})));
-        assert!(matches!(
-            Compact::parse(&t, RS),
-            Err(VerifyError::Malformed(_))
-        ));
-    }
-
-    #[test]
-    fn header_key_urls_are_ignored_not_followed() {
-        let t = token_with_header(
-            json!({"alg":"RS256","kid":"k","jku":"http://evil/","x5u":"http://evil/","jwk":{"kty":"RSA"}}),
-        );
-        let c = Compact::parse(&t, RS).expect("parses");
-        assert_eq!(c.kid(), Some("k"));
-    }
 
     #[test]
     fn oct_jwk_is_never_a_key() {
@@ -651,5 +394,26 @@ mod tests {
             PublicKey::from_jwk(&jwk, RS).err(),
             Some(KeyRejected::RsaKeySize(1024))
         );
+    }
+
+    #[test]
+    fn thumbprint_matches_the_rfc_7638_example() {
+        // RFC 7638 §3.1.
+        let jwk = json!({
+            "kty": "RSA",
+            "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+            "e": "AQAB",
+            "alg": "RS256",
+            "kid": "2011-04-29"
+        });
+        assert_eq!(
+            thumbprint(&jwk).as_deref(),
+            Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+        );
+    }
+
+    #[test]
+    fn thumbprint_of_an_unknown_key_type_is_none() {
+        assert_eq!(thumbprint(&json!({"kty":"oct","k":"c2VjcmV0"})), None);
     }
 }

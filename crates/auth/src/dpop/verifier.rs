@@ -1,0 +1,378 @@
+//! [`ProofVerifier`]: checks one request's DPoP proof, counts every outcome, and records the
+//! proofs it accepts in a [`ReplayStore`].
+//!
+//! `check` is one function from top to bottom, in the order of RFC 9449 §4.3 (and §7.1 for
+//! `ath`), so that it can be read against the RFC: each step either passes or returns its own
+//! [`DpopError`]. The replay store comes last so that a proof refused for any other reason
+//! never takes a slot in it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::config::DpopConfig;
+use super::error::{DPOP_OUTCOME_LABELS, DpopError};
+use super::nonce::{NonceCheck, NonceSource};
+use super::replay::{MemoryReplayStore, ProofId, ReplayStore, ReplayVerdict};
+use super::uri;
+use crate::clock::now_secs;
+use crate::jws::{Compact, KeyRejected, PublicKey, thumbprint};
+use crate::{Algorithm, BuildError, VerifyError};
+
+/// What a proof is checked against: one request.
+#[derive(Debug, Clone, Copy)]
+pub struct ProofRequest<'a> {
+    /// Every `DPoP` header value of the request (exactly one is required).
+    pub proofs: &'a [&'a [u8]],
+    /// The request method, e.g. `GET`.
+    pub method: &'a str,
+    /// The request's target URI as the server knows itself (its public origin plus the path),
+    /// never built from the `Host` header.
+    pub uri: &'a str,
+    /// The access token sent with the proof; `None` at a token endpoint. When present the
+    /// proof's `ath` must be its hash.
+    pub access_token: Option<&'a str>,
+    /// The thumbprint the proof's key must have: the token's `cnf.jkt`, or a grant's binding.
+    pub jkt: Option<&'a str>,
+}
+
+/// A proof that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedProof {
+    /// The RFC 7638 thumbprint of the proof's key (base64url SHA-256).
+    pub jkt: String,
+    /// A nonce the client should use from now on, when nonces are on and the proof's nonce is
+    /// from the previous slot (send it in `DPoP-Nonce`).
+    pub next_nonce: Option<String>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct DpopStats {
+    /// Proof checks by outcome label (`ok`, `replayed`, ...), every label present.
+    pub proofs: Vec<(&'static str, u64)>,
+    /// Nonces handed out.
+    pub nonces_issued: u64,
+    /// Proof ids held by the replay store, if it can tell.
+    pub replay_entries: Option<usize>,
+}
+
+impl DpopStats {
+    /// The count for one outcome label (0 if unknown).
+    pub fn proofs_with(&self, label: &str) -> u64 {
+        self.proofs
+            .iter()
+            .find(|(l, _)| *l == label)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// Checks DPoP proofs. Cheap to clone; build once at start-up.
+#[derive(Clone, Debug)]
+pub struct ProofVerifier {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: DpopConfig,
+    algorithms_text: String,
+    store: Arc<dyn ReplayStore>,
+    nonces: Option<NonceSource>,
+    outcomes: [AtomicU64; DPOP_OUTCOME_LABELS.len()],
+    nonces_issued: AtomicU64,
+}
+
+/// The proof header members we act on; `jku`, `x5u`, `x5c`, `kid` are ignored on purpose.
+#[derive(Deserialize)]
+struct ProofHeader {
+    #[serde(default)]
+    jwk: Option<Value>,
+}
+
+/// The claims, kept as raw values so that a wrong type is `Claim(name)`. serde refuses a
+/// duplicated member of these names.
+#[derive(Deserialize)]
+struct ProofClaims {
+    jti: Option<Value>,
+    htm: Option<Value>,
+    htu: Option<Value>,
+    iat: Option<Value>,
+    ath: Option<Value>,
+    nonce: Option<Value>,
+}
+
+impl ProofVerifier {
+    /// A verifier with the in-memory replay store sized by `config.replay_capacity`.
+    pub fn new(config: DpopConfig) -> Result<Self, BuildError> {
+        let store = Arc::new(MemoryReplayStore::new(config.replay_capacity));
+        Self::with_store(config, store)
+    }
+
+    /// A verifier with the caller's replay store (e.g. one shared by replicas).
+    pub fn with_store(config: DpopConfig, store: Arc<dyn ReplayStore>) -> Result<Self, BuildError> {
+        config.validate()?;
+        let mut algorithms = config.algorithms.clone();
+        algorithms.dedup();
+        let algorithms_text = algorithms
+            .iter()
+            .map(|a| format!("{a:?}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let nonces = config
+            .nonce
+            .as_ref()
+            .map(|n| NonceSource::new(&n.secret, n.slot.as_secs()));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config: DpopConfig {
+                    algorithms,
+                    ..config
+                },
+                algorithms_text,
+                store,
+                nonces,
+                outcomes: Default::default(),
+                nonces_issued: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The allowed algorithms, space-separated (the `algs` challenge parameter, e.g. `ES256`).
+    pub fn algorithms_text(&self) -> &str {
+        &self.inner.algorithms_text
+    }
+
+    /// The allowed algorithms.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.inner.config.algorithms
+    }
+
+    /// Whether server nonces are on.
+    pub fn nonces_enabled(&self) -> bool {
+        self.inner.nonces.is_some()
+    }
+
+    /// A nonce for the current slot, if nonces are on (counted as issued).
+    pub fn issue_nonce(&self) -> Option<String> {
+        let nonces = self.inner.nonces.as_ref()?;
+        self.inner.nonces_issued.fetch_add(1, Ordering::Relaxed);
+        Some(nonces.issue(now_secs() as u64))
+    }
+
+    /// Checks a proof for `request` at the current time.
+    pub async fn verify(&self, request: &ProofRequest<'_>) -> Result<VerifiedProof, DpopError> {
+        self.verify_at(request, now_secs()).await
+    }
+
+    /// Checks a proof for `request` as if the time were `now` (seconds since the epoch).
+    pub async fn verify_at(
+        &self,
+        request: &ProofRequest<'_>,
+        now: f64,
+    ) -> Result<VerifiedProof, DpopError> {
+        let result = self.check(request, now).await;
+        let index = match &result {
+            Ok(_) => 0,
+            Err(e) => e.outcome_index(),
+        };
+        if let Some(counter) = self.inner.outcomes.get(index) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        match &result {
+            Err(DpopError::ReplayStoreUnavailable { .. }) => tracing::warn!(
+                "DPoP replay store cannot record proofs (full or unreachable); refusing them"
+            ),
+            Err(e) => tracing::debug!(outcome = e.outcome_label(), "DPoP proof rejected"),
+            Ok(_) => {}
+        }
+        result
+    }
+
+    async fn check(&self, req: &ProofRequest<'_>, now: f64) -> Result<VerifiedProof, DpopError> {
+        let inner = &*self.inner;
+        let config = &inner.config;
+        let proof = match req.proofs {
+            [] => return Err(DpopError::Missing),
+            [one] => *one,
+            _ => return Err(DpopError::Multiple),
+        };
+        if proof.len() > config.max_proof_bytes {
+            return Err(DpopError::TooLarge);
+        }
+        let proof = std::str::from_utf8(proof).map_err(|_| DpopError::Malformed("encoding"))?;
+        if proof.contains(',') {
+            // A list in one header field is several proofs folded together (RFC 9110 §5.3).
+            return Err(DpopError::Multiple);
+        }
+        let compact = Compact::parse(proof, &config.algorithms).map_err(|e| match e {
+            VerifyError::Algorithm => DpopError::Algorithm,
+            VerifyError::CriticalHeader => DpopError::CriticalHeader,
+            _ => DpopError::Malformed("header"),
+        })?;
+        if !is_dpop_typ(compact.typ()) {
+            return Err(DpopError::Type);
+        }
+        let header_b64 = proof.split('.').next().unwrap_or_default();
+        let header: ProofHeader = URL_SAFE_NO_PAD
+            .decode(header_b64)
+            .ok()
+            .and_then(|h| serde_json::from_slice(&h).ok())
+            .ok_or(DpopError::Malformed("header"))?;
+        let jwk = header.jwk.ok_or(DpopError::Key)?;
+        let key = PublicKey::from_jwk(&jwk, &config.algorithms).map_err(|e| match e {
+            KeyRejected::PrivateMembers => DpopError::PrivateKey,
+            _ => DpopError::Key,
+        })?;
+        compact.verify_signature(&key).map_err(|e| match e {
+            VerifyError::Algorithm => DpopError::Algorithm,
+            VerifyError::Signature => DpopError::Signature,
+            _ => DpopError::Malformed("signature"),
+        })?;
+        let payload = compact
+            .payload()
+            .map_err(|_| DpopError::Malformed("payload"))?;
+        // A derived struct parser would also take a JSON array, field by position.
+        if !crate::jws::is_json_object(&payload) {
+            return Err(DpopError::Malformed("claims"));
+        }
+        let claims: ProofClaims =
+            serde_json::from_slice(&payload).map_err(|_| DpopError::Malformed("claims"))?;
+
+        let jti = match &claims.jti {
+            Some(Value::String(jti)) if !jti.is_empty() => jti.as_str(),
+            _ => return Err(DpopError::Claim("jti")),
+        };
+        if jti.len() > config.max_jti_bytes {
+            return Err(DpopError::JtiTooLong);
+        }
+        match &claims.htm {
+            Some(Value::String(htm)) if htm == req.method => {}
+            Some(Value::String(_)) => return Err(DpopError::Method),
+            _ => return Err(DpopError::Claim("htm")),
+        }
+        let Some(Value::String(htu)) = &claims.htu else {
+            return Err(DpopError::Claim("htu"));
+        };
+        match (uri::normalize(htu), uri::normalize(req.uri)) {
+            (Some(claimed), Some(actual)) if claimed == actual => {}
+            _ => return Err(DpopError::Uri),
+        }
+        let iat = match &claims.iat {
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .filter(|f| f.is_finite())
+                .ok_or(DpopError::Claim("iat"))?,
+            _ => return Err(DpopError::Claim("iat")),
+        };
+        if iat < now - config.max_age.as_secs_f64() {
+            return Err(DpopError::Stale);
+        }
+        if iat > now + config.future_leeway.as_secs_f64() {
+            return Err(DpopError::IssuedInFuture);
+        }
+        if let Some(token) = req.access_token {
+            match &claims.ath {
+                Some(Value::String(ath)) if *ath == access_token_hash(token) => {}
+                _ => return Err(DpopError::AccessTokenHash),
+            }
+        }
+        let mut next_nonce = None;
+        if let Some(nonces) = &inner.nonces {
+            let now_whole = now as u64;
+            let check = match &claims.nonce {
+                Some(Value::String(nonce)) => nonces.check(nonce, now_whole),
+                _ => NonceCheck::Invalid,
+            };
+            match check {
+                NonceCheck::Current => {}
+                NonceCheck::Previous => {
+                    inner.nonces_issued.fetch_add(1, Ordering::Relaxed);
+                    next_nonce = Some(nonces.issue(now_whole));
+                }
+                NonceCheck::Invalid => {
+                    inner.nonces_issued.fetch_add(1, Ordering::Relaxed);
+                    return Err(DpopError::UseNonce {
+                        nonce: nonces.issue(now_whole),
+                    });
+                }
+            }
+        }
+        let jkt = thumbprint(&jwk).ok_or(DpopError::Key)?;
+        if let Some(bound) = req.jkt
+            && bound != jkt
+        {
+            return Err(DpopError::KeyMismatch);
+        }
+        let now_whole = now.max(0.0) as u64;
+        let expires_at = now_whole
+            .saturating_add(config.replay_window().as_secs())
+            .saturating_add(1);
+        match inner
+            .store
+            .check_and_record(ProofId::new(&jkt, jti), now_whole, expires_at)
+            .await
+        {
+            ReplayVerdict::Fresh => Ok(VerifiedProof { jkt, next_nonce }),
+            ReplayVerdict::Replayed => Err(DpopError::Replayed),
+            ReplayVerdict::Unavailable => Err(DpopError::ReplayStoreUnavailable {
+                retry_after: Duration::from_secs(1),
+            }),
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> DpopStats {
+        DpopStats {
+            proofs: DPOP_OUTCOME_LABELS
+                .iter()
+                .zip(&self.inner.outcomes)
+                .map(|(l, c)| (*l, c.load(Ordering::Relaxed)))
+                .collect(),
+            nonces_issued: self.inner.nonces_issued.load(Ordering::Relaxed),
+            replay_entries: self.inner.store.entries(),
+        }
+    }
+}
+
+/// `typ` is a media type: case-insensitive, the `application/` prefix optional (RFC 7515 §4.1.9).
+fn is_dpop_typ(typ: Option<&str>) -> bool {
+    typ.is_some_and(|t| {
+        let lower = t.to_ascii_lowercase();
+        lower.strip_prefix("application/").unwrap_or(&lower) == "dpop+jwt"
+    })
+}
+
+/// `ath`: base64url(SHA-256(ASCII access token)) (RFC 9449 §4.2).
+pub fn access_token_hash(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_token_hash_matches_the_rfc_9449_example() {
+        // RFC 9449 §7.1, the access token of the example request.
+        let token = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
+        assert_eq!(
+            access_token_hash(token),
+            "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
+        );
+    }
+
+    #[test]
+    fn dpop_typ_is_a_case_insensitive_media_type() {
+        assert!(is_dpop_typ(Some("dpop+jwt")));
+        assert!(is_dpop_typ(Some("application/DPoP+JWT")));
+        assert!(!is_dpop_typ(Some("JWT")));
+        assert!(!is_dpop_typ(None));
+    }
+}
