@@ -18,5 +18,6 @@ pub mod metrics;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod verifier_config;
 
 pub use startup::{Application, Settings, StartupError};

@@ -54,7 +54,7 @@ impl Settings {
         Self {
             listen,
             metrics_listen: Some(DEFAULT_METRICS_ADDR),
-            verifier: auth::VerifierConfig::from_app_config(&config),
+            verifier: crate::verifier_config::verifier_config(&config),
             dpop_mode: DpopMode::default(),
             dpop: auth::dpop::DpopConfig::default(),
             config,

@@ -145,18 +145,6 @@ impl VerifierConfig {
         }
     }
 
-    /// The configuration implied by the shared `auth_config.json` settings.
-    /// (`domain` and `issuers`, `audience` and `audiences`).
-    pub fn from_app_config(config: &app_config::AuthConfig) -> Self {
-        Self {
-            issuers: config.issuers.clone(),
-            ..Self::new(
-                config.issuer.clone(),
-                config.all_audiences().map(str::to_owned).collect(),
-            )
-        }
-    }
-
     /// Every trusted issuer, `issuer` first.
     pub fn all_issuers(&self) -> impl Iterator<Item = &Url> {
         std::iter::once(&self.issuer).chain(&self.issuers)
@@ -282,7 +270,7 @@ impl VerifierConfig {
     }
 }
 
-/// https anywhere; plain http only on loopback (the dev issuer), as `app-config` rules for `domain`.
+/// https anywhere; plain http only on loopback (a local development issuer).
 fn check_http_url(url: &Url, setting: &'static str) -> Result<(), BuildError> {
     let Some(host) = url.host() else {
         return Err(invalid(setting, "has no host"));
@@ -292,7 +280,7 @@ fn check_http_url(url: &Url, setting: &'static str) -> Result<(), BuildError> {
     }
     match url.scheme() {
         "https" => Ok(()),
-        "http" if app_config::is_loopback_host(&host) => Ok(()),
+        "http" if crate::loopback::is_loopback_host(&host) => Ok(()),
         "http" => Err(invalid(
             setting,
             "plain http is allowed only for loopback hosts",
@@ -419,30 +407,6 @@ mod tests {
         assert_eq!(setting_of(c.validate()), "issuers");
         c.issuers.pop();
         assert_eq!(setting_of(c.validate()), "accepted");
-    }
-
-    #[test]
-    fn from_app_config_trusts_every_issuer_and_audience() {
-        let app = app_config::AuthConfig::from_values(
-            Some("http://localhost:3002".into()),
-            Some("spa".into()),
-            Some("https://api.local.test".into()),
-            Some("http://localhost:3000".into()),
-            Some("http://localhost:3001".into()),
-        )
-        .and_then(|c| c.with_issuers(&["http://127.0.0.1:3002".into()]))
-        .and_then(|c| c.with_audiences(&["https://other.test".into()]))
-        .expect("valid");
-        let c = VerifierConfig::from_app_config(&app);
-        let issuers: Vec<_> = c.all_issuers().map(Url::as_str).collect();
-        assert_eq!(
-            issuers,
-            ["http://localhost:3002/", "http://127.0.0.1:3002/"]
-        );
-        assert_eq!(
-            c.audiences,
-            ["https://api.local.test", "https://other.test"]
-        );
     }
 
     #[test]

@@ -260,7 +260,7 @@ fn acceptable_jwks_uri(issuer: &Url, jwks: &Url) -> bool {
 /// connects to this machine too.
 fn is_local_host(host: &url::Host<&str>) -> bool {
     use url::Host;
-    app_config::is_loopback_host(host)
+    crate::loopback::is_loopback_host(host)
         || match host {
             Host::Domain(d) => {
                 let d = d.trim_end_matches('.').to_ascii_lowercase();

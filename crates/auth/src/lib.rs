@@ -31,6 +31,7 @@ mod fetch;
 pub mod jws;
 mod keystore;
 mod kid_gate;
+mod loopback;
 mod stats;
 mod token_cache;
 mod untrusted;

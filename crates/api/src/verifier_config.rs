@@ -1,0 +1,49 @@
+//! From the workspace's configuration (`auth_config.json` plus environment) to the token
+//! verifier's: the one place the API says which issuers and audiences it trusts.
+//!
+//! Here rather than in `auth`, so that the verifier library depends on no application's
+//! configuration: any service can build an `auth::VerifierConfig` from its own settings.
+
+use app_config::AuthConfig;
+use auth::VerifierConfig;
+
+/// The verifier configuration `config` implies: `domain`'s issuer and every entry of `issuers`,
+/// `audience` and every entry of `audiences`; every other verifier setting at its default.
+pub fn verifier_config(config: &AuthConfig) -> VerifierConfig {
+    VerifierConfig {
+        issuers: config.issuers.clone(),
+        ..VerifierConfig::new(
+            config.issuer.clone(),
+            config.all_audiences().map(str::to_owned).collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_configured_issuer_and_audience_is_trusted() {
+        let app = AuthConfig::from_values(
+            Some("http://localhost:3002".into()),
+            Some("spa".into()),
+            Some("https://api.local.test".into()),
+            Some("http://localhost:3000".into()),
+            Some("http://localhost:3001".into()),
+        )
+        .and_then(|c| c.with_issuers(&["http://127.0.0.1:3002".into()]))
+        .and_then(|c| c.with_audiences(&["https://other.test".into()]))
+        .expect("valid");
+        let c = verifier_config(&app);
+        let issuers: Vec<_> = c.all_issuers().map(|u| u.as_str()).collect();
+        assert_eq!(
+            issuers,
+            ["http://localhost:3002/", "http://127.0.0.1:3002/"]
+        );
+        assert_eq!(
+            c.audiences,
+            ["https://api.local.test", "https://other.test"]
+        );
+    }
+}
