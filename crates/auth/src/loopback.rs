@@ -30,7 +30,13 @@ mod tests {
 
     #[test]
     fn other_hosts_are_not_loopback() {
-        for host in ["example.com", "localhost.example.com", "10.0.0.1", "[::2]", "0.0.0.0"] {
+        for host in [
+            "example.com",
+            "localhost.example.com",
+            "10.0.0.1",
+            "[::2]",
+            "0.0.0.0",
+        ] {
             let url = url::Url::parse(&format!("http://{host}/")).expect("url");
             assert!(!is_loopback_host(&url.host().expect("host")), "{host}");
         }

@@ -34,8 +34,6 @@ pub use config::{DpopConfig, NonceSettings, SUPPORTED_ALGORITHMS};
 pub use error::{DpopError, DpopErrorCode};
 pub use replay::{MemoryReplayStore, ProofId, ReplayFuture, ReplayStore, ReplayVerdict};
 pub use uri::normalize as normalize_htu;
-pub use verifier::{
-    DpopStats, ProofRequest, ProofVerifier, VerifiedProof, access_token_hash,
-};
+pub use verifier::{DpopStats, ProofRequest, ProofVerifier, VerifiedProof, access_token_hash};
 
 pub use crate::jws::thumbprint;

@@ -134,7 +134,6 @@ mod tests {
 
     const RS: &[Algorithm] = &[Algorithm::RS256];
 
-
     #[test]
     fn alg_none_is_refused() {
         let t = token_with_header(json!({"alg":"none"}));
@@ -218,5 +217,4 @@ mod tests {
         let c = Compact::parse(&t, RS).expect("parses");
         assert_eq!(c.kid(), Some("k"));
     }
-
 }
