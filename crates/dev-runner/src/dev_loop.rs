@@ -21,6 +21,11 @@
 //!   configuration restart and any that had stopped.
 //! - **A failed build changes nothing.** Its output is reported and the servers keep running;
 //!   whatever was owed a restart is still owed after the next good build.
+//! - **Replicas roll.** A server behind the load balancer ([`Server::rotation`]) is stopped
+//!   with SIGTERM and given its drain time to leave the rotation and finish (so the balancer
+//!   moves away before it closes), and counts as restarted only once the balancer routes to it
+//!   again; only then does the next one go. Replicas are consecutive in start order, so a
+//!   rebuild of their binary takes them down one at a time and the API never stops answering.
 //! - **A server that stops** is reported and started again at the next change, like nodemon's
 //!   "waiting for file changes before starting".
 
@@ -30,6 +35,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep_until};
 
+use crate::balancer::Rotation;
 use crate::build::{BuildCommand, BuildOutcome, Fingerprints, RunningBuild};
 use crate::watch::{Batch, watch};
 use crate::{ChildSpec, Supervisor, Timing, colour_output};
@@ -41,6 +47,9 @@ pub struct Server {
     pub spec: ChildSpec,
     /// Files whose change restarts it (no build needed): its configuration.
     pub reads: Vec<PathBuf>,
+    /// Set for a replica behind a load balancer: a restart drains it first and waits until the
+    /// balancer routes to it again.
+    pub rotation: Option<Rotation>,
 }
 
 /// Everything the loop needs.
@@ -98,6 +107,14 @@ pub enum Event {
         restart: Duration,
         /// Why, when not a new binary: the configuration file that changed.
         because: Option<PathBuf>,
+    },
+    /// A replica was asked to stop and is draining: out of the balancer's rotation first, then
+    /// stopped, then started again.
+    Draining {
+        /// Which one.
+        name: String,
+        /// How long it keeps serving after the signal.
+        drain: Duration,
     },
     /// A server could not be (re)started; it is tried again after the next change.
     StartFailed {
@@ -346,25 +363,48 @@ impl State<'_> {
                 continue;
             };
             let started = Instant::now();
-            supervisor
-                .stop(&server.spec.name, self.dev.timing.grace)
-                .await;
-            match supervisor
+            let mut grace = self.dev.timing.grace;
+            // Waiting for the balancer makes sense only while it runs (it may be down itself).
+            let mut balanced = false;
+            if let Some(rotation) = &server.rotation {
+                balanced = rotation.status().await.is_ok();
+                // The drain, then the graceful stop's own grace, before SIGKILL.
+                grace += rotation.drain;
+                if supervisor.is_running(&server.spec.name) {
+                    report(Event::Draining {
+                        name: server.spec.name.clone(),
+                        drain: rotation.drain,
+                    });
+                }
+            }
+            supervisor.stop(&server.spec.name, grace).await;
+            let mut outcome = supervisor
                 .start(&server.spec, self.dev.timing.ready_timeout)
                 .await
+                .map_err(|e| e.to_string());
+            if let (Ok(()), Some(rotation), true) = (&outcome, &server.rotation, balanced)
+                && !rotation.wait_up(self.dev.timing.ready_timeout).await
             {
+                outcome = Err(format!(
+                    "{} listens, but the load balancer did not route to it within {} s ({})",
+                    server.spec.name,
+                    self.dev.timing.ready_timeout.as_secs(),
+                    rotation.status().await.unwrap_or_else(|e| e)
+                ));
+            }
+            match outcome {
                 Ok(()) => report(Event::Restarted {
                     name: server.spec.name.clone(),
                     build,
                     restart: started.elapsed(),
                     because,
                 }),
-                Err(e) => {
+                Err(error) => {
                     // Owed again: the next change tries once more.
                     self.owed[index] = Some(None);
                     report(Event::StartFailed {
                         name: server.spec.name.clone(),
-                        error: e.to_string(),
+                        error,
                     });
                 }
             }

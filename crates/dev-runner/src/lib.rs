@@ -15,7 +15,9 @@
 //!
 //! [`Supervisor`] is the one place that owns child processes; both ways use it.
 
+pub mod balancer;
 pub mod build;
+pub mod cluster;
 pub mod dev_loop;
 mod supervisor;
 pub mod watch;
@@ -42,6 +44,9 @@ pub struct ChildSpec {
     pub env: Vec<(OsString, OsString)>,
     /// When set, the child counts as started only once this address accepts TCP connections.
     pub ready_addr: Option<SocketAddr>,
+    /// Output lines containing any of these are not shown (routine noise, such as a passing
+    /// health check once a second).
+    pub hidden: Vec<String>,
 }
 
 impl ChildSpec {
@@ -53,6 +58,7 @@ impl ChildSpec {
             args: Vec::new(),
             env: Vec::new(),
             ready_addr: None,
+            hidden: Vec::new(),
         }
     }
 
@@ -65,6 +71,12 @@ impl ChildSpec {
     /// Adds one environment variable.
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Leaves out of the output every line that contains `text`.
+    pub fn hide_lines_containing(mut self, text: impl Into<String>) -> Self {
+        self.hidden.push(text.into());
         self
     }
 

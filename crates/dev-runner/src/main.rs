@@ -7,6 +7,10 @@
 //! the servers, and stops them all when one dies. Exit code 0 after Ctrl-C, 1 when a server
 //! died or could not start (with `--once`) or the sources cannot be watched, 2 for a
 //! configuration mistake.
+//!
+//! `--cluster` (`cargo make cluster`) runs the API as several replicas behind HAProxy, with
+//! Redis as their shared DPoP replay store, instead of one API process (see
+//! `dev_runner::cluster`); everything else is the same.
 
 use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -17,6 +21,7 @@ use std::time::Duration;
 use app_config::{AuthConfig, exit_on_config_error, listen_addr};
 use clap::Parser;
 use dev_runner::build::BuildCommand;
+use dev_runner::cluster::{self, ClusterPlan, Programs, Shared};
 use dev_runner::dev_loop::{self, DevLoop, Event, Server};
 use dev_runner::{ChildSpec, Timing, supervise};
 
@@ -33,6 +38,9 @@ struct Args {
     /// Run the servers without watching: no rebuilds, no restarts, no page reloads.
     #[arg(long, env = "DEV_ONCE")]
     once: bool,
+    /// Run the API as CLUSTER_REPLICAS replicas behind HAProxy, sharing Redis (docs/cluster.md).
+    #[arg(long)]
+    cluster: bool,
 }
 
 fn main() -> ExitCode {
@@ -57,9 +65,20 @@ fn main() -> ExitCode {
             config.issuer
         );
     }
-    let mut ports = vec![("the API", api), ("the SPA server", spa)];
+    let cluster = args
+        .cluster
+        .then(|| ClusterPlan::from_env(env).unwrap_or_else(|e| exit_on_config_error(&e)));
+    let mut ports = vec![
+        ("the API".to_owned(), api),
+        ("the SPA server".to_owned(), spa),
+    ];
     if local_issuer {
-        ports.insert(0, ("the dev issuer", issuer));
+        ports.insert(0, ("the dev issuer".to_owned(), issuer));
+    }
+    if let Some(plan) = &cluster {
+        // HAProxy takes the API's address; the replicas, Redis and the statistics page theirs.
+        ports.retain(|(_, addr)| *addr != api);
+        ports.extend(plan.addresses());
     }
     for (name, addr) in ports {
         if let Err(e) = port_is_free(addr) {
@@ -93,19 +112,42 @@ fn main() -> ExitCode {
                 issuer,
             ),
             reads: vec![config_file.clone(), users_file],
+            rotation: None,
         });
     }
-    servers.push(Server {
-        spec: with_ready(ChildSpec::new("api", bin_dir.join("api")), api),
-        reads: vec![config_file.clone()],
-    });
+    match &cluster {
+        Some(plan) => {
+            match cluster_servers(plan, &root, &bin_dir, &config, &config_file) {
+                Ok(replicated) => servers.extend(replicated),
+                Err(message) => {
+                    eprintln!("dev: {message}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            // The cluster shows DPoP across replicas: on unless the developer says otherwise.
+            if std::env::var_os("AUTH0_DPOP").is_none() {
+                for server in &mut servers {
+                    server.spec = server.spec.clone().env("AUTH0_DPOP", "true");
+                }
+            }
+        }
+        None => servers.push(Server {
+            spec: with_ready(ChildSpec::new("api", bin_dir.join("api")), api),
+            reads: vec![config_file.clone()],
+            rotation: None,
+        }),
+    }
     let mut spa_spec = ChildSpec::new("spa", bin_dir.join("spa-server"));
     if !args.once {
         spa_spec = spa_spec.arg("--dev-reload");
     }
+    if cluster.is_some() && std::env::var_os("AUTH0_DPOP").is_none() {
+        spa_spec = spa_spec.env("AUTH0_DPOP", "true");
+    }
     servers.push(Server {
         spec: with_ready(spa_spec, spa),
         reads: vec![config_file],
+        rotation: None,
     });
 
     // Logs going to a file or a pipe should not carry colour codes (tracing-subscriber honours
@@ -127,10 +169,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let names = if local_issuer {
-        "dev issuer, API and SPA server"
-    } else {
-        "API and SPA server"
+    let names = match (local_issuer, cluster.is_some()) {
+        (true, false) => "dev issuer, API and SPA server",
+        (false, false) => "API and SPA server",
+        (true, true) => "dev issuer, Redis, API replicas, HAProxy and SPA server",
+        (false, true) => "Redis, API replicas, HAProxy and SPA server",
     };
     if args.once {
         let specs = servers.into_iter().map(|s| s.spec).collect();
@@ -138,7 +181,7 @@ fn main() -> ExitCode {
             specs,
             Timing::default(),
             shutdown_signal(),
-            || banner(&config, local_issuer, None),
+            || banner(&config, local_issuer, cluster.as_ref(), None),
         ));
         return match outcome {
             Ok(()) => {
@@ -178,7 +221,7 @@ fn main() -> ExitCode {
         });
     let outcome = runtime.block_on(dev_loop::run(dev, shutdown_signal(), |event| {
         print_event(&event, &root, colour, || {
-            banner(&config, local_issuer, Some(&watched));
+            banner(&config, local_issuer, cluster.as_ref(), Some(&watched));
         });
     }));
     match outcome {
@@ -249,6 +292,10 @@ fn print_event(event: &Event, root: &Path, colour: bool, on_started: impl FnOnce
             ),
             (None, None) => eprintln!("dev: restarted {name}: restart {}", seconds(*restart)),
         },
+        Event::Draining { name, drain } => eprintln!(
+            "dev: draining {name}: out of HAProxy's rotation, serving {} more, then restarting it",
+            seconds(*drain)
+        ),
         Event::StartFailed { name, error } => {
             eprintln!("dev: {error}; {name} starts again after the next change");
         }
@@ -256,7 +303,7 @@ fn print_event(event: &Event, root: &Path, colour: bool, on_started: impl FnOnce
             eprintln!("dev: {name} stopped ({status}); it starts again after the next change");
         }
         Event::SelfChanged => eprintln!(
-            "dev: dev-runner itself was rebuilt; restart `cargo make dev` to run the new one"
+            "dev: dev-runner itself was rebuilt; restart it (`cargo make dev` or `cargo make cluster`) to run the new one"
         ),
         Event::WatchError(e) => eprintln!("dev: file watcher: {e} (a change may have been missed)"),
     }
@@ -338,10 +385,34 @@ async fn shutdown_signal() {
     clippy::print_stdout,
     reason = "a CLI whose job is to tell the developer where the app is"
 )]
-fn banner(config: &AuthConfig, local_issuer: bool, watched: Option<&[String]>) {
+fn banner(
+    config: &AuthConfig,
+    local_issuer: bool,
+    cluster: Option<&ClusterPlan>,
+    watched: Option<&[String]>,
+) {
     println!();
     println!("  Ready. Open {}", config.app_origin);
-    println!("    API        {}", config.api_origin);
+    match cluster {
+        Some(plan) => {
+            println!(
+                "    API        {} (HAProxy, round-robin)",
+                config.api_origin
+            );
+            for replica in &plan.replicas {
+                println!(
+                    "      {:<8} http://{}  /metrics at http://{}/metrics",
+                    replica.name, replica.listen, replica.metrics
+                );
+            }
+            println!("    HAProxy    http://{}/ (statistics)", plan.stats);
+            println!(
+                "    Redis      {} (the shared DPoP replay store)",
+                plan.redis_url()
+            );
+        }
+        None => println!("    API        {}", config.api_origin),
+    }
     if local_issuer {
         println!("    issuer     {} (dev issuer)", config.issuer_origin());
         let file = users_file();
@@ -399,4 +470,58 @@ fn dev_users(path: &Path) -> Result<Vec<DevUser>, String> {
     serde_json::from_str::<DevUsers>(&text)
         .map(|f| f.users)
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Redis, the replicas and HAProxy for `plan`: finds the two system programs, writes HAProxy's
+/// configuration and makes Redis's folder under `target/cluster/`, and picks the nonce secret
+/// (`API_DPOP_NONCE_SECRET` when set, else a fresh one). The error is one line for the
+/// developer.
+fn cluster_servers(
+    plan: &ClusterPlan,
+    root: &Path,
+    bin_dir: &Path,
+    config: &AuthConfig,
+    config_file: &Path,
+) -> Result<Vec<Server>, String> {
+    let path = std::env::var_os("PATH");
+    let find = |program: &str, package: &str| {
+        cluster::find_program(program, path.as_deref()).ok_or_else(|| {
+            format!(
+                "the cluster needs `{program}`, which is not installed; install Debian's \
+                 package: sudo apt-get install -y {package} (or run `cargo make cluster`, which \
+                 installs it as root)"
+            )
+        })
+    };
+    let programs = Programs {
+        api: bin_dir.join("api"),
+        redis: find("redis-server", "redis-server")?,
+        haproxy: find("haproxy", "haproxy")?,
+    };
+    let target = bin_dir.parent().unwrap_or(bin_dir);
+    let dir = target.join("cluster");
+    let template_path = root.join(cluster::HAPROXY_TEMPLATE);
+    let template = std::fs::read_to_string(&template_path)
+        .map_err(|e| format!("cannot read {}: {e}", template_path.display()))?;
+    let haproxy = cluster::haproxy_config(&template, plan).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir.join("redis"))
+        .and_then(|()| std::fs::write(cluster::haproxy_config_path(&dir), haproxy))
+        .map_err(|e| format!("cannot write to {}: {e}", dir.display()))?;
+    let nonce_secret = match std::env::var("API_DPOP_NONCE_SECRET") {
+        Ok(secret) => secret,
+        Err(_) => cluster::nonce_secret()
+            .map_err(|e| format!("cannot read random bytes for the nonce secret: {e}"))?,
+    };
+    let shared = Shared {
+        origin: config.api_origin.clone(),
+        nonce_secret,
+    };
+    Ok(cluster::cluster_servers(
+        plan,
+        &programs,
+        &dir,
+        &shared,
+        &[config_file.to_path_buf()],
+        |key| std::env::var(key).ok(),
+    ))
 }

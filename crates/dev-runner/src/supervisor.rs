@@ -123,10 +123,10 @@ impl Supervisor {
         };
         let mut forwarders = Vec::new();
         if let Some(out) = child.stdout.take() {
-            forwarders.push(forward(out, prefix.clone(), false));
+            forwarders.push(forward(out, prefix.clone(), spec.hidden.clone(), false));
         }
         if let Some(err) = child.stderr.take() {
-            forwarders.push(forward(err, prefix, true));
+            forwarders.push(forward(err, prefix, spec.hidden.clone(), true));
         }
         let id = self.next_id;
         self.next_id += 1;
@@ -283,8 +283,9 @@ pub(crate) fn prefix(name: &str, width: usize, index: usize, colour: bool) -> St
     }
 }
 
-/// Copies `reader` line by line to our stdout or stderr, each line behind `prefix`.
-fn forward<R>(reader: R, prefix: String, to_stderr: bool) -> JoinHandle<()>
+/// Copies `reader` line by line to our stdout or stderr, each line behind `prefix`, except the
+/// lines that contain one of `hidden`.
+fn forward<R>(reader: R, prefix: String, hidden: Vec<String>, to_stderr: bool) -> JoinHandle<()>
 where
     R: AsyncRead + Unpin + Send + 'static,
 {
@@ -298,6 +299,9 @@ where
                 Ok(_) => {
                     // Lossy: a child's stray non-UTF-8 byte must not stop its log.
                     let text = String::from_utf8_lossy(&buf);
+                    if hidden.iter().any(|h| text.contains(h.as_str())) {
+                        continue;
+                    }
                     let line = format!("{prefix}{}\n", text.trim_end_matches(['\n', '\r']));
                     // One write per line, under the lock, so lines of different children never
                     // interleave; a closed terminal is not worth stopping the servers for.

@@ -133,6 +133,7 @@ impl Project {
             } else {
                 Vec::new()
             },
+            rotation: None,
         }
     }
 
