@@ -143,7 +143,7 @@ pub fn proofs_for(secs: u64, max_rate: u32) -> u64 {
 
 /// `API_DPOP_REPLAY_CAPACITY` for `max_rate`: the API remembers a proof id for 91 s (60 s of
 /// age plus 30 s of clock leeway, plus one), so `max_rate` × 91 entries hold every proof sent
-/// at up to that rate (the README's sizing rule).
+/// at up to that rate (the sizing rule of docs/dpop.md).
 pub fn replay_capacity(max_rate: u32) -> u64 {
     u64::from(max_rate) * 91
 }

@@ -89,7 +89,7 @@ pub struct Options {
     )]
     pub servers: Vec<ServerKind>,
 
-    /// Where results.json, the token files and the server logs go (default: <target dir>/bench).
+    /// Where results.json, the token files and the server logs go (default: `<target dir>/bench`).
     #[arg(long, env = "BENCH_OUT")]
     pub out: Option<PathBuf>,
 

@@ -130,7 +130,7 @@ pub struct Ratio {
     pub value: f64,
 }
 
-/// A performance target (README, *Benchmark*) and whether this run met it.
+/// A performance target (bench/README.md) and whether this run met it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetCheck {
     /// What is required.
@@ -193,7 +193,7 @@ pub fn of_ceiling(records: &[RunRecord], record: &RunRecord) -> Option<f64> {
         .then(|| record.requests_per_sec / ceiling)
 }
 
-/// The performance targets (README, *Benchmark*), checked.
+/// The performance targets (bench/README.md), checked.
 pub fn check_targets(records: &[RunRecord]) -> Vec<TargetCheck> {
     use Scenario::*;
     use ServerKind::*;

@@ -436,7 +436,7 @@ async fn with_live_reload_saving_a_frontend_file_reloads_the_open_page() {
              && document.documentElement.dataset.devReload === 'connected';",
         )
         .await?;
-        // Measured, not asserted (README, "cargo make dev"): from the save to the start of the
+        // Measured, not asserted (docs/development.md): from the save to the start of the
         // new page's navigation, by the browser's own clock for the latter.
         let origin = page.eval("return performance.timeOrigin;").await?;
         let since_epoch = saved

@@ -605,7 +605,7 @@ fn protect<B>(mut response: ServiceResponse<B>) -> ServiceResponse<B> {
     response
 }
 
-/// The verified claims of the request's access token, for handlers behind [`bearer_auth`].
+/// The verified claims of the request's access token, for handlers behind [`token_auth`].
 ///
 /// Extraction fails closed: on a route without the middleware there are no claims, and the
 /// request is refused as unauthenticated.

@@ -51,7 +51,7 @@ pub struct Cli {
     /// `API_DPOP_NONCE_SECRET_FILE` (default: random per process).
     #[arg(long = "dpop-nonce", env = "API_DPOP_NONCE", default_value = "0")]
     pub dpop_nonce: String,
-    /// How many DPoP proofs the replay store holds (default 1000000; see the README for sizing).
+    /// How many DPoP proofs the replay store holds (default 1000000; sizing in docs/dpop.md).
     #[arg(long = "dpop-replay-capacity", env = "API_DPOP_REPLAY_CAPACITY")]
     pub dpop_replay_capacity: Option<String>,
     /// Address of the `/metrics` listener, `IP:port` (default 127.0.0.1:9464; port 0 picks a

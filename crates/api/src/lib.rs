@@ -3,7 +3,7 @@
 //! The Rust successor of the Auth0 quickstart's Express `GET /api/external`: requests to the
 //! protected routes must carry an access token in `Authorization: Bearer ...`, verified by the
 //! `auth` crate against the issuer's signing keys. Refusals follow RFC 6750 (see
-//! [`error::ApiError`]); the routes and bodies are the README's contract (*The API*).
+//! [`error::ApiError`]); the routes and bodies are the contract in docs/api.md.
 //!
 //! Library first, so that tests start the real server in-process on port 0
 //! ([`Application::from_listener`]); `main.rs` only parses settings.

@@ -29,7 +29,7 @@ pub enum TenantError {
     },
     /// The file is not the expected JSON shape.
     #[error(
-        "invalid setting ISSUER_TENANT_FILE: {path} is not valid: {problem}; fix: see the README, \"The dev tenant\""
+        "invalid setting ISSUER_TENANT_FILE: {path} is not valid: {problem}; fix: see docs/dev-issuer.md"
     )]
     Invalid {
         /// The path.

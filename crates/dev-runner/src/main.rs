@@ -84,7 +84,7 @@ fn main() -> ExitCode {
         if let Err(e) = port_is_free(addr) {
             eprintln!(
                 "dev: cannot start {name}: {addr} is not free ({e}). Is another `cargo make dev` \
-                 still running? Stop it, or pick other ports (README, Troubleshooting)."
+                 still running? Stop it, or pick other ports (docs/configuration.md)."
             );
             return ExitCode::FAILURE;
         }

@@ -1,4 +1,4 @@
-//! The three `/api/*` messages of the API contract (README, *The API*), byte for byte.
+//! The three `/api/*` messages of the API contract (docs/api.md), byte for byte.
 //!
 //! Bodies are pre-serialised constants: they never change, and a constant costs nothing per
 //! request.

@@ -1,4 +1,4 @@
-//! Every row of the RFC 6750 error table (README, *The API*), plus the ways a token may and may not be
+//! Every row of the RFC 6750 error table (docs/api.md), plus the ways a token may and may not be
 //! presented.
 
 use serde_json::json;

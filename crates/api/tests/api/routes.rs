@@ -1,4 +1,4 @@
-//! The public routes: bodies and statuses exactly as the README's route table says.
+//! The public routes: bodies and statuses exactly as the route table of docs/api.md says.
 
 use serde_json::{Value, json};
 

@@ -1,0 +1,264 @@
+//! Every relative link in the repository's Markdown files resolves: the file or folder exists,
+//! and a `#fragment` into a Markdown file names one of its headings (GitHub's anchors).
+//!
+//! Offline and fast, so `cargo make lint` runs it (`cargo test -p e2e --test doc_links`).
+//! Links with a scheme (`https:`, `mailto:`) are not followed: whether a web page still exists is
+//! not this repository's to check. Code blocks and code spans are not links.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Folders never searched for Markdown: build output, installed packages, hidden folders.
+const SKIPPED_DIRS: [&str; 2] = ["target", "node_modules"];
+
+#[test]
+fn every_relative_link_in_the_markdown_files_resolves() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root");
+    let mut files = Vec::new();
+    markdown_files(root, &mut files);
+    assert!(
+        files.iter().any(|f| f.ends_with("README.md")),
+        "no README.md found under {}",
+        root.display()
+    );
+    let mut headings = HashMap::new();
+    let mut broken = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("a Markdown file is UTF-8");
+        for (line, target) in links(&text) {
+            if let Err(why) = check(file, &target, &mut headings) {
+                let shown = file.strip_prefix(root).unwrap_or(file);
+                broken.push(format!("{}:{line}: ({target}) {why}", shown.display()));
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "broken relative links:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn links_are_found_in_text_and_reference_definitions_but_not_in_code() {
+    let text = "See [a](docs/a.md) and ![b](b.png \"title\").\n\
+                `[not](code.md)` and [c](<c d.md>)\n\
+                ```\n[no](fenced.md)\n```\n\
+                [ref]: ref.md\n";
+    let found: Vec<_> = links(text).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(found, ["docs/a.md", "b.png", "c d.md", "ref.md"]);
+}
+
+#[test]
+fn heading_anchors_follow_github() {
+    let text = "# Top\n## `auth_config.json`\n## Several issuers and audiences\n\
+                ```\n# not a heading\n```\n## Top\n";
+    assert_eq!(
+        anchors(text),
+        [
+            "top",
+            "auth_configjson",
+            "several-issuers-and-audiences",
+            "top-1"
+        ]
+    );
+}
+
+fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("a readable folder")
+        .map(|e| e.expect("a readable folder entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if path.is_dir() {
+            if !name.starts_with('.') && !SKIPPED_DIRS.contains(&name) {
+                markdown_files(&path, out);
+            }
+        } else if name.ends_with(".md") {
+            out.push(path);
+        }
+    }
+}
+
+/// Checks one link target found in `file`.
+fn check(
+    file: &Path,
+    target: &str,
+    headings: &mut HashMap<PathBuf, Vec<String>>,
+) -> Result<(), String> {
+    if target.contains(':') && !target.starts_with('#') {
+        // A scheme (`https:`, `mailto:`): not a file of this repository.
+        return Ok(());
+    }
+    let (path, fragment) = match target.split_once('#') {
+        Some((path, fragment)) => (path, Some(fragment)),
+        None => (target, None),
+    };
+    let resolved = if path.is_empty() {
+        file.to_path_buf()
+    } else {
+        let decoded = path.replace("%20", " ");
+        file.parent().expect("a file has a folder").join(decoded)
+    };
+    if !resolved.exists() {
+        return Err("no such file or folder".to_owned());
+    }
+    let Some(fragment) = fragment else {
+        return Ok(());
+    };
+    if resolved.extension().and_then(|e| e.to_str()) != Some("md") {
+        // Fragments of source files (`#L10`) are GitHub's, not headings.
+        return Ok(());
+    }
+    let known = headings.entry(resolved.clone()).or_insert_with(|| {
+        anchors(&std::fs::read_to_string(&resolved).expect("a Markdown file is UTF-8"))
+    });
+    if known.iter().any(|a| a == fragment) {
+        Ok(())
+    } else {
+        Err(format!("no heading with the anchor #{fragment}"))
+    }
+}
+
+/// The link targets of a Markdown text, with their 1-based line numbers.
+fn links(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (number, line) in prose_lines(text) {
+        let line = without_code_spans(line);
+        if let Some(target) = reference_definition(&line) {
+            found.push((number, target));
+            continue;
+        }
+        let mut rest = line.as_str();
+        while let Some(start) = rest.find("](") {
+            rest = &rest[start + 2..];
+            if let Some((target, after)) = destination(rest) {
+                found.push((number, target));
+                rest = after;
+            }
+        }
+    }
+    found
+}
+
+/// The lines outside fenced code blocks, numbered from 1.
+fn prose_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut fence: Option<&str> = None;
+    text.lines().enumerate().filter_map(move |(i, line)| {
+        let trimmed = line.trim_start();
+        for marker in ["```", "~~~"] {
+            if trimmed.starts_with(marker) {
+                match fence {
+                    None => fence = Some(marker),
+                    Some(open) if open == marker => fence = None,
+                    Some(_) => {}
+                }
+                return None;
+            }
+        }
+        fence.is_none().then_some((i + 1, line))
+    })
+}
+
+/// The line with every code span (`` `...` ``, ``` ``...`` ```) removed.
+fn without_code_spans(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find('`') {
+        out.push_str(&rest[..start]);
+        let ticks = rest[start..].len() - rest[start..].trim_start_matches('`').len();
+        let after = &rest[start + ticks..];
+        let closing = "`".repeat(ticks);
+        match after.find(&closing) {
+            Some(end) => rest = &after[end + ticks..],
+            None => {
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `[label]: target` at the start of a line.
+fn reference_definition(line: &str) -> Option<String> {
+    let line = line.trim_start();
+    let rest = line.strip_prefix('[')?;
+    let (_, after) = rest.split_once("]:")?;
+    let target = after.split_whitespace().next()?;
+    Some(
+        target
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned(),
+    )
+}
+
+/// The destination after `](`: `<with spaces>` or up to the matching `)`, without a title.
+fn destination(rest: &str) -> Option<(String, &str)> {
+    if let Some(inner) = rest.strip_prefix('<') {
+        let end = inner.find('>')?;
+        return Some((inner[..end].to_owned(), &inner[end + 1..]));
+    }
+    let mut depth = 0usize;
+    for (i, c) in rest.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth == 0 => {
+                let target = rest[..i].split_whitespace().next().unwrap_or("");
+                return Some((target.to_owned(), &rest[i + 1..]));
+            }
+            ')' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The anchors GitHub gives the headings of a Markdown text: lower case, punctuation dropped,
+/// spaces as `-`, and `-1`, `-2`, ... on repeats.
+fn anchors(text: &str) -> Vec<String> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::new();
+    for (_, line) in prose_lines(text) {
+        let Some(title) = heading(line) else {
+            continue;
+        };
+        let slug: String = title
+            .chars()
+            .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+            .map(|c| if c == ' ' { '-' } else { c })
+            .flat_map(char::to_lowercase)
+            .collect();
+        let count = seen.entry(slug.clone()).or_insert(0);
+        out.push(if *count == 0 {
+            slug
+        } else {
+            format!("{slug}-{count}")
+        });
+        *count += 1;
+    }
+    out
+}
+
+/// The text of an ATX heading (`## Title`), links reduced to their labels.
+fn heading(line: &str) -> Option<String> {
+    let hashes = line.len() - line.trim_start_matches('#').len();
+    if !(1..=6).contains(&hashes) || !line[hashes..].starts_with(' ') {
+        return None;
+    }
+    let title = line[hashes..].trim();
+    let mut text = String::new();
+    let mut rest = title;
+    while let Some(start) = rest.find("](") {
+        text.push_str(&rest[..start]);
+        rest = &rest[start + 2..];
+        rest = destination(rest).map_or(rest, |(_, after)| after);
+    }
+    text.push_str(rest);
+    Some(text.replace('[', ""))
+}
