@@ -1,5 +1,7 @@
 //! Every relative link in the repository's Markdown files resolves: the file or folder exists,
-//! and a `#fragment` into a Markdown file names one of its headings (GitHub's anchors).
+//! and a `#fragment` into a Markdown file names one of its headings (GitHub's anchors). Every
+//! repository path written as code (`` `crates/api/src/startup.rs` ``) names a file or folder
+//! that exists, so a map such as ARCHITECTURE.md cannot point at a file that moved.
 //!
 //! Offline and fast, so `cargo make lint` runs it (`cargo test -p e2e --test doc_links`).
 //! Links with a scheme (`https:`, `mailto:`) are not followed: whether a web page still exists is
@@ -10,6 +12,19 @@ use std::path::{Path, PathBuf};
 
 /// Folders never searched for Markdown: build output, installed packages, hidden folders.
 const SKIPPED_DIRS: [&str; 2] = ["target", "node_modules"];
+
+/// The top-level folders whose paths, written as code, must exist (`target/` and installed
+/// packages are made by builds, so they are not checked).
+const CHECKED_ROOTS: [&str; 8] = [
+    "crates/",
+    "tests/",
+    "bench/",
+    "docs/",
+    "deploy/",
+    "frontend/",
+    ".ci/",
+    ".config/",
+];
 
 #[test]
 fn every_relative_link_in_the_markdown_files_resolves() {
@@ -38,6 +53,46 @@ fn every_relative_link_in_the_markdown_files_resolves() {
         broken.is_empty(),
         "broken relative links:\n{}",
         broken.join("\n")
+    );
+}
+
+#[test]
+fn every_repository_path_written_as_code_in_the_markdown_files_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root");
+    let mut files = Vec::new();
+    markdown_files(root, &mut files);
+    let mut missing = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("a Markdown file is UTF-8");
+        for (line, path) in code_paths(&text) {
+            if !root.join(&path).exists() {
+                let shown = file.strip_prefix(root).unwrap_or(file);
+                missing.push(format!("{}:{line}: `{path}`", shown.display()));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "paths that do not exist:\n{}",
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn code_paths_are_single_repository_paths_outside_build_output() {
+    let text = "`crates/api/src/startup.rs` and `crates/auth/src/jws/` and `cargo run -p api`\n\
+                `frontend/node_modules/x` `target/bench` `crates/*/tests` `tests/src/stack.rs:12`\n\
+                ```\ncrates/in/a/block.rs\n```\n";
+    let found: Vec<_> = code_paths(text).into_iter().map(|(_, p)| p).collect();
+    assert_eq!(
+        found,
+        [
+            "crates/api/src/startup.rs",
+            "crates/auth/src/jws/",
+            "tests/src/stack.rs"
+        ]
     );
 }
 
@@ -139,6 +194,24 @@ fn links(text: &str) -> Vec<(usize, String)> {
             if let Some((target, after)) = destination(rest) {
                 found.push((number, target));
                 rest = after;
+            }
+        }
+    }
+    found
+}
+
+/// The repository paths written as code spans, with their 1-based line numbers: one token
+/// under a checked top-level folder, no wildcard or placeholder, a `:line` suffix dropped.
+fn code_paths(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (number, line) in prose_lines(text) {
+        for span in line.split('`').skip(1).step_by(2) {
+            let path = span.split(':').next().unwrap_or("");
+            let plain = !path.is_empty()
+                && !path.contains(|c: char| c.is_whitespace() || "*<>{}…|$".contains(c))
+                && !path.contains("node_modules");
+            if plain && CHECKED_ROOTS.iter().any(|root| path.starts_with(root)) {
+                found.push((number, path.to_owned()));
             }
         }
     }
