@@ -3,9 +3,8 @@
 
 use serde_json::json;
 
-use crate::helpers::{
-    AUDIENCE, KEYS, assert_refusal, b64, invalid_token_challenge, now, spawn_app,
-};
+use test_support::api::{assert_refusal, invalid_token_challenge, spawn_app};
+use test_support::{AUDIENCE, KEYS, b64_json, now};
 
 const EXTERNAL_BODY: &str = r#"{"msg":"Your Access Token was successfully validated!"}"#;
 const NO_CREDENTIALS: &str = "an access token is required in the Authorization header";
@@ -201,7 +200,7 @@ async fn token_signed_by_another_key_under_our_kid_is_401_invalid_signature() {
     let token = app
         .token()
         .signed_by(&KEYS.stranger)
-        .kid(KEYS.current.kid)
+        .kid(KEYS.current.kid())
         .sign();
     assert_refusal(
         app.get_with_token("/api/external", &token).await,
@@ -230,12 +229,12 @@ async fn token_with_an_unknown_kid_is_401_invalid_token() {
 #[tokio::test]
 async fn unsigned_alg_none_token_is_401_invalid_token() {
     let app = spawn_app().await;
-    let header = json!({"alg": "none", "typ": "JWT", "kid": KEYS.current.kid});
+    let header = json!({"alg": "none", "typ": "JWT", "kid": KEYS.current.kid()});
     let claims = json!({
         "iss": app.issuer.issuer(), "sub": "x", "aud": AUDIENCE,
         "iat": now(), "exp": now() + 600,
     });
-    let token = format!("{}.{}.", b64(&header), b64(&claims));
+    let token = format!("{}.{}.", b64_json(&header), b64_json(&claims));
     let response = app.get_with_token("/api/external", &token).await;
     assert_eq!(response.status(), 401);
     let body: serde_json::Value = response.json().await.expect("json");

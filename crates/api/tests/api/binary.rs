@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{KEYS, TestIssuer};
+use test_support::{KEYS, MockIssuer};
 
 fn default_config() -> String {
     format!("{}/../../auth_config.json", env!("CARGO_MANIFEST_DIR"))
@@ -254,7 +254,7 @@ fn port_of(line: &str) -> u16 {
 
 #[tokio::test]
 async fn binary_logs_address_and_issuer_and_stops_gracefully_on_sigterm() {
-    let issuer = TestIssuer::start(&[&KEYS.current], true);
+    let issuer = MockIssuer::start(&[&KEYS.current]).await;
     let mut api = Running::start(&[("AUTH0_DOMAIN", issuer.base())]);
     api.wait_for(&format!("trusting access tokens from {}", issuer.issuer()));
     let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
@@ -270,7 +270,7 @@ async fn binary_logs_address_and_issuer_and_stops_gracefully_on_sigterm() {
 
 #[tokio::test]
 async fn binary_stops_gracefully_on_sigint_too() {
-    let issuer = TestIssuer::start(&[&KEYS.current], true);
+    let issuer = MockIssuer::start(&[&KEYS.current]).await;
     let mut api = Running::start(&[("AUTH0_DOMAIN", issuer.base())]);
     let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
     let response = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
@@ -285,7 +285,7 @@ async fn binary_stops_gracefully_on_sigint_too() {
 
 #[tokio::test]
 async fn request_log_has_method_path_status_and_latency_but_never_the_token() {
-    let issuer = TestIssuer::start(&[&KEYS.current], true);
+    let issuer = MockIssuer::start(&[&KEYS.current]).await;
     let mut api = Running::start(&[("AUTH0_DOMAIN", issuer.base()), ("RUST_LOG", "debug")]);
     let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
     let client = reqwest::Client::new();
@@ -313,17 +313,16 @@ async fn request_log_has_method_path_status_and_latency_but_never_the_token() {
 
 #[tokio::test]
 async fn sigterm_lets_an_in_flight_request_finish() {
-    let issuer = TestIssuer::start(&[&KEYS.current], true);
+    let issuer = MockIssuer::start(&[&KEYS.current]).await;
     let mut api = Running::start(&[
         ("AUTH0_DOMAIN", issuer.base()),
-        ("AUTH0_AUDIENCE", crate::helpers::AUDIENCE),
+        ("AUTH0_AUDIENCE", test_support::AUDIENCE),
     ]);
     let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
-    // Polled, not read from the log: a blocking wait would stall this runtime, which also runs
-    // the issuer the API is fetching from.
+    // Polled through /readyz: the log says when the API listens, not when it has the keys.
     let client = reqwest::Client::new();
     assert!(
-        crate::helpers::eventually(Duration::from_secs(10), || async {
+        test_support::eventually(Duration::from_secs(10), || async {
             client
                 .get(format!("http://127.0.0.1:{port}/readyz"))
                 .send()
@@ -336,12 +335,10 @@ async fn sigterm_lets_an_in_flight_request_finish() {
     // A token signed by a key the API has not seen makes the API refetch the key set while it
     // handles the request; holding that fetch at the issuer keeps the request in flight, and
     // the issuer's request counter says when it is.
-    issuer.set_keys(&[&KEYS.current, &KEYS.next]);
+    issuer.serve(&[&KEYS.current, &KEYS.next]);
     issuer.set_hold(true);
     let fetches_before = issuer.jwks_requests();
-    let token = crate::helpers::token_for(&issuer)
-        .signed_by(&KEYS.next)
-        .sign();
+    let token = issuer.token().signed_by(&KEYS.next).sign();
     let in_flight = tokio::spawn(
         client
             .get(format!("http://127.0.0.1:{port}/api/external"))
@@ -349,7 +346,7 @@ async fn sigterm_lets_an_in_flight_request_finish() {
             .send(),
     );
     assert!(
-        crate::helpers::eventually(Duration::from_secs(10), || async {
+        test_support::eventually(Duration::from_secs(10), || async {
             issuer.jwks_requests() > fetches_before
         })
         .await,
@@ -369,7 +366,7 @@ async fn sigterm_lets_an_in_flight_request_finish() {
 
 #[tokio::test]
 async fn rust_log_sets_the_level() {
-    let issuer = TestIssuer::start(&[&KEYS.current], true);
+    let issuer = MockIssuer::start(&[&KEYS.current]).await;
     let mut api = Running::start(&[
         ("AUTH0_DOMAIN", issuer.base()),
         ("RUST_LOG", "warn,api::startup=info"),

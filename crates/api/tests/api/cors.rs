@@ -1,11 +1,8 @@
 //! CORS: only `appOrigin`, Authorization allowed, WWW-Authenticate exposed, on errors too;
 //! answers to requests without `Origin` carry no CORS header but `Vary: Origin`.
 
-use crate::helpers::{APP_ORIGIN, spawn_app};
-
-fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
-    response.headers().get(name).and_then(|v| v.to_str().ok())
-}
+use test_support::api::spawn_app;
+use test_support::{APP_ORIGIN, header};
 
 /// `GET path` without an `Origin` header, as curl or a backend sends it.
 async fn get_without_origin(path: &str) -> reqwest::Response {

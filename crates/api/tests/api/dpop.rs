@@ -1,78 +1,17 @@
 //! DPoP (RFC 9449) at the API: modes, binding rules, proof refusals, nonces, replay, CORS and
-//! metrics. Proofs are built here with aws-lc-rs and hand-written JSON, independent of the
-//! `auth` crate's verifier.
+//! metrics. Proofs come from `test_support` (hand-written JSON, thumbprints computed by hand),
+//! independent of the `auth` crate's verifier.
 
 use api::Settings;
 use api::authentication::DpopMode;
-use aws_lc_rs::digest;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use api::routes::EXTERNAL_BODY;
 
-use crate::helpers::{APP_ORIGIN, TestApp, assert_refusal, spawn_app_with};
+use test_support::api::{TestApp, assert_refusal, spawn_app_with};
+use test_support::{API_ORIGIN, APP_ORIGIN, ClientKey, b64, header, header_list, header_values};
 
-/// The API's public origin in the test configuration: proofs name it, whatever address the
-/// test server really listens on.
-const API_ORIGIN: &str = "http://localhost:3001";
 const ALGS: &str = "ES256";
-
-fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// A client's DPoP key: a P-256 pair, its public JWK and its RFC 7638 thumbprint.
-struct ClientKey {
-    pair: EcdsaKeyPair,
-    jwk: Value,
-    jkt: String,
-}
-
-impl ClientKey {
-    fn generate() -> Self {
-        let pair = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
-            .expect("P-256 key generation");
-        let point = pair.public_key().as_ref();
-        let (x, y) = (b64(&point[1..33]), b64(&point[33..65]));
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-        let jkt = b64(digest::digest(&digest::SHA256, canonical.as_bytes()));
-        Self {
-            pair,
-            jwk: json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}),
-            jkt,
-        }
-    }
-
-    /// A proof for `GET url` with `token`, plus `extra` claims (which may override).
-    fn proof(&self, url: &str, token: &str, extra: Value) -> String {
-        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk});
-        let mut claims = json!({
-            "jti": b64(rand_bytes()),
-            "htm": "GET",
-            "htu": url,
-            "iat": crate::helpers::now(),
-            "ath": b64(digest::digest(&digest::SHA256, token.as_bytes())),
-        });
-        if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
-            c.extend(e.clone());
-        }
-        let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-        let signature = self
-            .pair
-            .sign(&SystemRandom::new(), input.as_bytes())
-            .expect("sign");
-        format!("{input}.{}", b64(signature.as_ref()))
-    }
-}
-
-fn rand_bytes() -> [u8; 16] {
-    let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut bytes).expect("random bytes");
-    bytes
-}
 
 async fn spawn(mode: DpopMode, nonces: bool) -> TestApp {
     let app = spawn_app_with(true, |settings: &mut Settings| {
@@ -137,18 +76,13 @@ async fn assert_invalid_proof(response: reqwest::Response, description: &str) {
 }
 
 fn challenges(response: &reqwest::Response) -> Vec<String> {
-    response
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .filter_map(|v| v.to_str().ok().map(str::to_owned))
-        .collect()
+    header_values(response, "www-authenticate")
 }
 
 #[tokio::test]
 async fn a_bound_token_with_a_valid_proof_gets_the_seed_message() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
-    let proof = key.proof(&external(), &token, json!({}));
+    let proof = key.proof("GET", &external()).token(&token).sign();
     let response = call(&app, "/api/external", "DPoP", &token, &[&proof]).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.expect("body"), EXTERNAL_BODY);
@@ -177,7 +111,7 @@ async fn a_bound_token_sent_as_bearer_is_invalid_token() {
 #[tokio::test]
 async fn a_bound_token_the_cache_knows_is_still_refused_as_bearer() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
-    let proof = key.proof(&external(), &token, json!({}));
+    let proof = key.proof("GET", &external()).token(&token).sign();
     let accepted = call(&app, "/api/external", "DPoP", &token, &[&proof]).await;
     assert_eq!(accepted.status(), 200);
     assert_refused_as_bearer(&app, &token).await;
@@ -188,7 +122,7 @@ async fn an_unbound_token_sent_as_dpop_is_invalid_token() {
     let app = spawn(DpopMode::Allowed, false).await;
     let key = ClientKey::generate();
     let token = app.token().sign();
-    let proof = key.proof(&external(), &token, json!({}));
+    let proof = key.proof("GET", &external()).token(&token).sign();
     let description = "the access token is not DPoP-bound; send it with the Bearer scheme";
     assert_refusal(
         call(&app, "/api/external", "DPoP", &token, &[&proof]).await,
@@ -239,7 +173,7 @@ async fn in_required_mode_a_bearer_request_gets_the_dpop_challenge() {
 #[tokio::test]
 async fn in_required_mode_a_token_the_cache_knows_gets_the_dpop_challenge_as_bearer() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Required, false).await;
-    let proof = key.proof(&external(), &token, json!({}));
+    let proof = key.proof("GET", &external()).token(&token).sign();
     let accepted = call(&app, "/api/external", "DPoP", &token, &[&proof]).await;
     assert_eq!(accepted.status(), 200);
     let response = call(&app, "/api/external", "Bearer", &token, &[]).await;
@@ -250,7 +184,7 @@ async fn in_required_mode_a_token_the_cache_knows_gets_the_dpop_challenge_as_bea
 #[tokio::test]
 async fn in_required_mode_a_dpop_request_passes() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Required, false).await;
-    let proof = key.proof(&external(), &token, json!({}));
+    let proof = key.proof("GET", &external()).token(&token).sign();
     assert_eq!(
         call(&app, "/api/external", "DPoP", &token, &[&proof])
             .await
@@ -262,7 +196,7 @@ async fn in_required_mode_a_dpop_request_passes() {
 #[tokio::test]
 async fn in_off_mode_the_dpop_scheme_is_refused_like_any_other_scheme() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Off, false).await;
-    let proof = key.proof(&external(), &token, json!({}));
+    let proof = key.proof("GET", &external()).token(&token).sign();
     assert_refusal(
         call(&app, "/api/external", "DPoP", &token, &[&proof]).await,
         401,
@@ -294,8 +228,8 @@ async fn a_dpop_request_without_proof_is_refused() {
 #[tokio::test]
 async fn two_proof_headers_are_refused() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
-    let a = key.proof(&external(), &token, json!({}));
-    let b = key.proof(&external(), &token, json!({}));
+    let a = key.proof("GET", &external()).token(&token).sign();
+    let b = key.proof("GET", &external()).token(&token).sign();
     assert_invalid_proof(
         call(&app, "/api/external", "DPoP", &token, &[&a, &b]).await,
         "more than one DPoP proof",
@@ -307,7 +241,10 @@ async fn two_proof_headers_are_refused() {
 async fn htu_is_checked_against_the_api_origin_not_the_host_header() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
     // The address the request really went to, as a Host-header-trusting server would see it.
-    let by_host = key.proof(&app.url("/api/external"), &token, json!({}));
+    let by_host = key
+        .proof("GET", &app.url("/api/external"))
+        .token(&token)
+        .sign();
     assert_invalid_proof(
         call(&app, "/api/external", "DPoP", &token, &[&by_host]).await,
         "DPoP proof htu does not match the request URI",
@@ -318,11 +255,10 @@ async fn htu_is_checked_against_the_api_origin_not_the_host_header() {
 #[tokio::test]
 async fn a_proof_for_another_path_is_refused() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
-    let proof = key.proof(
-        &format!("{API_ORIGIN}/api/private-scoped"),
-        &token,
-        json!({}),
-    );
+    let proof = key
+        .proof("GET", &format!("{API_ORIGIN}/api/private-scoped"))
+        .token(&token)
+        .sign();
     assert_invalid_proof(
         call(&app, "/api/external", "DPoP", &token, &[&proof]).await,
         "DPoP proof htu does not match the request URI",
@@ -333,7 +269,7 @@ async fn a_proof_for_another_path_is_refused() {
 #[tokio::test]
 async fn a_query_string_does_not_change_the_htu() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
-    let proof = key.proof(&external(), &token, json!({}));
+    let proof = key.proof("GET", &external()).token(&token).sign();
     assert_eq!(
         call(&app, "/api/external?x=1", "DPoP", &token, &[&proof])
             .await
@@ -345,7 +281,11 @@ async fn a_query_string_does_not_change_the_htu() {
 #[tokio::test]
 async fn a_proof_for_another_method_is_refused() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
-    let proof = key.proof(&external(), &token, json!({"htm": "POST"}));
+    let proof = key
+        .proof("GET", &external())
+        .token(&token)
+        .claim("htm", "POST")
+        .sign();
     assert_invalid_proof(
         call(&app, "/api/external", "DPoP", &token, &[&proof]).await,
         "DPoP proof htm does not match the request method",
@@ -358,7 +298,7 @@ async fn a_proof_by_another_key_is_refused() {
     let app = spawn(DpopMode::Allowed, false).await;
     let token = bound_token(&app, &ClientKey::generate());
     let thief = ClientKey::generate();
-    let proof = thief.proof(&external(), &token, json!({}));
+    let proof = thief.proof("GET", &external()).token(&token).sign();
     assert_invalid_proof(
         call(&app, "/api/external", "DPoP", &token, &[&proof]).await,
         "DPoP proof key does not match the bound key",
@@ -369,7 +309,10 @@ async fn a_proof_by_another_key_is_refused() {
 #[tokio::test]
 async fn a_proof_for_another_token_is_refused() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
-    let proof = key.proof(&external(), "another.access.token", json!({}));
+    let proof = key
+        .proof("GET", &external())
+        .token("another.access.token")
+        .sign();
     assert_invalid_proof(
         call(&app, "/api/external", "DPoP", &token, &[&proof]).await,
         "DPoP proof ath does not match the access token",
@@ -380,11 +323,11 @@ async fn a_proof_for_another_token_is_refused() {
 #[tokio::test]
 async fn a_stale_proof_is_refused() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
-    let proof = key.proof(
-        &external(),
-        &token,
-        json!({"iat": crate::helpers::now() - 600}),
-    );
+    let proof = key
+        .proof("GET", &external())
+        .token(&token)
+        .claim("iat", test_support::now() - 600)
+        .sign();
     assert_invalid_proof(
         call(&app, "/api/external", "DPoP", &token, &[&proof]).await,
         "DPoP proof is too old",
@@ -395,7 +338,7 @@ async fn a_stale_proof_is_refused() {
 #[tokio::test]
 async fn a_replayed_proof_is_refused() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, false).await;
-    let proof = key.proof(&external(), &token, json!({}));
+    let proof = key.proof("GET", &external()).token(&token).sign();
     assert_eq!(
         call(&app, "/api/external", "DPoP", &token, &[&proof])
             .await
@@ -419,7 +362,7 @@ async fn a_dpop_token_without_the_scope_is_403_with_the_dpop_challenge() {
         .claim("scope", "openid")
         .sign();
     let url = format!("{API_ORIGIN}/api/private-scoped");
-    let proof = key.proof(&url, &token, json!({}));
+    let proof = key.proof("GET", &url).token(&token).sign();
     let response = call(&app, "/api/private-scoped", "DPoP", &token, &[&proof]).await;
     assert_eq!(response.status(), 403);
     assert_eq!(
@@ -433,12 +376,9 @@ async fn a_dpop_token_without_the_scope_is_403_with_the_dpop_challenge() {
 #[tokio::test]
 async fn with_nonces_on_a_proof_without_nonce_gets_use_dpop_nonce_then_the_retry_passes() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, true).await;
-    let first = key.proof(&external(), &token, json!({}));
+    let first = key.proof("GET", &external()).token(&token).sign();
     let response = call(&app, "/api/external", "DPoP", &token, &[&first]).await;
-    let nonce = response
-        .headers()
-        .get("dpop-nonce")
-        .and_then(|v| v.to_str().ok())
+    let nonce = header(&response, "dpop-nonce")
         .expect("a DPoP-Nonce header")
         .to_owned();
     assert_refusal(
@@ -449,7 +389,11 @@ async fn with_nonces_on_a_proof_without_nonce_gets_use_dpop_nonce_then_the_retry
         "a fresh DPoP nonce is required",
     )
     .await;
-    let retry = key.proof(&external(), &token, json!({"nonce": nonce}));
+    let retry = key
+        .proof("GET", &external())
+        .token(&token)
+        .nonce(&nonce)
+        .sign();
     let response = call(&app, "/api/external", "DPoP", &token, &[&retry]).await;
     assert_eq!(response.status(), 200);
 }
@@ -457,7 +401,11 @@ async fn with_nonces_on_a_proof_without_nonce_gets_use_dpop_nonce_then_the_retry
 #[tokio::test]
 async fn with_nonces_on_a_forged_nonce_gets_use_dpop_nonce() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, true).await;
-    let proof = key.proof(&external(), &token, json!({"nonce": b64([0u8; 24])}));
+    let proof = key
+        .proof("GET", &external())
+        .token(&token)
+        .nonce(&b64([0u8; 24]))
+        .sign();
     let response = call(&app, "/api/external", "DPoP", &token, &[&proof]).await;
     assert_eq!(response.status(), 401);
     assert!(response.headers().contains_key("dpop-nonce"));
@@ -476,13 +424,8 @@ async fn preflight_allows_the_dpop_header() {
         .await
         .expect("request");
     assert_eq!(response.status(), 200);
-    let allowed = response
-        .headers()
-        .get("access-control-allow-headers")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    assert!(allowed.split(',').any(|h| h.trim() == "dpop"), "{allowed}");
+    let allowed = header_list(&response, "access-control-allow-headers");
+    assert!(allowed.iter().any(|h| h == "dpop"), "{allowed:?}");
 }
 
 #[tokio::test]
@@ -495,29 +438,25 @@ async fn refusals_expose_dpop_nonce_and_the_challenge_to_scripts() {
         .send()
         .await
         .expect("request");
-    let exposed = response
-        .headers()
-        .get("access-control-expose-headers")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let exposed: Vec<&str> = exposed.split(',').map(str::trim).collect();
-    assert!(exposed.contains(&"dpop-nonce"), "{exposed:?}");
-    assert!(exposed.contains(&"www-authenticate"), "{exposed:?}");
+    let exposed = header_list(&response, "access-control-expose-headers");
+    assert!(exposed.iter().any(|h| h == "dpop-nonce"), "{exposed:?}");
+    assert!(
+        exposed.iter().any(|h| h == "www-authenticate"),
+        "{exposed:?}"
+    );
 }
 
 #[tokio::test]
 async fn metrics_count_dpop_outcomes_and_nonces() {
     let (app, key, token) = spawn_with_bound_token(DpopMode::Allowed, true).await;
-    let first = key.proof(&external(), &token, json!({}));
-    let nonce = call(&app, "/api/external", "DPoP", &token, &[&first])
-        .await
-        .headers()
-        .get("dpop-nonce")
-        .and_then(|v| v.to_str().ok())
-        .expect("nonce")
-        .to_owned();
-    let proof = key.proof(&external(), &token, json!({"nonce": nonce}));
+    let first = key.proof("GET", &external()).token(&token).sign();
+    let first = call(&app, "/api/external", "DPoP", &token, &[&first]).await;
+    let nonce = header(&first, "dpop-nonce").expect("nonce").to_owned();
+    let proof = key
+        .proof("GET", &external())
+        .token(&token)
+        .nonce(&nonce)
+        .sign();
     for _ in 0..2 {
         call(&app, "/api/external", "DPoP", &token, &[&proof]).await;
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use crate::helpers::{TestApp, assert_refusal, invalid_token_challenge, spawn_app};
+use test_support::api::{TestApp, assert_refusal, invalid_token_challenge, spawn_app};
 
 /// Sends raw bytes and returns the status code of the answer, or `None` if the server closed
 /// the connection without one.
@@ -120,9 +120,10 @@ async fn deeply_nested_json_in_a_validly_signed_token_is_401() {
     let app = spawn_app().await;
     let depth = 4000;
     let payload = format!(
-        r#"{{"iss":"{}","aud":"https://api.test.local","sub":"x","exp":{},"deep":{}{}}}"#,
+        r#"{{"iss":"{}","aud":"{}","sub":"x","exp":{},"deep":{}{}}}"#,
         app.issuer.issuer(),
-        crate::helpers::now() + 600,
+        test_support::AUDIENCE,
+        test_support::now() + 600,
         "[".repeat(depth),
         "]".repeat(depth)
     );

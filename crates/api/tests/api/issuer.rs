@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
-use crate::helpers::{
-    APP_ORIGIN, KEYS, assert_refusal, eventually, invalid_token_challenge, spawn_app_with,
-};
+use test_support::api::{assert_refusal, invalid_token_challenge, spawn_app_with};
+use test_support::{APP_ORIGIN, KEYS, eventually};
 
 #[tokio::test]
 async fn api_starts_with_the_issuer_down_and_becomes_ready_when_it_comes_up() {
@@ -71,7 +70,7 @@ async fn key_rotation_is_followed_end_to_end() {
         200
     );
 
-    app.issuer.set_keys(&[&KEYS.next]);
+    app.issuer.serve(&[&KEYS.next]);
     let new = app.token().signed_by(&KEYS.next).sign();
     assert_eq!(
         app.get_with_token("/api/external", &new).await.status(),

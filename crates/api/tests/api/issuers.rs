@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{
-    KEYS, TestApp, TestIssuer, assert_refusal, eventually, spawn_app_with, token_for,
-};
+use test_support::api::{TestApp, assert_refusal, spawn_app_with};
+use test_support::{KEYS, MockIssuer, eventually};
 
 /// The API trusting its own issuer (`app.issuer`, key `current`) and `second` (key `next`).
-async fn two_issuers(second_up: bool) -> (TestApp, TestIssuer) {
-    let second = TestIssuer::start(&[&KEYS.next], second_up);
+async fn two_issuers(second_up: bool) -> (TestApp, MockIssuer) {
+    let second = MockIssuer::start(&[&KEYS.next]).await;
+    second.set_up(second_up);
     let second_url = second.issuer().parse().expect("issuer URL");
     let app = spawn_app_with(true, |settings| {
         settings.verifier.issuers = vec![second_url]
@@ -33,7 +33,7 @@ async fn tokens_of_both_listed_issuers_reach_the_external_api() {
     let (app, second) = two_issuers(true).await;
     app.wait_until_ready().await;
     let first_token = app.token().sign();
-    let second_token = token_for(&second).signed_by(&KEYS.next).sign();
+    let second_token = second.token().signed_by(&KEYS.next).sign();
     for token in [first_token, second_token] {
         let response = app.get_with_token("/api/external", &token).await;
         assert_eq!(response.status(), 200);
@@ -46,8 +46,8 @@ async fn tokens_of_both_listed_issuers_reach_the_external_api() {
 async fn token_of_an_unlisted_issuer_is_401_and_that_issuer_is_never_contacted() {
     let (app, _second) = two_issuers(true).await;
     app.wait_until_ready().await;
-    let third = TestIssuer::start(&[&KEYS.stranger], true);
-    let token = token_for(&third).signed_by(&KEYS.stranger).sign();
+    let third = MockIssuer::start(&[&KEYS.stranger]).await;
+    let token = third.token().signed_by(&KEYS.stranger).sign();
 
     let response = app.get_with_token("/api/external", &token).await;
 
@@ -72,7 +72,7 @@ async fn token_of_an_unlisted_issuer_is_401_and_that_issuer_is_never_contacted()
 async fn key_of_the_first_issuer_with_the_iss_of_the_second_is_401() {
     let (app, second) = two_issuers(true).await;
     app.wait_until_ready().await;
-    let token = token_for(&second).signed_by(&KEYS.current).sign();
+    let token = second.token().signed_by(&KEYS.current).sign();
     let response = app.get_with_token("/api/external", &token).await;
     assert_eq!(response.status(), 401);
 }
@@ -100,7 +100,7 @@ async fn one_issuer_down_leaves_the_other_serving_and_the_api_not_ready() {
     let response = app
         .get_with_token(
             "/api/external",
-            &token_for(&second).signed_by(&KEYS.next).sign(),
+            &second.token().signed_by(&KEYS.next).sign(),
         )
         .await;
     assert_eq!(response.status(), 503);

@@ -1,10 +1,9 @@
-//! Integration tests: the real API on port 0 against a local test issuer (see `helpers`).
+//! Integration tests: the real API on port 0 against a mock issuer (`test_support`).
 
 mod authentication;
 mod binary;
 mod cors;
 mod dpop;
-mod helpers;
 mod hostile;
 mod issuer;
 mod issuers;

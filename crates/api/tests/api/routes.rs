@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
+use test_support::api::spawn_app;
 
 #[tokio::test]
 async fn public_answers_the_design_message_without_a_token() {

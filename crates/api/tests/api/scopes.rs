@@ -1,6 +1,6 @@
 //! `/api/private-scoped` needs `read:messages`, in `scope` or in Auth0's `permissions`.
 
-use crate::helpers::{assert_refusal, spawn_app};
+use test_support::api::{assert_refusal, spawn_app};
 
 const PRIVATE_BODY: &str = r#"{"msg":"Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this."}"#;
 
