@@ -4,8 +4,8 @@
 //! request without it (curl, a backend, a same-origin page load) is not a CORS request and no
 //! CORS header in its answer means anything to anyone. actix-cors still adds
 //! `Access-Control-Expose-Headers` and a three-name `Vary` to every answer: 150 bytes and two
-//! header inserts per request that every client parses, measured as a few percent of a
-//! repeated-token request. [`OriginCors`] therefore hands the requests that carry `Origin`, and
+//! header inserts per request that every client parses (their cost is in
+//! docs/performance.md). [`OriginCors`] therefore hands the requests that carry `Origin`, and
 //! every `OPTIONS`, to actix-cors and lets the others past it, adding only `Vary: Origin`: the
 //! answer would differ with an `Origin`, so a shared cache must not hand this one to a browser
 //! that sends one (the other two `Vary` names matter to preflight answers only, which always go

@@ -1,15 +1,12 @@
 //! Where log lines go: a buffer per thread, written to stdout by one background thread every
 //! few milliseconds, so that a request never waits for (or wakes up) anything to log.
 //!
-//! Why not `tracing_appender::non_blocking`, which this replaces: it sends every line through a
-//! channel to a writer thread, and at tens of thousands of lines a second that thread keeps
-//! running dry and being woken up again. Under load (`strace -f -c`, one valid token, about
-//! 55,000 requests a second) that came to one `write` per 1.8 lines and one `sched_yield` per
-//! 6.7 requests, and with the wake-ups the log path cost about 1 µs of a 13 µs request; the
-//! same server with request lines turned off was that much faster. Here a line is appended to
-//! the calling thread's own buffer (an uncontended lock: no other thread touches it between
-//! flushes), and the flusher swaps each buffer out and writes it in one `write` per thread and
-//! interval.
+//! Why not `tracing_appender::non_blocking`: it sends every line through a channel to a writer
+//! thread, and at tens of thousands of lines a second that thread keeps running dry and being
+//! woken up again, a system call every few lines and a measurable share of each request
+//! (docs/performance.md has the numbers). Here a line is appended to the calling thread's own
+//! buffer (an uncontended lock: no other thread touches it between flushes), and the flusher
+//! swaps each buffer out and writes it in one `write` per thread and interval.
 //!
 //! Rules:
 //! - Lines appear within [`FLUSH_INTERVAL`] on a quiet server too; a server with nothing to log

@@ -4,25 +4,24 @@
 //! `INFO` event with the method, the path (never the query, never a header), the status and the
 //! latency, and counts the response in [`Metrics`], so each request is observed once.
 //!
-//! It stays on under load, so it is built to be cheap; each choice below was measured (instruction
-//! counts per request under callgrind, system calls per request under strace):
+//! It stays on under load, so it is built to be cheap (each choice measured; the numbers are in
+//! docs/performance.md):
 //! - Hand-written (a `Transform` with a future of its own, no boxing) instead of tracing-actix-web's
-//!   `TracingLogger`, which gave every request a random request id (`Uuid::new_v4`, one
-//!   `getrandom` system call each), an `Instrumented` span wrapper and a request-extension
-//!   insert for the start time; we use none of them, and its default root span would record the
-//!   query string, where a misbehaving client may put `access_token=...`.
+//!   `TracingLogger`, which gives every request a random request id (one `getrandom` system call
+//!   each), an `Instrumented` span wrapper and a request-extension insert for the start time; we
+//!   use none of them, and its default root span would record the query string, where a
+//!   misbehaving client may put `access_token=...`.
 //! - The line's values are written by hand into a buffer per thread and handed to tracing as
-//!   the event's message (`request method=GET path=/api/public status=200 latency_us=41`).
-//!   Formatted with `format_args!`, the event cost about 2,900 instructions (a `dyn Write`
-//!   call and an escaping scan per piece, padding logic per number); written this way, with
-//!   `crate::log_format`'s vectorised escaping scan and hand-padded microseconds, about 1,300.
+//!   the event's message (`request method=GET path=/api/public status=200 latency_us=41`), with
+//!   `crate::log_format`'s vectorised escaping scan and hand-padded microseconds: less than half
+//!   the work of `format_args!` (a `dyn Write` call and an escaping scan per piece, padding logic
+//!   per number).
 //! - The per-request span is at `DEBUG`: at the default level it is disabled and costs a cached
 //!   level check; turn it on to give nested events their request context.
 //! - Off a terminal the line is formatted by `crate::log_format` (the default format's text for
-//!   less work: the log line went from 7.9k to about 2.9k instructions) and handed to
-//!   `crate::log_writer`, a buffer per thread that a background thread writes out every few
-//!   milliseconds: a slow terminal or pipe never stalls a worker (lines are dropped and
-//!   counted instead), and logging wakes up no thread per line.
+//!   less work) and handed to `crate::log_writer`, a buffer per thread that a background thread
+//!   writes out every few milliseconds: a slow terminal or pipe never stalls a worker (lines are
+//!   dropped and counted instead), and logging wakes up no thread per line.
 
 use std::cell::RefCell;
 use std::future::{Future, Ready, ready};

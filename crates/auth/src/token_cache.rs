@@ -67,17 +67,16 @@ pub(crate) type TokenHash = [u8; 16];
 /// Computes the cache key of a token: GHASH, the polynomial hash of AES-GCM, under a secret
 /// hash key drawn when the cache is made.
 ///
-/// Why not SHA-256 (what the cache used before): a hit costs little else, and hashing a
-/// 860-byte token took 710 ns with SHA-256 against 175 ns for GHASH (carry-less multiply
-/// instructions; `cargo bench -p auth --features micro-bench -- token_key`). Why this is as safe
-/// for the job: the key only has to make it infeasible for a client to send a token that
-/// collides with a different, verified token in the cache (it would be answered with that
-/// token's claims). GHASH is a universal hash: for two different inputs of at most `L` 16-byte
-/// blocks, at most `L + 1` of the 2^128 hash keys make them collide, so with the hash key
-/// secret and uniform a forged token collides with one of `n` cached tokens with probability
-/// at most `n (L + 1) / 2^128` (below 2^-100 for 16,000 tokens of 8 KiB). The hash key is
-/// drawn from the operating system's generator, lives only in this process, and no key is
-/// ever logged, returned or sent; a client learns only whether its token was accepted.
+/// Why not SHA-256: a hit costs little else, and GHASH (carry-less multiply instructions) hashes a
+/// token about four times faster (`cargo bench -p auth --features micro-bench -- token_key`;
+/// docs/performance.md). Why this is as safe for the job: the key only has to make it infeasible
+/// for a client to send a token that collides with a different, verified token in the cache (it
+/// would be answered with that token's claims). GHASH is a universal hash: for two different inputs
+/// of at most `L` 16-byte blocks, at most `L + 1` of the 2^128 hash keys make them collide, so with
+/// the hash key secret and uniform a forged token collides with one of `n` cached tokens with
+/// probability at most `n (L + 1) / 2^128` (below 2^-100 for 16,000 tokens of 8 KiB). The hash key
+/// is drawn from the operating system's generator, lives only in this process, and no key is ever
+/// logged, returned or sent; a client learns only whether its token was accepted.
 ///
 /// How: aws-lc-rs offers GHASH only inside AES-GCM, so the key is the GCM tag of an empty
 /// message with the token as associated data, under a random AES-256 key and a fixed nonce.
