@@ -260,6 +260,17 @@ pub(crate) fn unverified_issuer(payload: &[u8]) -> Result<String, VerifyError> {
     }
 }
 
+/// The `iat` of a payload whose signature is not verified yet, if it is a finite number; for
+/// the unknown-key verdict only (see `verifier::published_by`), never for a check.
+pub(crate) fn unverified_issued_at(payload: &[u8]) -> Option<f64> {
+    #[derive(Deserialize)]
+    struct IssuedAtOnly {
+        iat: Option<Value>,
+    }
+    let only: IssuedAtOnly = serde_json::from_slice(payload).ok()?;
+    only.iat?.as_f64().filter(|t| t.is_finite())
+}
+
 /// Checks the registered claims of a payload whose signature is already verified, and reads
 /// its [`Claims`], in one pass over the JSON.
 pub(crate) fn check_and_read(
@@ -370,6 +381,14 @@ mod tests {
             run(with("iss", json!("https://iss"))),
             Err(VerifyError::Issuer)
         );
+    }
+
+    #[test]
+    fn unverified_issued_at_reads_a_finite_number_or_nothing() {
+        assert_eq!(unverified_issued_at(br#"{"iat":1700000000}"#), Some(1.7e9));
+        assert_eq!(unverified_issued_at(br#"{"iat":"1700000000"}"#), None);
+        assert_eq!(unverified_issued_at(br#"{"iat":1,"iat":2}"#), None);
+        assert_eq!(unverified_issued_at(b"{}"), None);
     }
 
     #[test]

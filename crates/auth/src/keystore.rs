@@ -15,12 +15,14 @@
 //!   store and ends when the last `Verifier` clone is dropped.
 //!
 //! Rules: a failed fetch never replaces a good set; a set keeps serving up to `stale_grace`
-//! past its expiry; an unknown `kid` triggers at most one fetch per cooldown, and when that
-//! fetch fails the answer is "unavailable, retry" (the token may be valid), not "unknown key".
+//! past its expiry; an unknown `kid` triggers at most one fetch per cooldown. A kid is called
+//! unknown (401) only when the set at hand was fetched after the token's key must have been
+//! published (see [`KeyStore::settle`]); until such a fetch has happened, or when it failed, the
+//! answer is "unavailable, retry" (503) with a `Retry-After` no shorter than the wait for the
+//! next fetch the API will really make: the token may be valid and must not be thrown away.
 //! Instants are computed with checked arithmetic: configuration bounds keep them far from
 //! overflow, and should one overflow anyway the result errs towards expiring early.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -29,97 +31,12 @@ use tokio::sync::{Mutex, watch};
 
 use crate::config::CacheSettings;
 use crate::fetch::{FetchError, Fetcher};
-use crate::jws::{self, PublicKey};
+use crate::jws::PublicKey;
+use crate::key_set::{KeySet, Wanted, later};
 use crate::kid_gate::{KidGate, Pass};
 use crate::stats::Counters;
 use crate::untrusted::Untrusted;
 use crate::{Algorithm, VerifyError};
-
-/// One fetched, parsed key set. Immutable once built; replaced wholesale.
-#[derive(Debug)]
-pub(crate) struct KeySet {
-    by_kid: HashMap<String, Arc<PublicKey>>,
-    /// The key for tokens without `kid`: set only when the set holds exactly one key.
-    only: Option<Arc<PublicKey>>,
-    len: usize,
-    pub fetched_at: Instant,
-    pub expires_at: Instant,
-    /// `expires_at` plus the stale grace: past this the set is not used at all.
-    usable_until: Instant,
-    pub generation: u64,
-}
-
-impl KeySet {
-    /// Builds a set from a JWKS document; an empty usable set is a failed fetch.
-    pub fn parse(
-        body: &[u8],
-        allowed: &[Algorithm],
-    ) -> Result<(Vec<Arc<PublicKey>>, usize), FetchError> {
-        let parsed = jws::parse_jwk_set(body, allowed).ok_or(FetchError::InvalidJwks)?;
-        if parsed.keys.is_empty() {
-            return Err(FetchError::NoUsableKeys {
-                skipped: parsed.skipped,
-            });
-        }
-        Ok((
-            parsed.keys.into_iter().map(Arc::new).collect(),
-            parsed.skipped,
-        ))
-    }
-
-    fn new(
-        keys: Vec<Arc<PublicKey>>,
-        ttl: Duration,
-        stale_grace: Duration,
-        generation: u64,
-    ) -> Self {
-        let now = Instant::now();
-        let expires_at = later(now, ttl);
-        let only = (keys.len() == 1).then(|| keys[0].clone());
-        let by_kid = keys
-            .iter()
-            .filter_map(|k| k.kid().map(|kid| (kid.to_owned(), k.clone())))
-            .collect();
-        Self {
-            by_kid,
-            only,
-            len: keys.len(),
-            fetched_at: now,
-            expires_at,
-            usable_until: later(expires_at, stale_grace),
-            generation,
-        }
-    }
-
-    /// Whether the set may still be used (fresh, or stale within the grace).
-    fn is_usable(&self) -> bool {
-        Instant::now() < self.usable_until
-    }
-
-    /// The key for a token's `kid`; without a kid, the single key if there is exactly one.
-    pub fn find(&self, kid: Option<&str>) -> Option<&Arc<PublicKey>> {
-        match kid {
-            Some(kid) => self.by_kid.get(kid),
-            None => self.only.as_ref(),
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// When the background task refreshes this set: at three quarters of its lifetime, early
-    /// enough that a slow or failing issuer still leaves a quarter of the TTL (plus the grace)
-    /// to recover.
-    fn refresh_due(&self) -> Instant {
-        let ttl = self.expires_at.saturating_duration_since(self.fetched_at);
-        later(self.fetched_at, ttl.mul_f64(0.75))
-    }
-
-    fn kids(&self) -> HashSet<&str> {
-        self.by_kid.keys().map(String::as_str).collect()
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reason {
@@ -140,21 +57,16 @@ struct RefreshState {
     generation: u64,
 }
 
-/// `t + d`, or `t` itself in the (configuration-excluded) case that the sum overflows: a
-/// deadline that cannot be represented becomes "now", which expires early rather than never.
-fn later(t: Instant, d: Duration) -> Instant {
-    t.checked_add(d).unwrap_or(t)
-}
-
 /// A key set's lifetime: the server's `max-age` clamped to `[min_ttl, max_ttl]`, else the default.
 fn lifetime(max_age: Option<Duration>, s: &CacheSettings) -> Duration {
     max_age.map_or(s.default_ttl, |age| age.clamp(s.min_ttl, s.max_ttl))
 }
 
-/// `Retry-After` is whole seconds: round the wait up, at least 1 s, at most a minute.
+/// `Retry-After` is whole seconds: round the wait up (never earlier than the API looks again),
+/// at least 1 s. The waits are bounded by the configuration (cooldown and backoff at most 1 h).
 fn retry_after(wait: Duration) -> Duration {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    Duration::from_secs(secs.clamp(1, 60))
+    Duration::from_secs(secs.max(1))
 }
 
 /// A uniform draw from [0, 1) for the jitter, from aws-lc-rs's generator (already linked for the
@@ -244,7 +156,16 @@ impl KeyStore {
     }
 
     /// The key for a token. Never touches the refresh guard when the key is in a usable set.
-    pub async fn key_for(&self, kid: Option<&str>) -> Result<Arc<PublicKey>, VerifyError> {
+    ///
+    /// `published_by` is the latest time (seconds since the Unix epoch, our clock) at which the
+    /// token's key must have been public: the request's arrival, or earlier for a token whose
+    /// `iat` says it is older. A kid the set lacks is [`VerifyError::UnknownKey`] only when the
+    /// set was fetched after that time; before, the key may simply be newer than our set.
+    pub async fn key_for(
+        &self,
+        kid: Option<&str>,
+        published_by: f64,
+    ) -> Result<Arc<PublicKey>, VerifyError> {
         let snapshot = self.current.load_full();
         let seen = snapshot.as_ref().map_or(0, |s| s.generation);
         match snapshot {
@@ -256,10 +177,14 @@ impl KeyStore {
                     // No kid and not exactly one key: refetching would not help.
                     return Err(VerifyError::UnknownKey);
                 };
-                self.key_for_unknown_kid(kid, seen).await
+                self.key_for_unknown_kid(Wanted { kid, published_by }, seen)
+                    .await
             }
-            _ => match self.refresh(Reason::NoUsableSet, seen).await {
-                Ok(set) => set.find(kid).cloned().ok_or(VerifyError::UnknownKey),
+            _ => match self.refresh(Reason::NoUsableSet, seen, None).await {
+                Ok(set) => match kid {
+                    Some(kid) => self.settle(Wanted { kid, published_by }),
+                    None => set.find(None).cloned().ok_or(VerifyError::UnknownKey),
+                },
                 Err(wait) => Err(VerifyError::KeySetUnavailable {
                     retry_after: retry_after(wait),
                 }),
@@ -270,55 +195,66 @@ impl KeyStore {
     /// A kid the usable set lacks: through the [`KidGate`], at most one fetch per cooldown.
     async fn key_for_unknown_kid(
         &self,
-        kid: &str,
+        wanted: Wanted<'_>,
         seen: u64,
     ) -> Result<Arc<PublicKey>, VerifyError> {
-        let in_new_set = |set: &KeySet| set.find(Some(kid)).cloned().ok_or(VerifyError::UnknownKey);
-        let pass = match self.kid_gate.enter() {
+        match self.kid_gate.enter() {
             Pass::Fetch(ticket) => {
                 tracing::debug!(
-                    kid = ?Untrusted(kid),
+                    kid = ?Untrusted(wanted.kid),
                     "token names an unknown kid; refreshing the key set"
                 );
-                let fetched = self.refresh(Reason::UnknownKid, seen).await;
+                // A failure is answered by `settle` like any unsettled kid.
+                let _ = self.refresh(Reason::UnknownKid, seen, Some(wanted)).await;
                 drop(ticket);
-                return match fetched {
-                    Ok(set) => in_new_set(&set),
-                    Err(wait) => Err(VerifyError::KeySetUnavailable {
-                        retry_after: retry_after(wait),
-                    }),
-                };
             }
             Pass::Follow(mut done) => {
                 // Bounded by the fetch's timeouts; the ticket wakes us however the fetch ends.
                 let _ = done.changed().await;
-                if let Some(key) = self
-                    .usable_snapshot()
-                    .and_then(|s| s.find(Some(kid)).cloned())
-                {
-                    return Ok(key);
-                }
-                self.kid_gate.verdict()
             }
-            settled => settled,
-        };
-        match pass {
-            Pass::Unavailable { retry_in } => Err(VerifyError::KeySetUnavailable {
-                retry_after: retry_after(retry_in),
-            }),
-            _ => Err(VerifyError::UnknownKey),
+            Pass::Wait => {}
         }
+        self.settle(wanted)
+    }
+
+    /// The answer for a kid once no fetch is running for it: the key if the usable set holds
+    /// it; [`VerifyError::UnknownKey`] if that set was fetched after the key must have been
+    /// published; otherwise the key may be newer than every set we fetched (or the fetch
+    /// failed), so the client must keep its token and come back when the API may fetch again:
+    /// [`VerifyError::KeySetUnavailable`] with that wait. A client that returns then claims
+    /// (or follows) that fetch, which settles its token, so a bogus kid is not 503 forever;
+    /// an attacker's kids change only their own answers, and never the number of fetches.
+    fn settle(&self, wanted: Wanted<'_>) -> Result<Arc<PublicKey>, VerifyError> {
+        if let Some(set) = self.usable_snapshot() {
+            if let Some(key) = set.find(Some(wanted.kid)) {
+                return Ok(key.clone());
+            }
+            if wanted.settled_by(&set) {
+                return Err(VerifyError::UnknownKey);
+            }
+        }
+        Err(VerifyError::KeySetUnavailable {
+            retry_after: retry_after(self.kid_gate.next_fetch_in()),
+        })
     }
 
     /// Single-flight refresh. `seen` is the generation the caller saw; if the set moved on
-    /// while the caller queued for the guard, the new set is the answer and nothing is fetched.
-    /// The error is the suggested wait before retrying.
-    async fn refresh(&self, reason: Reason, seen: u64) -> Result<Arc<KeySet>, Duration> {
+    /// while the caller queued for the guard, the new set is the answer and nothing is fetched
+    /// (for an unknown kid, only if that set settles `wanted`: the caller holds the cooldown's
+    /// claim, so fetching anyway keeps the bound). The error is the suggested wait before
+    /// retrying.
+    async fn refresh(
+        &self,
+        reason: Reason,
+        seen: u64,
+        wanted: Option<Wanted<'_>>,
+    ) -> Result<Arc<KeySet>, Duration> {
         let mut state = self.refresh.lock().await;
         let now = Instant::now();
         if let Some(set) = self.usable_snapshot()
             && set.generation != seen
             && reason != Reason::Background
+            && wanted.is_none_or(|w| w.settled_by(&set))
         {
             return Ok(set);
         }
@@ -329,6 +265,7 @@ impl KeyStore {
         {
             return Err(t - now);
         }
+        let fetch_started = crate::clock::now_secs();
         match self.fetch_and_parse().await {
             Ok((keys, ttl, skipped)) => {
                 state.generation += 1;
@@ -336,12 +273,13 @@ impl KeyStore {
                 state.retry_not_before = None;
                 let set = Arc::new(KeySet::new(
                     keys,
+                    self.current.load().as_deref(),
+                    fetch_started,
                     ttl,
                     self.settings.stale_grace,
                     state.generation,
                 ));
                 let old = self.current.swap(Some(set.clone()));
-                self.kid_gate.key_set_installed();
                 self.log_install(old.as_deref(), &set, skipped, ttl, reason);
                 Ok(set)
             }
@@ -350,9 +288,6 @@ impl KeyStore {
                 state.consecutive_failures = state.consecutive_failures.saturating_add(1);
                 let wait = self.backoff(state.consecutive_failures);
                 state.retry_not_before = Some(later(Instant::now(), wait));
-                if reason == Reason::UnknownKid {
-                    self.kid_gate.fetch_failed(wait);
-                }
                 let serving_stale = self.usable_snapshot().is_some();
                 tracing::warn!(
                     error = %err,
@@ -476,7 +411,7 @@ impl KeyStore {
                 let Some(s) = store.upgrade() else { return };
                 let seen = s.current.load().as_ref().map_or(0, |set| set.generation);
                 tokio::select! {
-                    _ = s.refresh(Reason::Background, seen) => {}
+                    _ = s.refresh(Reason::Background, seen, None) => {}
                     _ = shutdown.changed() => return,
                 }
             }
@@ -489,16 +424,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn background_refresh_is_due_at_three_quarters_of_the_lifetime() {
-        let set = KeySet::new(Vec::new(), Duration::from_millis(400), Duration::ZERO, 1);
-        assert_eq!(
-            set.refresh_due() - set.fetched_at,
-            Duration::from_millis(300)
-        );
-        assert!(set.refresh_due() < set.expires_at);
-    }
-
-    #[test]
     fn jitter_draws_stay_in_the_unit_interval_and_vary() {
         let draws: Vec<f64> = (0..64).map(|_| unit_random()).collect();
         assert!(draws.iter().all(|d| (0.0..1.0).contains(d)), "{draws:?}");
@@ -506,15 +431,16 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_is_whole_seconds_between_one_and_sixty() {
+    fn retry_after_is_the_wait_rounded_up_to_whole_seconds_and_at_least_one() {
         assert_eq!(retry_after(Duration::ZERO), Duration::from_secs(1));
         assert_eq!(
             retry_after(Duration::from_millis(1500)),
             Duration::from_secs(2)
         );
+        // A long cooldown is not shortened: the client would come back before the API looks.
         assert_eq!(
             retry_after(Duration::from_secs(600)),
-            Duration::from_secs(60)
+            Duration::from_secs(600)
         );
     }
 
@@ -532,16 +458,6 @@ mod tests {
         assert_eq!(
             lifetime(None, &CacheSettings::default()),
             Duration::from_secs(600)
-        );
-    }
-
-    #[test]
-    fn an_unrepresentable_deadline_expires_early_instead_of_panicking() {
-        let now = Instant::now();
-        assert_eq!(later(now, Duration::MAX), now);
-        assert_eq!(
-            later(now, Duration::from_secs(1)),
-            now + Duration::from_secs(1)
         );
     }
 }

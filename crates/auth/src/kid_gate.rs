@@ -5,21 +5,21 @@
 //! flood of bogus kids is answered at once and never queues behind the key store's refresh
 //! guard (which is held during I/O, possibly by a slow background refresh).
 //!
-//! [`KidGate::enter`] gives a request whose kid the usable set lacks one of four answers:
+//! [`KidGate::enter`] gives a request whose kid the usable set lacks one of three answers:
 //! - [`Pass::Fetch`]: no unknown-kid fetch in the cooldown, this request claims one. Its
 //!   [`Ticket`] ends the in-flight state when dropped, also if the request is cancelled, so
 //!   followers can never wait for a fetch nobody runs.
 //! - [`Pass::Follow`]: such a fetch is in flight; wait for it and look again. A rotation seen
 //!   by many clients at once must not fail all of them but the first.
-//! - [`Pass::Unknown`]: in the cooldown and the last fetch succeeded: the kid is not the
-//!   issuer's (401).
-//! - [`Pass::Unavailable`]: in the cooldown and the last fetch failed, with no key set installed
-//!   since: we cannot tell whether the kid is the issuer's, so the client must keep its token
-//!   and retry (503 with `Retry-After`), not throw it away.
+//! - [`Pass::Wait`]: in the cooldown, nothing in flight: no fetch may happen before
+//!   [`KidGate::next_fetch_in`]. The key store decides from the set it has whether the kid is
+//!   settled (the set was fetched after the token's key must have been published: 401) or
+//!   still pending (503, `Retry-After` = the time until the next fetch may be claimed).
 //!
 //! Why no per-kid negative cache: the cooldown is global, so one bogus kid or a million cause
 //! the same single fetch per cooldown, and every request in between is answered from two
 //! atomic loads; remembering kids would add memory an attacker controls and save nothing.
+//! What a kid is waiting for is read from its own token instead (see `KeyStore::settle`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -28,11 +28,9 @@ use tokio::sync::watch;
 
 /// `state` bit: an unknown-kid fetch is running.
 const IN_FLIGHT: u64 = 1;
-/// `state` bit: the last unknown-kid fetch failed and no key set was installed since.
-const FAILED: u64 = 2;
 /// `state` keeps the claim time (milliseconds since `epoch`, plus one so that 0 is "never")
-/// above the two flag bits.
-const TIME_SHIFT: u32 = 2;
+/// above the flag bit.
+const TIME_SHIFT: u32 = 1;
 
 /// See the module documentation.
 #[derive(Debug)]
@@ -40,8 +38,6 @@ pub(crate) struct KidGate {
     epoch: Instant,
     cooldown_ms: u64,
     state: AtomicU64,
-    /// When the failed fetch may be retried (milliseconds since `epoch`), for `Retry-After`.
-    retry_at_ms: AtomicU64,
     /// Notified whenever an unknown-kid fetch ends, however it ends.
     done: watch::Sender<()>,
 }
@@ -51,8 +47,7 @@ pub(crate) struct KidGate {
 pub(crate) enum Pass<'a> {
     Fetch(Ticket<'a>),
     Follow(watch::Receiver<()>),
-    Unknown,
-    Unavailable { retry_in: Duration },
+    Wait,
 }
 
 /// The claim of the one unknown-kid fetch of a cooldown; dropping it ends the fetch.
@@ -75,7 +70,6 @@ impl KidGate {
             epoch: Instant::now(),
             cooldown_ms: u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX),
             state: AtomicU64::new(0),
-            retry_at_ms: AtomicU64::new(0),
             done: watch::channel(()).0,
         }
     }
@@ -86,6 +80,15 @@ impl KidGate {
             .saturating_add(1)
     }
 
+    /// When the cooldown of a claim made at `claimed_at` ends (0: never claimed).
+    fn cooldown_end(&self, claimed_at: u64) -> u64 {
+        if claimed_at == 0 {
+            0
+        } else {
+            claimed_at.saturating_add(self.cooldown_ms)
+        }
+    }
+
     /// Decides what a request whose kid the usable set lacks does; never blocks.
     pub fn enter(&self) -> Pass<'_> {
         loop {
@@ -94,12 +97,11 @@ impl KidGate {
             let done = self.done.subscribe();
             let state = self.state.load(Ordering::Acquire);
             let now = self.now_ms();
-            let claimed_at = state >> TIME_SHIFT;
-            if claimed_at != 0 && now < claimed_at.saturating_add(self.cooldown_ms) {
+            if now < self.cooldown_end(state >> TIME_SHIFT) {
                 return if state & IN_FLIGHT != 0 {
                     Pass::Follow(done)
                 } else {
-                    self.verdict_for(state, now)
+                    Pass::Wait
                 };
             }
             let claim = (now << TIME_SHIFT) | IN_FLIGHT;
@@ -114,33 +116,12 @@ impl KidGate {
         }
     }
 
-    /// The answer once the fetch a request followed has ended (and its kid is still unknown).
-    pub fn verdict(&self) -> Pass<'_> {
-        self.verdict_for(self.state.load(Ordering::Acquire), self.now_ms())
-    }
-
-    fn verdict_for(&self, state: u64, now: u64) -> Pass<'_> {
-        if state & FAILED == 0 {
-            return Pass::Unknown;
-        }
-        let retry_at = self.retry_at_ms.load(Ordering::Acquire);
-        Pass::Unavailable {
-            retry_in: Duration::from_millis(retry_at.saturating_sub(now)),
-        }
-    }
-
-    /// The claimed fetch failed; it may be retried in `retry_in`. Called under the key store's
-    /// refresh guard, so no later successful install can be overtaken by this mark.
-    pub fn fetch_failed(&self, retry_in: Duration) {
-        let retry_in = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX);
-        self.retry_at_ms
-            .store(self.now_ms().saturating_add(retry_in), Ordering::Release);
-        self.state.fetch_or(FAILED, Ordering::AcqRel);
-    }
-
-    /// A key set was installed (by any fetch): an earlier failure no longer stands.
-    pub fn key_set_installed(&self) {
-        self.state.fetch_and(!FAILED, Ordering::AcqRel);
+    /// How long until the next unknown-kid fetch may be claimed: a request arriving then
+    /// claims it (or follows it), so this is when the API really looks again.
+    pub fn next_fetch_in(&self) -> Duration {
+        let state = self.state.load(Ordering::Acquire);
+        let end = self.cooldown_end(state >> TIME_SHIFT);
+        Duration::from_millis(end.saturating_sub(self.now_ms()))
     }
 }
 
@@ -155,21 +136,19 @@ mod tests {
         assert!(matches!(ticket, Pass::Fetch(_)));
         assert!(matches!(gate.enter(), Pass::Follow(_)));
         drop(ticket);
-        assert!(matches!(gate.enter(), Pass::Unknown));
+        assert!(matches!(gate.enter(), Pass::Wait));
     }
 
     #[test]
-    fn a_failed_fetch_makes_the_cooldown_answer_unavailable_until_a_set_is_installed() {
+    fn the_next_fetch_is_due_when_the_cooldown_of_the_last_claim_ends() {
         let gate = KidGate::new(Duration::from_secs(30));
-        let ticket = gate.enter();
-        gate.fetch_failed(Duration::from_secs(5));
-        drop(ticket);
-        let Pass::Unavailable { retry_in } = gate.enter() else {
-            panic!("expected Unavailable");
-        };
-        assert!(retry_in <= Duration::from_secs(5) && retry_in > Duration::from_secs(4));
-        gate.key_set_installed();
-        assert!(matches!(gate.enter(), Pass::Unknown));
+        assert_eq!(gate.next_fetch_in(), Duration::ZERO);
+        drop(gate.enter());
+        let wait = gate.next_fetch_in();
+        assert!(
+            wait <= Duration::from_secs(30) && wait > Duration::from_secs(29),
+            "{wait:?}"
+        );
     }
 
     #[test]

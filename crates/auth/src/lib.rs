@@ -29,6 +29,7 @@ pub mod dpop;
 mod error;
 mod fetch;
 pub mod jws;
+mod key_set;
 mod keystore;
 mod kid_gate;
 mod loopback;

@@ -281,9 +281,10 @@ impl Verifier {
     /// single-flight fetch), then verifies as [`Verifier::answer_now`] does.
     async fn verify_after_fetch(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
         let unkeyed = self.before_key(token)?;
+        let published_by = published_by(&unkeyed.payload, self.inner.leeway_secs);
         let key = self.inner.issuers[unkeyed.issuer]
             .store
-            .key_for(unkeyed.compact.kid())
+            .key_for(unkeyed.compact.kid(), published_by)
             .await?;
         self.verify_with(unkeyed, &key, self.cache_key(token))
     }
@@ -384,7 +385,11 @@ impl Verifier {
         }
         let unkeyed = self.before_key(token)?;
         let store = &self.inner.issuers[unkeyed.issuer].store;
-        store.key_for(unkeyed.compact.kid()).await.map(|_| ())
+        let published_by = published_by(&unkeyed.payload, self.inner.leeway_secs);
+        store
+            .key_for(unkeyed.compact.kid(), published_by)
+            .await
+            .map(|_| ())
     }
 
     /// The steps before the key, shared by verification and the benchmark hook: the token's
@@ -488,6 +493,19 @@ fn check_typ(typ: Option<&str>, require_at_jwt: bool) -> Result<(), VerifyError>
         "at+jwt" => Ok(()),
         "jwt" if !require_at_jwt => Ok(()),
         _ => Err(VerifyError::UnsupportedType),
+    }
+}
+
+/// The latest time (seconds since the epoch, our clock) by which the key that signed a token
+/// must have been published: now, since the token exists; earlier if its unverified `iat` says
+/// it was issued earlier, allowing for the issuer's clock to be `leeway` behind ours and for
+/// `iat`'s whole seconds. Only decides between "unknown key" (401) and "retry" (503) for a token
+/// whose key we lack: a forged `iat` changes nothing but its own token's answer.
+fn published_by(payload: &[u8], leeway_secs: i64) -> f64 {
+    let arrival = now_secs();
+    match claims::unverified_issued_at(payload) {
+        Some(iat) => arrival.min(iat + leeway_secs as f64 + 1.0),
+        None => arrival,
     }
 }
 

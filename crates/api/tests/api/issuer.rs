@@ -119,3 +119,64 @@ async fn unknown_kid_while_the_issuer_is_down_is_503_not_401() {
         200
     );
 }
+
+/// The `Retry-After` of a response, in whole seconds.
+fn retry_after_secs(response: &reqwest::Response) -> u64 {
+    response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in whole seconds")
+}
+
+#[tokio::test]
+async fn retry_after_for_an_unknown_kid_while_the_issuer_is_down_lasts_until_the_next_fetch() {
+    // The unknown-kid cooldown is 30 s: no request can make the API fetch again before.
+    let app = spawn_app_with(true, |settings| {
+        settings.verifier.cache.unknown_kid_cooldown = Duration::from_secs(30);
+    })
+    .await;
+    app.wait_until_ready().await;
+    app.issuer.set_up(false);
+    let token = app.token().signed_by(&KEYS.next).sign();
+    let response = app.get_with_token("/api/external", &token).await;
+    assert_eq!(response.status(), 503);
+    let retry_after = retry_after_secs(&response);
+    assert!((29..=30).contains(&retry_after), "{retry_after}");
+}
+
+#[tokio::test]
+async fn a_token_signed_by_a_key_published_just_after_a_fetch_is_503_not_401() {
+    let app = spawn_app_with(true, |settings| {
+        settings.verifier.cache.unknown_kid_cooldown = Duration::from_secs(30);
+    })
+    .await;
+    app.wait_until_ready().await;
+    // Anyone can make the API fetch with a made-up kid...
+    let bogus = app.token().signed_by(&KEYS.stranger).sign();
+    assert_eq!(
+        app.get_with_token("/api/external", &bogus).await.status(),
+        401
+    );
+    let fetches = app.issuer.jwks_requests();
+    // ...just before the issuer publishes its next key and signs with it.
+    app.issuer.set_keys(&[&KEYS.current, &KEYS.next]);
+    let token = app.token().signed_by(&KEYS.next).sign();
+    let response = app.get_with_token("/api/external", &token).await;
+    let retry_after = retry_after_secs(&response);
+    assert!((29..=30).contains(&retry_after), "{retry_after}");
+    assert_refusal(
+        response,
+        503,
+        r#"Bearer realm="api", error="temporarily_unavailable", error_description="signing keys unavailable""#,
+        "temporarily_unavailable",
+        "signing keys unavailable",
+    )
+    .await;
+    assert_eq!(
+        app.issuer.jwks_requests(),
+        fetches,
+        "the cooldown was not kept"
+    );
+}

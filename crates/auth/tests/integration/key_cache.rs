@@ -43,7 +43,8 @@ async fn unknown_kid_storm_causes_at_most_one_fetch() {
     let v = ready_verifier(issuer.config()).await;
     let before = issuer.jwks.hits();
     let stranger = TestKey::rsa(1, "stranger");
-    let token: Arc<str> = stranger.sign(&issuer.claims()).into();
+    // Issued before the fetch the storm causes: that fetch settles every request.
+    let token: Arc<str> = stranger.sign(&issued_ago(&issuer, 120)).into();
     let tasks = (0..1000).map(|_| {
         let v = v.clone();
         let token = token.clone();
@@ -62,7 +63,7 @@ async fn unknown_kid_refetch_waits_for_the_cooldown() {
     let v = ready_verifier(issuer.config()).await;
     let before = issuer.jwks.hits();
     for kid in ["x1", "x2", "x3"] {
-        let token = TestKey::rsa(1, kid).sign(&issuer.claims());
+        let token = TestKey::rsa(1, kid).sign(&issued_ago(&issuer, 120));
         assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::UnknownKey);
     }
     assert_eq!(issuer.jwks.hits() - before, 1);
@@ -267,13 +268,13 @@ async fn unknown_kid_in_the_cooldown_is_answered_without_waiting_for_an_in_fligh
     config.fetch.total_timeout = Duration::from_secs(30);
     let v = ready_verifier(config).await;
     // One unknown kid starts the cooldown (30 s).
-    let first = TestKey::rsa(1, "x1").sign(&issuer.claims());
+    let first = TestKey::rsa(1, "x1").sign(&issued_ago(&issuer, 120));
     assert_eq!(v.verify(&first).await.unwrap_err(), VerifyError::UnknownKey);
     // Then a background refresh hangs in I/O, holding the refresh guard.
     issuer.jwks.set(Behaviour::Hang(Duration::from_secs(30)));
     let hits = issuer.jwks.hits();
     assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > hits).await);
-    let second = TestKey::rsa(1, "x2").sign(&issuer.claims());
+    let second = TestKey::rsa(1, "x2").sign(&issued_ago(&issuer, 120));
     let answer = tokio::time::timeout(Duration::from_secs(10), v.verify(&second)).await;
     assert_eq!(
         answer
@@ -338,7 +339,8 @@ async fn unknown_kid_is_unknown_key_again_once_a_later_refresh_succeeds() {
     // switch, the first one (served with keys) has been installed (refreshes are sequential).
     let hits = issuer.jwks.hits();
     assert!(eventually(Duration::from_secs(5), || issuer.jwks.hits() > hits + 1).await);
-    let second = TestKey::rsa(1, "x2").sign(&issuer.claims());
+    // Issued before that refresh: the refresh settles it.
+    let second = TestKey::rsa(1, "x2").sign(&issued_ago(&issuer, 120));
     assert_eq!(
         v.verify(&second).await.unwrap_err(),
         VerifyError::UnknownKey
@@ -401,4 +403,93 @@ async fn zero_unknown_kid_cooldown_is_refused_at_build() {
         err.to_string().contains("cache.unknown_kid_cooldown"),
         "{err}"
     );
+}
+
+/// Claims of a token issued `secs` seconds ago (still valid: it expires five minutes after now).
+fn issued_ago(issuer: &TestIssuer, secs: i64) -> serde_json::Value {
+    issuer.claims_with("iat", serde_json::json!(now() - secs))
+}
+
+#[tokio::test]
+async fn retry_after_a_failed_unknown_kid_fetch_lasts_until_the_next_fetch_is_allowed() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    // Backoff 50 ms, cooldown 30 s: no unknown kid can make the API fetch again for 30 s.
+    let v = ready_verifier(issuer.config()).await;
+    issuer.jwks.set(Behaviour::Status(503));
+    let token = TestKey::rsa(1, "rotated-in").sign(&issuer.claims());
+    let err = v.verify(&token).await.unwrap_err();
+    let VerifyError::KeySetUnavailable { retry_after } = err else {
+        panic!("expected KeySetUnavailable, got {err:?}");
+    };
+    assert!(
+        retry_after >= Duration::from_secs(29) && retry_after <= Duration::from_secs(30),
+        "{retry_after:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_published_just_after_a_fetch_is_unavailable_until_the_next_fetch_not_unknown() {
+    let key = TestKey::rsa(0, "k1");
+    let new = TestKey::rsa(1, "new");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    // A bogus kid claims the cooldown's fetch (30 s)...
+    let bogus = TestKey::rsa(2, "bogus").sign(&issuer.claims());
+    let _ = v.verify(&bogus).await;
+    let hits = issuer.jwks.hits();
+    // ...then the issuer publishes a key and signs with it.
+    issuer.jwks.serve(&[&key, &new]);
+    let err = v.verify(&new.sign(&issuer.claims())).await.unwrap_err();
+    let VerifyError::KeySetUnavailable { retry_after } = err else {
+        panic!("a valid token was called invalid: {err:?}");
+    };
+    assert!(
+        retry_after >= Duration::from_secs(29) && retry_after <= Duration::from_secs(30),
+        "{retry_after:?}"
+    );
+    assert_eq!(issuer.jwks.hits(), hits, "the cooldown was not kept");
+}
+
+#[tokio::test]
+async fn an_unknown_kid_is_unknown_key_once_a_fetch_after_its_arrival_lacks_it() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    config.cache.unknown_kid_cooldown = Duration::from_millis(300);
+    let v = ready_verifier(config).await;
+    let first = TestKey::rsa(1, "x1").sign(&issuer.claims());
+    let second = TestKey::rsa(1, "x2").sign(&issuer.claims());
+    // x1 claims the fetch, which starts after x1 arrived: x1 is not the issuer's.
+    assert_eq!(v.verify(&first).await.unwrap_err(), VerifyError::UnknownKey);
+    // x2, just issued, arrives after that fetch started: it may be newer than the fetch.
+    assert!(matches!(
+        v.verify(&second).await.unwrap_err(),
+        VerifyError::KeySetUnavailable { .. }
+    ));
+    // Back after the cooldown, x2 claims a fetch of its own, which settles it.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(
+        v.verify(&second).await.unwrap_err(),
+        VerifyError::UnknownKey
+    );
+}
+
+#[tokio::test]
+async fn a_storm_of_fresh_bogus_kids_in_the_cooldown_causes_no_fetch() {
+    let key = TestKey::rsa(0, "k1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let v = ready_verifier(issuer.config()).await;
+    let _ = v
+        .verify(&TestKey::rsa(1, "x0").sign(&issuer.claims()))
+        .await;
+    let hits = issuer.jwks.hits();
+    for n in 0..200 {
+        let token = TestKey::rsa(1, &format!("x{}", n + 1)).sign(&issuer.claims());
+        assert!(matches!(
+            v.verify(&token).await.unwrap_err(),
+            VerifyError::KeySetUnavailable { .. }
+        ));
+    }
+    assert_eq!(issuer.jwks.hits(), hits);
 }
