@@ -161,7 +161,7 @@ async fn a_token_signed_by_a_key_published_just_after_a_fetch_is_503_not_401() {
     );
     let fetches = app.issuer.jwks_requests();
     // ...just before the issuer publishes its next key and signs with it.
-    app.issuer.set_keys(&[&KEYS.current, &KEYS.next]);
+    app.issuer.serve(&[&KEYS.current, &KEYS.next]);
     let token = app.token().signed_by(&KEYS.next).sign();
     let response = app.get_with_token("/api/external", &token).await;
     let retry_after = retry_after_secs(&response);
