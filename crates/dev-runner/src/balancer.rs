@@ -108,7 +108,30 @@ async fn get(addr: SocketAddr, path: &str, what: &str) -> Result<String, String>
     if status.split_whitespace().nth(1) != Some("200") {
         return Err(format!("{what} ({addr}) answered {status}"));
     }
-    Ok(body.to_owned())
+    // HAProxy answers even an HTTP/1.0 request in chunks.
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    if chunked {
+        dechunk(body).ok_or_else(|| format!("{what} ({addr}) answered a malformed chunked body"))
+    } else {
+        Ok(body.to_owned())
+    }
+}
+
+/// The content of a chunked body (RFC 9112 §7.1; chunk extensions and trailers ignored).
+fn dechunk(mut body: &str) -> Option<String> {
+    let mut out = String::new();
+    loop {
+        let (size_line, rest) = body.split_once("\r\n")?;
+        let size_text = size_line.split(';').next()?.trim();
+        let size = usize::from_str_radix(size_text, 16).ok()?;
+        if size == 0 {
+            return Some(out);
+        }
+        out.push_str(rest.get(..size)?);
+        body = rest.get(size..)?.strip_prefix("\r\n")?;
+    }
 }
 
 #[cfg(test)]
@@ -141,6 +164,16 @@ mod tests {
         assert_eq!(server_status(CSV, "api", "api-9"), None);
         assert_eq!(server_status(CSV, "other", "api-1"), None);
         assert_eq!(server_status("", "api", "api-1"), None);
+    }
+
+    #[test]
+    fn a_chunked_body_is_joined_and_a_cut_one_is_refused() {
+        assert_eq!(
+            dechunk("5\r\n# px,\r\n3;ext=1\r\nsv\n\r\n0\r\n\r\n").as_deref(),
+            Some("# px,sv\n")
+        );
+        assert_eq!(dechunk("5\r\n# p"), None);
+        assert_eq!(dechunk("zz\r\n"), None);
     }
 
     #[tokio::test]

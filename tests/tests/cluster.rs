@@ -1,0 +1,106 @@
+//! Through `cargo make cluster`'s topology: the SPA calls the API at HAProxy, which spreads the
+//! calls over several replicas that share one Redis replay store and one nonce secret.
+//!
+//! With DPoP and server nonces on, round-robin is itself the test of the shared pieces: the
+//! nonce the browser got from one replica is presented to the next, and each proof is recorded
+//! in the one store, so a call only succeeds when the replicas behave as one API.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use e2e::browser::{Browser, BrowserError, Page, Step};
+use e2e::cluster::Cluster;
+
+const EXTERNAL_OK: &str = "Your Access Token was successfully validated!";
+/// Three, as `cargo make cluster` runs by default. Each call is two requests (the CORS
+/// preflight, then the GET), so with two replicas round-robin would send every GET to the same
+/// one; with three the GETs go round.
+const REPLICAS: usize = 3;
+/// Calls before the reload: enough for round-robin to reach every replica.
+const CALLS: u64 = 5;
+
+/// Logs in from the home page with the issuer's form and waits until the SPA shows the session.
+async fn log_in(page: &Page, cluster: &Cluster) -> Step {
+    page.goto(&cluster.app_url("/")).await?;
+    page.click_button("Log in").await?;
+    let issuer = cluster.issuer.clone();
+    page.wait_for_url("the issuer's login page", |u| {
+        u.as_str().starts_with(&issuer)
+    })
+    .await?;
+    page.submit_login("alice@example.com", "alice-password")
+        .await?;
+    let app = cluster.app.clone();
+    page.wait_for_url("the return to the app", |u| u.as_str().starts_with(&app))
+        .await?;
+    page.button("Log out").await?;
+    Ok(())
+}
+
+async fn open_external_api(page: &Page) -> Step {
+    let link = page
+        .visible(
+            fantoccini::Locator::Css("#nav-external-api"),
+            "the External API link",
+        )
+        .await?;
+    link.click().await?;
+    page.button("Call API").await?;
+    Ok(())
+}
+
+/// Presses `Call API` and waits until the replicas together have answered `/api/external`
+/// with 200 `total` times.
+async fn call_until_served(page: &Page, cluster: &Cluster, total: u64) -> Step<Vec<u64>> {
+    page.click_button("Call API").await?;
+    let deadline = Instant::now() + e2e::browser::WAIT;
+    loop {
+        let served = cluster.served("/api/external", 200).await;
+        if served.iter().sum::<u64>() >= total {
+            return Ok(served);
+        }
+        if Instant::now() >= deadline {
+            return Err(BrowserError::Unexpected(format!(
+                "call {total}: the replicas answered /api/external with 200 {served:?} times; \
+                 HAProxy's and Redis's output: {:?}",
+                cluster.logs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn with_dpop_through_haproxy_the_calls_land_on_several_replicas_and_work_after_a_reload() {
+    let cluster = Arc::new(
+        Cluster::start(REPLICAS)
+            .await
+            .unwrap_or_else(|e| panic!("the cluster did not start: {e}")),
+    );
+    let c = cluster.clone();
+    Browser::run("cluster", move |page| async move {
+        let cluster = &*c;
+        log_in(&page, cluster).await?;
+        open_external_api(&page).await?;
+        let mut served = Vec::new();
+        for call in 1..=CALLS {
+            served = call_until_served(&page, cluster, call).await?;
+        }
+        page.wait_for_text(EXTERNAL_OK).await?;
+        let replicas_used = served.iter().filter(|n| **n > 0).count();
+        if replicas_used < REPLICAS {
+            return Err(BrowserError::Unexpected(format!(
+                "{CALLS} calls through HAProxy were answered by {replicas_used} replica(s): \
+                 {served:?}; HAProxy's log:\n{}",
+                std::fs::read_to_string(&cluster.logs()[0]).unwrap_or_default()
+            )));
+        }
+
+        page.reload().await?;
+        page.button("Log out").await?;
+        open_external_api(&page).await?;
+        call_until_served(&page, cluster, CALLS + 1).await?;
+        page.wait_for_text(EXTERNAL_OK).await
+    })
+    .await;
+}
