@@ -9,21 +9,19 @@
 //! With DPoP (RFC 9449) the challenge depends on the scheme the client used and on the API's
 //! DPoP mode: a [`Refusal`] is an `ApiError` plus the [`Challenges`] to send. A request that used
 //! DPoP is answered with `WWW-Authenticate: DPoP algs="...", error=...`; a request without
-//! usable credentials gets every scheme the API accepts (`Bearer` and/or `DPoP`).
+//! usable credentials gets every scheme the API accepts (`Bearer` and/or `DPoP`). The challenges
+//! themselves are rendered in `crate::authentication::challenge`.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue, InvalidHeaderValue, TryIntoHeaderValue};
-use actix_web::web::Bytes;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use actix_web_httpauth::headers::www_authenticate::{Challenge, WwwAuthenticate};
+use actix_web_httpauth::headers::www_authenticate::WwwAuthenticate;
 
-/// The `realm` of every challenge this API sends.
-pub const REALM: &str = "api";
+use crate::authentication::challenge::{BearerChallenge, ChallengeParams, DpopChallenge};
 
 /// Why a request to a protected route was refused.
 ///
@@ -108,7 +106,7 @@ impl ApiError {
     }
 
     fn challenge(&self) -> BearerChallenge {
-        BearerChallenge(self.params())
+        BearerChallenge::new(self.params())
     }
 
     /// This error, answered with `challenges`.
@@ -175,14 +173,14 @@ impl ResponseError for Refusal {
         let mut response = HttpResponse::build(self.status_code());
         match &self.challenges {
             Challenges::Bearer => {
-                response.insert_header(WwwAuthenticate(BearerChallenge(params)));
+                response.insert_header(WwwAuthenticate(BearerChallenge::new(params)));
             }
             Challenges::Dpop { algs } => {
                 response.insert_header(WwwAuthenticate(DpopChallenge::new(algs, params)));
             }
             Challenges::BearerAndDpop { algs } => {
                 response
-                    .insert_header(WwwAuthenticate(BearerChallenge(params.clone())))
+                    .insert_header(WwwAuthenticate(BearerChallenge::new(params.clone())))
                     .append_header(WwwAuthenticate(DpopChallenge::new(algs, params)));
             }
         }
@@ -263,148 +261,10 @@ fn finish(error: &ApiError, mut response: actix_web::HttpResponseBuilder) -> Htt
 /// The `DPoP-Nonce` response header (RFC 9449 §8.1).
 pub const DPOP_NONCE: &str = "dpop-nonce";
 
-/// An RFC 6750 §3 `Bearer` challenge with comma-separated auth-params.
-///
-/// Hand-written because actix-web-httpauth's `bearer::Bearer` challenge separates its parameters
-/// with spaces only (`Bearer realm="api" error="invalid_token"`), which the RFC 9110 §11.6.1
-/// grammar (`#auth-param`) does not allow and strict clients fail to parse. It plugs into the
-/// crate's [`Challenge`] trait and [`WwwAuthenticate`] header, so the rest of the crate's types
-/// still apply.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BearerChallenge(ChallengeParams);
-
-/// The error auth-params shared by the Bearer and the DPoP challenge.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct ChallengeParams {
-    error: Option<&'static str>,
-    description: Option<String>,
-    scope: Option<&'static str>,
-}
-
-impl ChallengeParams {
-    /// Appends `, name="value"` for each parameter that is set.
-    fn push_to(&self, out: &mut String) {
-        let params = [
-            ("error", self.error),
-            ("error_description", self.description.as_deref()),
-            ("scope", self.scope),
-        ];
-        for (name, value) in params {
-            if let Some(value) = value {
-                out.push_str(", ");
-                out.push_str(name);
-                out.push_str("=\"");
-                push_quoted(out, value);
-                out.push('"');
-            }
-        }
-    }
-}
-
-impl BearerChallenge {
-    fn render(&self) -> String {
-        let mut out = String::with_capacity(96);
-        out.push_str("Bearer realm=\"");
-        push_quoted(&mut out, REALM);
-        out.push('"');
-        self.0.push_to(&mut out);
-        out
-    }
-}
-
-/// An RFC 9449 §7.1 `DPoP` challenge: `DPoP algs="ES256", error="invalid_dpop_proof", ...`.
-///
-/// Plugs into actix-web-httpauth's [`Challenge`] trait like [`BearerChallenge`], with the same
-/// comma-separated, always-valid quoting.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DpopChallenge {
-    algs: Arc<str>,
-    params: ChallengeParams,
-}
-
-impl DpopChallenge {
-    fn new(algs: &Arc<str>, params: ChallengeParams) -> Self {
-        Self {
-            algs: algs.clone(),
-            params,
-        }
-    }
-
-    /// The challenge without error parameters: what a client that sent no DPoP credentials is
-    /// told.
-    pub fn offer(algs: &Arc<str>) -> Self {
-        Self::new(algs, ChallengeParams::default())
-    }
-
-    fn render(&self) -> String {
-        let mut out = String::with_capacity(96);
-        out.push_str("DPoP algs=\"");
-        push_quoted(&mut out, &self.algs);
-        out.push('"');
-        self.params.push_to(&mut out);
-        out
-    }
-}
-
-impl fmt::Display for DpopChallenge {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.render())
-    }
-}
-
-impl Challenge for DpopChallenge {
-    fn to_bytes(&self) -> Bytes {
-        Bytes::from(self.render())
-    }
-}
-
-impl TryIntoHeaderValue for DpopChallenge {
-    type Error = InvalidHeaderValue;
-
-    fn try_into_value(self) -> Result<HeaderValue, Self::Error> {
-        HeaderValue::from_maybe_shared(self.to_bytes())
-    }
-}
-
-/// Appends `value` as the inside of an RFC 9110 quoted-string.
-///
-/// Anything that is not visible ASCII or a space becomes `?`, so the header value is always valid
-/// and building the response can never fail.
-fn push_quoted(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            ' '..='~' => out.push(c),
-            _ => out.push('?'),
-        }
-    }
-}
-
-impl fmt::Display for BearerChallenge {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.render())
-    }
-}
-
-impl Challenge for BearerChallenge {
-    fn to_bytes(&self) -> Bytes {
-        Bytes::from(self.render())
-    }
-}
-
-impl TryIntoHeaderValue for BearerChallenge {
-    type Error = InvalidHeaderValue;
-
-    fn try_into_value(self) -> Result<HeaderValue, Self::Error> {
-        HeaderValue::from_maybe_shared(self.to_bytes())
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use actix_web::http::header::TryIntoHeaderValue;
+
     use super::*;
 
     #[test]

@@ -6,7 +6,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::header::ContentType;
 
-use crate::authentication::{Claims, ReadMessages, RequireScope};
+use crate::authentication::{ReadMessages, RequireScope, VerifiedClaims};
 
 /// Body of `GET /api/public`.
 pub const PUBLIC_BODY: &str =
@@ -28,7 +28,7 @@ pub async fn public() -> HttpResponse {
 }
 
 /// `GET /api/external`: any valid access token.
-pub async fn external(_claims: Claims) -> HttpResponse {
+pub async fn external(_claims: VerifiedClaims) -> HttpResponse {
     json(EXTERNAL_BODY)
 }
 
