@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
-use app_config::AuthConfig;
+use app_config::{AuthConfig, ConfigValues};
 
 /// The API identifier the stack's tokens are for.
 pub const AUDIENCE: &str = "https://api.local.test";
@@ -95,14 +95,15 @@ impl Stack {
             origin(&api_listener)?,
             origin(&spa_listener)?,
         );
-        let config = AuthConfig::from_values(
-            Some(issuer.clone()),
-            Some(CLIENT_ID.to_owned()),
-            Some(AUDIENCE.to_owned()),
-            Some(app.clone()),
-            Some(api.clone()),
-        )?;
-        let config = AuthConfig { dpop, ..config };
+        let config = AuthConfig::from_values(ConfigValues {
+            domain: Some(issuer.clone()),
+            client_id: Some(CLIENT_ID.to_owned()),
+            audience: Some(AUDIENCE.to_owned()),
+            app_origin: Some(app.clone()),
+            api_origin: Some(api.clone()),
+            dpop,
+            ..ConfigValues::default()
+        })?;
         let (config, spa_config, issuer) = if second_domain {
             let second = format!("http://127.0.0.1:{}", issuer_listener.local_addr()?.port());
             let config = config.with_issuers(std::slice::from_ref(&second))?;
@@ -220,13 +221,14 @@ impl LiveReloadSpa {
         copy_frontend(&frontend_dir(), &frontend)?;
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let app = format!("http://localhost:{}", listener.local_addr()?.port());
-        let config = AuthConfig::from_values(
-            Some(stack.issuer.clone()),
-            Some(CLIENT_ID.to_owned()),
-            Some(AUDIENCE.to_owned()),
-            Some(app.clone()),
-            Some(stack.api.clone()),
-        )?;
+        let config = AuthConfig::from_values(ConfigValues {
+            domain: Some(stack.issuer.clone()),
+            client_id: Some(CLIENT_ID.to_owned()),
+            audience: Some(AUDIENCE.to_owned()),
+            app_origin: Some(app.clone()),
+            api_origin: Some(stack.api.clone()),
+            ..ConfigValues::default()
+        })?;
         let mut settings = spa_server::Settings::new(config, &frontend);
         settings.dev_reload = true;
         let spa = spa_server::Application::from_listener(settings, listener)

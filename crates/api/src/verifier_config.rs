@@ -25,15 +25,12 @@ mod tests {
 
     #[test]
     fn every_configured_issuer_and_audience_is_trusted() {
-        let app = AuthConfig::from_values(
-            Some("http://localhost:3002".into()),
-            Some("spa".into()),
-            Some("https://api.local.test".into()),
-            Some("http://localhost:3000".into()),
-            Some("http://localhost:3001".into()),
-        )
-        .and_then(|c| c.with_issuers(&["http://127.0.0.1:3002".into()]))
-        .and_then(|c| c.with_audiences(&["https://other.test".into()]))
+        let app = AuthConfig::from_values(app_config::ConfigValues {
+            client_id: Some("spa".into()),
+            issuers: vec!["http://127.0.0.1:3002".into()],
+            audiences: vec!["https://other.test".into()],
+            ..app_config::ConfigValues::dev_defaults()
+        })
         .expect("valid");
         let c = verifier_config(&app);
         let issuers: Vec<_> = c.all_issuers().map(|u| u.as_str()).collect();

@@ -9,13 +9,7 @@ use dev_issuer::{Application, Settings};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let count: usize = std::env::args().nth(1).map_or(Ok(10_000), |n| n.parse())?;
-    let config = AuthConfig::from_values(
-        Some("http://localhost:3002".into()),
-        Some("local-dev-spa".into()),
-        Some("https://api.local.test".into()),
-        Some("http://localhost:3000".into()),
-        Some("http://localhost:3001".into()),
-    )?;
+    let config = AuthConfig::dev_defaults();
     let app = Application::build(Settings::for_tests(config)).await?;
     let issuer = app.issuer();
     let threads = std::thread::available_parallelism().map_or(1, usize::from);

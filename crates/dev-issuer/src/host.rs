@@ -195,6 +195,8 @@ pub(crate) async fn check_host(
 
 #[cfg(test)]
 mod tests {
+    use app_config::ConfigValues;
+
     use super::*;
 
     fn accepted(domain: &str) -> AcceptedHosts {
@@ -203,14 +205,13 @@ mod tests {
 
     fn accepted_with(domain: &str, issuers: &[&str]) -> AcceptedHosts {
         let issuers: Vec<String> = issuers.iter().map(|i| (*i).to_owned()).collect();
-        let config = AuthConfig::from_values(
-            Some(domain.into()),
-            Some("client".into()),
-            Some("https://api.test".into()),
-            Some("http://localhost:3000".into()),
-            Some("http://localhost:3001".into()),
-        )
-        .and_then(|c| c.with_issuers(&issuers))
+        let config = AuthConfig::from_values(ConfigValues {
+            domain: Some(domain.into()),
+            client_id: Some("client".into()),
+            audience: Some("https://api.test".into()),
+            issuers,
+            ..ConfigValues::dev_defaults()
+        })
         .expect("valid config");
         AcceptedHosts::new(&config)
     }

@@ -144,14 +144,7 @@ mod tests {
     use super::*;
 
     fn config() -> AuthConfig {
-        AuthConfig::from_values(
-            Some("http://localhost:3002".into()),
-            Some("local-dev-spa".into()),
-            Some("https://api.local.test".into()),
-            Some("http://localhost:3000".into()),
-            Some("http://localhost:3001".into()),
-        )
-        .expect("valid")
+        AuthConfig::dev_defaults()
     }
 
     #[test]

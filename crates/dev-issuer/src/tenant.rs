@@ -165,15 +165,10 @@ mod tests {
     use super::*;
 
     fn settings() -> Settings {
-        let config = AuthConfig::from_values(
-            Some("http://localhost:3002".into()),
-            Some("local-dev-spa".into()),
-            Some("https://api.local.test".into()),
-            Some("http://localhost:3000".into()),
-            Some("http://localhost:3001".into()),
+        Settings::new(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 3002)),
+            AuthConfig::dev_defaults(),
         )
-        .expect("valid");
-        Settings::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 3002)), config)
     }
 
     #[test]

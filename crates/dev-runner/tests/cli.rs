@@ -9,20 +9,15 @@ fn dev_runner(env: &[(&str, String)]) -> Output {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dev-runner"));
     cmd.current_dir(root);
-    for key in [
-        "AUTH_CONFIG",
-        "AUTH0_DOMAIN",
-        "AUTH0_CLIENT_ID",
-        "AUTH0_AUDIENCE",
-        "APP_ORIGIN",
-        "API_ORIGIN",
+    let listen = [
         "API_HOST",
         "API_PORT",
         "SPA_HOST",
         "SPA_PORT",
         "ISSUER_HOST",
         "ISSUER_PORT",
-    ] {
+    ];
+    for key in app_config::ENV_VARS.iter().chain(&listen) {
         cmd.env_remove(key);
     }
     cmd.envs(env.iter().map(|(k, v)| (k, v)));

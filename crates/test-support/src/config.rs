@@ -1,6 +1,6 @@
 //! The development configuration of the project's `auth_config.json`, for servers under test.
 
-use app_config::AuthConfig;
+use app_config::{AuthConfig, ConfigValues};
 
 /// The dev issuer's domain.
 pub const DOMAIN: &str = "http://localhost:3002";
@@ -15,13 +15,14 @@ pub const API_ORIGIN: &str = "http://localhost:3001";
 
 /// The configuration of the root `auth_config.json`.
 pub fn dev_config() -> AuthConfig {
-    AuthConfig::from_values(
-        Some(DOMAIN.into()),
-        Some(CLIENT_ID.into()),
-        Some(AUDIENCE.into()),
-        Some(APP_ORIGIN.into()),
-        Some(API_ORIGIN.into()),
-    )
+    AuthConfig::from_values(ConfigValues {
+        domain: Some(DOMAIN.into()),
+        client_id: Some(CLIENT_ID.into()),
+        audience: Some(AUDIENCE.into()),
+        app_origin: Some(APP_ORIGIN.into()),
+        api_origin: Some(API_ORIGIN.into()),
+        ..ConfigValues::default()
+    })
     .expect("the dev defaults are valid")
 }
 

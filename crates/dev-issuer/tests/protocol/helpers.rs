@@ -2,7 +2,7 @@
 
 use std::net::TcpListener;
 
-use app_config::AuthConfig;
+use app_config::{AuthConfig, ConfigValues};
 use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -56,13 +56,14 @@ pub async fn spawn_app_through_second_domain() -> TestApp {
 }
 
 fn config_for(domain: &str) -> AuthConfig {
-    AuthConfig::from_values(
-        Some(domain.to_owned()),
-        Some(CLIENT_ID.into()),
-        Some(AUDIENCE.into()),
-        Some(APP_ORIGIN.into()),
-        Some("http://localhost:3001".into()),
-    )
+    AuthConfig::from_values(ConfigValues {
+        domain: Some(domain.to_owned()),
+        client_id: Some(CLIENT_ID.into()),
+        audience: Some(AUDIENCE.into()),
+        app_origin: Some(APP_ORIGIN.into()),
+        api_origin: Some("http://localhost:3001".into()),
+        ..ConfigValues::default()
+    })
     .expect("valid config")
 }
 

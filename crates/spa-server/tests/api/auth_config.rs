@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use app_config::AuthConfig;
+use app_config::{AuthConfig, ConfigValues};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
@@ -84,13 +84,14 @@ async fn auth0_dpop_reaches_auth_config() {
 
 #[tokio::test]
 async fn bare_tenant_domain_is_served_as_an_https_origin() {
-    let config = AuthConfig::from_values(
-        Some("tenant.eu.auth0.com".into()),
-        Some("c".into()),
-        Some("https://api.example".into()),
-        Some("https://app.example".into()),
-        Some("https://api.example".into()),
-    )
+    let config = AuthConfig::from_values(ConfigValues {
+        domain: Some("tenant.eu.auth0.com".into()),
+        client_id: Some("c".into()),
+        audience: Some("https://api.example".into()),
+        app_origin: Some("https://app.example".into()),
+        api_origin: Some("https://api.example".into()),
+        ..ConfigValues::default()
+    })
     .expect("valid");
     let app = spawn_app_with_config(config).await;
     let body: Value = app

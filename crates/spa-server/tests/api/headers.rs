@@ -19,13 +19,14 @@ async fn csp_allows_exactly_self_issuer_and_api() {
 
 #[tokio::test]
 async fn csp_follows_the_configured_origins() {
-    let config = app_config::AuthConfig::from_values(
-        Some("tenant.eu.auth0.com".into()),
-        Some("c".into()),
-        Some("https://api.example".into()),
-        Some("https://app.example".into()),
-        Some("https://api.example:8443".into()),
-    )
+    let config = app_config::AuthConfig::from_values(app_config::ConfigValues {
+        domain: Some("tenant.eu.auth0.com".into()),
+        client_id: Some("c".into()),
+        audience: Some("https://api.example".into()),
+        app_origin: Some("https://app.example".into()),
+        api_origin: Some("https://api.example:8443".into()),
+        ..app_config::ConfigValues::default()
+    })
     .expect("valid");
     let app = spawn_app_with_config(config).await;
     let csp = app.get("/").await.headers()[header::CONTENT_SECURITY_POLICY]

@@ -54,14 +54,7 @@ pub fn fake_frontend() -> FakeFrontend {
 
 /// The dev defaults of the root `auth_config.json`.
 pub fn dev_config() -> AuthConfig {
-    AuthConfig::from_values(
-        Some("http://localhost:3002".into()),
-        Some("local-dev-spa".into()),
-        Some("https://api.local.test".into()),
-        Some("http://localhost:3000".into()),
-        Some("http://localhost:3001".into()),
-    )
-    .expect("dev defaults are valid")
+    AuthConfig::dev_defaults()
 }
 
 pub struct TestApp {

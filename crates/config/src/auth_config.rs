@@ -1,0 +1,296 @@
+//! [`AuthConfig`], the resolved configuration, and [`ConfigValues`], what it is resolved from.
+//!
+//! Every way in ends in [`AuthConfig::from_values`]: the loader (file merged with environment),
+//! tests and tools alike, so there is one set of rules and one set of error messages.
+
+use url::Url;
+
+use crate::ConfigError;
+use crate::urls::{is_loopback_host, parse_issuer, parse_origin};
+
+/// The resolved, validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// `domain` as written (`tenant.eu.auth0.com` or `http://localhost:3002`); auth0-spa-js
+    /// takes it as is.
+    pub domain: String,
+    /// The issuer identifier: the domain's origin with a trailing slash, as Auth0 writes `iss`.
+    pub issuer: Url,
+    /// The SPA's OAuth client id.
+    pub client_id: String,
+    /// The API identifier: the `aud` access tokens must carry.
+    pub audience: String,
+    /// Origin of the SPA, without trailing slash (`http://localhost:3000`).
+    pub app_origin: String,
+    /// Origin of the API, without trailing slash (`http://localhost:3001`).
+    pub api_origin: String,
+    /// Whether the SPA asks for DPoP-bound access tokens and calls the API with DPoP proofs
+    /// (`dpop`, env `AUTH0_DPOP`; default `false`).
+    pub dpop: bool,
+    /// Further issuers the API trusts besides [`AuthConfig::issuer`] (`issuers` /
+    /// `AUTH0_ISSUERS`): exact `iss` values such as an Auth0 custom domain's
+    /// `https://login.example.com/`. Validated like `domain`, without duplicates.
+    pub issuers: Vec<Url>,
+    /// Further audiences the API accepts besides [`AuthConfig::audience`] (`audiences` /
+    /// `AUTH0_AUDIENCES`), without duplicates.
+    pub audiences: Vec<String>,
+}
+
+/// The settings as gathered (file merged with environment, or written by a test), before
+/// validation. Each field is named after its `auth_config.json` key; the five `Option`s are
+/// required, `None` or blank is refused naming the setting.
+///
+/// Start from [`ConfigValues::dev_defaults`] (or `Default`, nothing set) and change what
+/// differs: `ConfigValues { domain: Some(issuer), ..ConfigValues::dev_defaults() }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigValues {
+    /// `domain` / `AUTH0_DOMAIN`: a host name or an origin.
+    pub domain: Option<String>,
+    /// `clientId` / `AUTH0_CLIENT_ID`.
+    pub client_id: Option<String>,
+    /// `audience` / `AUTH0_AUDIENCE`.
+    pub audience: Option<String>,
+    /// `appOrigin` / `APP_ORIGIN`.
+    pub app_origin: Option<String>,
+    /// `apiOrigin` / `API_ORIGIN`.
+    pub api_origin: Option<String>,
+    /// `dpop` / `AUTH0_DPOP`.
+    pub dpop: bool,
+    /// `issuers` / `AUTH0_ISSUERS`: further trusted issuers, see [`AuthConfig::with_issuers`].
+    pub issuers: Vec<String>,
+    /// `audiences` / `AUTH0_AUDIENCES`: further accepted audiences, see
+    /// [`AuthConfig::with_audiences`].
+    pub audiences: Vec<String>,
+}
+
+impl ConfigValues {
+    /// The values of the repository's `auth_config.json`: the dev issuer, the SPA and the API on
+    /// their default local ports (a test holds the two equal).
+    pub fn dev_defaults() -> Self {
+        Self {
+            domain: Some("http://localhost:3002".into()),
+            client_id: Some("local-dev-spa".into()),
+            audience: Some("https://api.local.test".into()),
+            app_origin: Some("http://localhost:3000".into()),
+            api_origin: Some("http://localhost:3001".into()),
+            dpop: false,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+        }
+    }
+}
+
+const ISSUERS_SETTING: &str = "issuers / AUTH0_ISSUERS";
+const AUDIENCES_SETTING: &str = "audiences / AUTH0_AUDIENCES";
+
+impl AuthConfig {
+    /// Validates gathered values: the one place every setting's rule is applied.
+    pub fn from_values(values: ConfigValues) -> Result<Self, ConfigError> {
+        let domain = required(
+            values.domain,
+            "domain / AUTH0_DOMAIN",
+            "your Auth0 tenant domain, e.g. \"tenant.eu.auth0.com\", or \"http://localhost:3002\" for the dev issuer",
+        )?;
+        let client_id = required(
+            values.client_id,
+            "clientId / AUTH0_CLIENT_ID",
+            "the Client ID of your Auth0 single-page application",
+        )?;
+        let audience = required(
+            values.audience,
+            "audience / AUTH0_AUDIENCE",
+            "the Identifier of your Auth0 API, e.g. \"https://api.local.test\"",
+        )?;
+        let app_origin = required(
+            values.app_origin,
+            "appOrigin / APP_ORIGIN",
+            "the SPA's origin, e.g. \"http://localhost:3000\"",
+        )?;
+        let api_origin = required(
+            values.api_origin,
+            "apiOrigin / API_ORIGIN",
+            "the API's origin, e.g. \"http://localhost:3001\"",
+        )?;
+        Self {
+            issuer: parse_issuer(&domain, "domain / AUTH0_DOMAIN")?,
+            app_origin: parse_origin(&app_origin, "appOrigin / APP_ORIGIN")?,
+            api_origin: parse_origin(&api_origin, "apiOrigin / API_ORIGIN")?,
+            domain,
+            client_id,
+            audience,
+            dpop: values.dpop,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+        }
+        .with_issuers(&values.issuers)?
+        .with_audiences(&values.audiences)
+    }
+
+    /// The configuration of the repository's `auth_config.json` ([`ConfigValues::dev_defaults`]):
+    /// what development and most tests run with.
+    pub fn dev_defaults() -> Self {
+        Self::from_values(ConfigValues::dev_defaults())
+            .expect("the dev defaults are valid (a test holds them)")
+    }
+
+    /// Adds further trusted issuers (`issuers` / `AUTH0_ISSUERS`), each validated like `domain`:
+    /// a host name or an origin, https unless loopback. The main issuer and repeats are dropped,
+    /// so every issuer appears once in [`AuthConfig::all_issuers`].
+    pub fn with_issuers(mut self, issuers: &[String]) -> Result<Self, ConfigError> {
+        for value in issuers {
+            let url = parse_issuer(value.trim(), ISSUERS_SETTING)?;
+            if url != self.issuer && !self.issuers.contains(&url) {
+                self.issuers.push(url);
+            }
+        }
+        Ok(self)
+    }
+
+    /// Adds further accepted audiences (`audiences` / `AUTH0_AUDIENCES`); an empty one is
+    /// refused, the main audience and repeats are dropped.
+    pub fn with_audiences(mut self, audiences: &[String]) -> Result<Self, ConfigError> {
+        for value in audiences {
+            let value = value.trim();
+            if value.is_empty() {
+                return Err(ConfigError::new(
+                    AUDIENCES_SETTING,
+                    "an entry is empty",
+                    "list API identifiers such as \"https://api.example.com\", without empty entries",
+                ));
+            }
+            if value != self.audience && !self.audiences.iter().any(|a| a == value) {
+                self.audiences.push(value.to_owned());
+            }
+        }
+        Ok(self)
+    }
+
+    /// Every trusted issuer: [`AuthConfig::issuer`] first, then [`AuthConfig::issuers`].
+    pub fn all_issuers(&self) -> impl Iterator<Item = &Url> {
+        std::iter::once(&self.issuer).chain(&self.issuers)
+    }
+
+    /// Every accepted audience: [`AuthConfig::audience`] first, then [`AuthConfig::audiences`].
+    pub fn all_audiences(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.audience.as_str()).chain(self.audiences.iter().map(String::as_str))
+    }
+
+    /// The issuer without its trailing slash: the base for endpoint URLs and the SPA's `domain`.
+    pub fn issuer_origin(&self) -> String {
+        self.issuer.as_str().trim_end_matches('/').to_owned()
+    }
+
+    /// Whether the issuer lives on this machine, i.e. the embedded dev issuer is meant.
+    pub fn issuer_is_local(&self) -> bool {
+        self.issuer.host().is_some_and(|h| is_loopback_host(&h))
+    }
+
+    /// The JSON the SPA reads from `GET /auth_config.json`: public values only.
+    pub fn public_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "domain": self.issuer_origin(),
+            "clientId": self.client_id,
+            "audience": self.audience,
+            "appOrigin": self.app_origin,
+            "apiOrigin": self.api_origin,
+            "dpop": self.dpop,
+        })
+    }
+}
+
+fn required(value: Option<String>, setting: &str, what: &str) -> Result<String, ConfigError> {
+    match value.map(|v| v.trim().to_owned()) {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(ConfigError::new(
+            setting,
+            "missing or empty",
+            format!("set it in auth_config.json or the environment to {what}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_origin_domain_becomes_issuer_with_trailing_slash() {
+        let cfg = AuthConfig::dev_defaults();
+        assert_eq!(cfg.issuer.as_str(), "http://localhost:3002/");
+        assert_eq!(cfg.issuer_origin(), "http://localhost:3002");
+        assert!(cfg.issuer_is_local());
+    }
+
+    #[test]
+    fn empty_audience_names_the_setting() {
+        let err = AuthConfig::from_values(ConfigValues {
+            audience: Some("  ".into()),
+            ..ConfigValues::dev_defaults()
+        })
+        .expect_err("must refuse");
+        assert_eq!(err.setting, "audience / AUTH0_AUDIENCE");
+    }
+
+    #[test]
+    fn a_missing_required_value_names_the_setting() {
+        let err = AuthConfig::from_values(ConfigValues {
+            client_id: None,
+            ..ConfigValues::dev_defaults()
+        })
+        .expect_err("must refuse");
+        assert_eq!(err.setting, "clientId / AUTH0_CLIENT_ID");
+    }
+
+    #[test]
+    fn app_origin_is_normalised_without_trailing_slash() {
+        let cfg = AuthConfig::from_values(ConfigValues {
+            app_origin: Some("http://localhost:3000/".into()),
+            ..ConfigValues::dev_defaults()
+        })
+        .expect("valid");
+        assert_eq!(cfg.app_origin, "http://localhost:3000");
+    }
+
+    #[test]
+    fn app_origin_with_path_is_refused() {
+        let err = AuthConfig::from_values(ConfigValues {
+            app_origin: Some("http://localhost:3000/app".into()),
+            ..ConfigValues::dev_defaults()
+        })
+        .expect_err("must refuse");
+        assert_eq!(err.setting, "appOrigin / APP_ORIGIN");
+    }
+
+    #[test]
+    fn further_issuers_and_audiences_are_validated_and_deduplicated() {
+        let cfg = AuthConfig::from_values(ConfigValues {
+            dpop: true,
+            issuers: vec!["http://localhost:3002".into(), "login.example.com".into()],
+            audiences: vec!["https://api.local.test".into(), "https://other.test".into()],
+            ..ConfigValues::dev_defaults()
+        })
+        .expect("valid");
+        assert!(cfg.dpop);
+        let issuers: Vec<_> = cfg.issuers.iter().map(Url::as_str).collect();
+        assert_eq!(issuers, ["https://login.example.com/"]);
+        assert_eq!(cfg.audiences, ["https://other.test"]);
+    }
+
+    #[test]
+    fn public_json_has_exactly_the_six_public_keys() {
+        let json = AuthConfig::dev_defaults().public_json();
+        let keys: Vec<_> = json.as_object().expect("object").keys().cloned().collect();
+        assert_eq!(
+            keys,
+            [
+                "apiOrigin",
+                "appOrigin",
+                "audience",
+                "clientId",
+                "domain",
+                "dpop"
+            ]
+        );
+        assert_eq!(json["dpop"], serde_json::Value::Bool(false));
+    }
+}
