@@ -53,8 +53,8 @@ async fn an_unknown_kid_is_logged_escaped_and_cut_short() {
         .with_writer(logs.clone())
         .finish();
     tracing::subscriber::set_global_default(subscriber).unwrap();
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let v = ready_verifier(issuer.config()).await;
     let kid = format!("{}\nforged log line", "A".repeat(5000));
     let mut header = key.header();

@@ -48,7 +48,8 @@ pub struct SigningKey {
 #[derive(Clone)]
 enum Material {
     Rsa(Arc<RsaKeyPair>),
-    Ec(Arc<EcdsaKeyPair>),
+    /// The pair and whether it is P-384 (else P-256).
+    Ec(Arc<EcdsaKeyPair>, bool),
     Ed(Arc<Ed25519KeyPair>),
 }
 
@@ -76,7 +77,17 @@ impl SigningKey {
             EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).expect("P-256 key");
         Self {
             kid: Some(kid.to_owned()),
-            material: Material::Ec(Arc::new(pair)),
+            material: Material::Ec(Arc::new(pair), false),
+        }
+    }
+
+    /// A fresh P-384 key (ES384), named `kid`.
+    pub fn es384(kid: &str) -> Self {
+        let pair =
+            EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).expect("P-384 key");
+        Self {
+            kid: Some(kid.to_owned()),
+            material: Material::Ec(Arc::new(pair), true),
         }
     }
 
@@ -111,10 +122,11 @@ impl SigningKey {
                     "e": b64(public.exponent().big_endian_without_leading_zero()),
                 })
             }
-            Material::Ec(pair) => {
-                // The uncompressed point: 0x04 ‖ x ‖ y, 32 bytes each.
-                let point = pair.public_key().as_ref();
-                json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..65])})
+            Material::Ec(pair, p384) => {
+                // The uncompressed point: 0x04 ‖ x ‖ y, 32 (P-256) or 48 (P-384) bytes each.
+                let (x, y) = pair.public_key().as_ref()[1..].split_at(if *p384 { 48 } else { 32 });
+                let crv = if *p384 { "P-384" } else { "P-256" };
+                json!({"kty": "EC", "crv": crv, "x": b64(x), "y": b64(y)})
             }
             Material::Ed(pair) => {
                 json!({"kty": "OKP", "crv": "Ed25519", "x": b64(pair.public_key().as_ref())})
@@ -143,7 +155,8 @@ impl SigningKey {
     pub fn default_alg(&self) -> &'static str {
         match self.material {
             Material::Rsa(_) => "RS256",
-            Material::Ec(_) => "ES256",
+            Material::Ec(_, false) => "ES256",
+            Material::Ec(_, true) => "ES384",
             Material::Ed(_) => "EdDSA",
         }
     }
@@ -176,7 +189,7 @@ impl SigningKey {
                     .expect("RSA signs");
                 sig
             }
-            Material::Ec(pair) => pair
+            Material::Ec(pair, _) => pair
                 .sign(&rng, message)
                 .expect("ECDSA signs")
                 .as_ref()

@@ -155,8 +155,8 @@ async fn oversized_token_is_rejected_before_decoding() {
 
 #[tokio::test]
 async fn strict_mode_rejects_typ_jwt_and_accepts_at_jwt() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.require_at_jwt = true;
     let v = ready_verifier(config).await;

@@ -1,7 +1,7 @@
 //! DPoP proof verification (RFC 9449 §4.3): one test per rule.
 //!
-//! Proofs are built here, by hand, with the test keys' own aws-lc-rs signers and our own JSON;
-//! the thumbprint and `ath` the tests expect are computed here too, so the module is checked
+//! Proofs come from `test_support`, built by hand with aws-lc-rs signers and our own JSON; the
+//! thumbprint and `ath` the tests expect are computed there too, so the module is checked
 //! against an independent reading of the RFC, not against itself.
 
 use std::sync::Arc;
@@ -11,10 +11,9 @@ use auth::Algorithm;
 use auth::dpop::{
     DpopConfig, DpopError, MemoryReplayStore, NonceSettings, ProofRequest, ProofVerifier,
 };
-use aws_lc_rs::digest;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair};
 use proptest::prelude::*;
-use serde_json::{Value, json};
+use serde_json::json;
+use test_support::{ClientKey, Proof, ath};
 use wiremock::matchers::any as any_request;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -24,97 +23,19 @@ const NOW: f64 = 1_800_000_000.0;
 const URI: &str = "https://api.example.com/api/external";
 const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
 
-fn sha256_b64(data: &str) -> String {
-    b64(digest::digest(&digest::SHA256, data.as_bytes()))
+/// A proof by `key` for `GET URI` with `TOKEN`, issued at `NOW`.
+fn proof_by(key: &ClientKey) -> Proof {
+    key.proof("GET", URI).claim("iat", NOW as i64).token(TOKEN)
 }
 
-/// RFC 7638 by hand: the required members in lexicographic order, no whitespace.
-fn thumbprint_of(jwk: &Value) -> String {
-    let s = |m: &str| jwk[m].as_str().unwrap().to_owned();
-    let canonical = match jwk["kty"].as_str().unwrap() {
-        "EC" => format!(
-            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
-            s("crv"),
-            s("x"),
-            s("y")
-        ),
-        "RSA" => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, s("e"), s("n")),
-        "OKP" => format!(r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#, s("crv"), s("x")),
-        other => panic!("no thumbprint for {other}"),
-    };
-    sha256_b64(&canonical)
+/// A proof by a fresh P-256 key.
+fn es256() -> Proof {
+    proof_by(&ClientKey::generate())
 }
 
-/// The public JWK a client puts into its proofs: no `kid`, no `use`.
-fn public_jwk(key: &TestKey) -> Value {
-    let mut jwk = key.jwk();
-    let obj = jwk.as_object_mut().unwrap();
-    obj.remove("kid");
-    obj.remove("use");
-    jwk
-}
-
-/// A client key with the parts of a proof, each replaceable by a test.
-struct Proof {
-    key: TestKey,
-    header: Value,
-    claims: Value,
-}
-
-impl Proof {
-    fn new(key: TestKey) -> Self {
-        let header = json!({"typ": "dpop+jwt", "alg": key.default_alg(), "jwk": public_jwk(&key)});
-        let claims = json!({
-            "jti": format!("jti-{}", next_id()),
-            "htm": "GET",
-            "htu": URI,
-            "iat": NOW as i64,
-            "ath": sha256_b64(TOKEN),
-        });
-        Self {
-            key,
-            header,
-            claims,
-        }
-    }
-
-    fn es256() -> Self {
-        Self::new(TestKey::es256("client").without_kid())
-    }
-
-    fn header(mut self, name: &str, value: Value) -> Self {
-        self.header[name] = value;
-        self
-    }
-
-    fn without_header(mut self, name: &str) -> Self {
-        self.header.as_object_mut().unwrap().remove(name);
-        self
-    }
-
-    fn claim(mut self, name: &str, value: Value) -> Self {
-        self.claims[name] = value;
-        self
-    }
-
-    fn without_claim(mut self, name: &str) -> Self {
-        self.claims.as_object_mut().unwrap().remove(name);
-        self
-    }
-
-    fn jkt(&self) -> String {
-        thumbprint_of(&public_jwk(&self.key))
-    }
-
-    fn sign(&self) -> String {
-        self.key.sign_raw(&self.header, &self.claims)
-    }
-}
-
-fn next_id() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+/// A proof by an RSA fixture key (RS256 unless the header says otherwise).
+fn rsa(n: usize) -> Proof {
+    proof_by(&ClientKey::from_key(SigningKey::rsa(n, "c")))
 }
 
 fn verifier() -> ProofVerifier {
@@ -153,7 +74,7 @@ async fn check(proof: &Proof) -> Result<String, DpopError> {
 
 #[tokio::test]
 async fn a_valid_es256_proof_passes_and_names_its_key_thumbprint() {
-    let proof = Proof::es256();
+    let proof = es256();
     assert_eq!(check(&proof).await, Ok(proof.jkt()));
 }
 
@@ -167,8 +88,8 @@ async fn no_proof_is_missing() {
 
 #[tokio::test]
 async fn two_proof_headers_are_refused() {
-    let a = Proof::es256().sign();
-    let b = Proof::es256().sign();
+    let a = es256().sign();
+    let b = es256().sign();
     assert_eq!(
         check_with(&verifier(), &[&a, &b], None).await,
         Err(DpopError::Multiple)
@@ -177,7 +98,7 @@ async fn two_proof_headers_are_refused() {
 
 #[tokio::test]
 async fn two_proofs_folded_into_one_header_are_refused() {
-    let folded = format!("{}, {}", Proof::es256().sign(), Proof::es256().sign());
+    let folded = format!("{}, {}", es256().sign(), es256().sign());
     assert_eq!(
         check_with(&verifier(), &[&folded], None).await,
         Err(DpopError::Multiple)
@@ -186,7 +107,7 @@ async fn two_proofs_folded_into_one_header_are_refused() {
 
 #[tokio::test]
 async fn an_oversized_proof_is_refused_before_parsing() {
-    let proof = Proof::es256().claim("pad", json!("x".repeat(9000)));
+    let proof = es256().claim("pad", json!("x".repeat(9000)));
     assert_eq!(check(&proof).await, Err(DpopError::TooLarge));
 }
 
@@ -205,24 +126,20 @@ async fn a_non_jws_proof_is_malformed() {
 
 #[tokio::test]
 async fn typ_other_than_dpop_jwt_is_refused() {
-    let proof = Proof::es256().header("typ", json!("JWT"));
+    let proof = es256().header("typ", json!("JWT"));
     assert_eq!(check(&proof).await, Err(DpopError::Type));
 }
 
 #[tokio::test]
 async fn missing_typ_is_refused() {
-    let proof = Proof::es256().without_header("typ");
+    let proof = es256().without_header("typ");
     assert_eq!(check(&proof).await, Err(DpopError::Type));
 }
 
 #[tokio::test]
 async fn alg_none_is_refused() {
-    let proof = Proof::es256().header("alg", json!("none"));
-    let unsigned = format!(
-        "{}.{}.",
-        b64(proof.header.to_string()),
-        b64(proof.claims.to_string())
-    );
+    let proof = es256().header("alg", json!("none"));
+    let unsigned = proof.with_signature(&[]);
     assert_eq!(
         check_with(&verifier(), &[&unsigned], None).await,
         Err(DpopError::Algorithm)
@@ -231,13 +148,8 @@ async fn alg_none_is_refused() {
 
 #[tokio::test]
 async fn hmac_alg_is_refused() {
-    let proof = Proof::es256().header("alg", json!("HS256"));
-    let forged = format!(
-        "{}.{}.{}",
-        b64(proof.header.to_string()),
-        b64(proof.claims.to_string()),
-        b64([0u8; 32])
-    );
+    let proof = es256().header("alg", json!("HS256"));
+    let forged = proof.with_signature(&[0u8; 32]);
     assert_eq!(
         check_with(&verifier(), &[&forged], None).await,
         Err(DpopError::Algorithm)
@@ -246,15 +158,15 @@ async fn hmac_alg_is_refused() {
 
 #[tokio::test]
 async fn an_algorithm_not_enabled_is_refused() {
-    let proof = Proof::new(TestKey::rsa(0, "c").without_kid());
+    let proof = rsa(0);
     assert_eq!(check(&proof).await, Err(DpopError::Algorithm));
 }
 
 #[tokio::test]
 async fn alg_that_does_not_fit_the_key_is_refused() {
-    let mut proof = Proof::es256();
-    let rsa = Proof::new(TestKey::rsa(0, "c").without_kid());
-    proof.header["jwk"] = public_jwk(&rsa.key);
+    let mut proof = es256();
+    let rsa = rsa(0);
+    proof.header["jwk"] = rsa.key().jwk.clone();
     let config = DpopConfig {
         algorithms: vec![Algorithm::ES256, Algorithm::RS256],
         ..DpopConfig::default()
@@ -267,33 +179,33 @@ async fn alg_that_does_not_fit_the_key_is_refused() {
 
 #[tokio::test]
 async fn crit_header_is_refused() {
-    let proof = Proof::es256().header("crit", json!(["exp"]));
+    let proof = es256().header("crit", json!(["exp"]));
     assert_eq!(check(&proof).await, Err(DpopError::CriticalHeader));
 }
 
 #[tokio::test]
 async fn missing_jwk_is_refused() {
-    let proof = Proof::es256().without_header("jwk");
+    let proof = es256().without_header("jwk");
     assert_eq!(check(&proof).await, Err(DpopError::Key));
 }
 
 #[tokio::test]
 async fn a_jwk_with_a_private_member_is_refused() {
-    let mut proof = Proof::es256();
+    let mut proof = es256();
     proof.header["jwk"]["d"] = json!(b64([7u8; 32]));
     assert_eq!(check(&proof).await, Err(DpopError::PrivateKey));
 }
 
 #[tokio::test]
 async fn a_symmetric_jwk_is_refused() {
-    let proof = Proof::es256().header("jwk", json!({"kty":"oct","k":"c2VjcmV0"}));
+    let proof = es256().header("jwk", json!({"kty":"oct","k":"c2VjcmV0"}));
     assert_eq!(check(&proof).await, Err(DpopError::Key));
 }
 
 #[tokio::test]
 async fn a_signature_by_another_key_is_refused() {
-    let mut proof = Proof::es256();
-    proof.header["jwk"] = public_jwk(&TestKey::es256("other"));
+    let mut proof = es256();
+    proof.header["jwk"] = ClientKey::generate().jwk;
     assert_eq!(
         check_with(&verifier(), &[&proof.sign()], None).await,
         Err(DpopError::Signature)
@@ -308,7 +220,7 @@ async fn key_urls_in_the_header_are_never_fetched() {
         .expect(0)
         .mount(&server)
         .await;
-    let proof = Proof::es256()
+    let proof = es256()
         .header("jku", json!(format!("{}/jwks.json", server.uri())))
         .header("x5u", json!(format!("{}/cert.pem", server.uri())));
     assert_eq!(check(&proof).await, Ok(proof.jkt()));
@@ -317,35 +229,35 @@ async fn key_urls_in_the_header_are_never_fetched() {
 
 #[tokio::test]
 async fn a_claims_set_that_is_a_json_array_is_malformed() {
-    let mut proof = Proof::es256();
+    let mut proof = es256();
     // jti, htm, htu, iat, ath in the order a positional parser reads them.
-    proof.claims = json!(["jti-array", "GET", URI, NOW as i64, sha256_b64(TOKEN)]);
+    proof.claims = json!(["jti-array", "GET", URI, NOW as i64, ath(TOKEN)]);
     assert_eq!(check(&proof).await, Err(DpopError::Malformed("claims")));
 }
 
 #[tokio::test]
 async fn missing_jti_is_refused() {
-    let proof = Proof::es256().without_claim("jti");
+    let proof = es256().without_claim("jti");
     assert_eq!(check(&proof).await, Err(DpopError::Claim("jti")));
 }
 
 #[tokio::test]
 async fn an_overlong_jti_is_refused() {
-    let proof = Proof::es256().claim("jti", json!("j".repeat(129)));
+    let proof = es256().claim("jti", json!("j".repeat(129)));
     assert_eq!(check(&proof).await, Err(DpopError::JtiTooLong));
 }
 
 #[tokio::test]
 async fn htm_other_than_the_method_is_refused() {
     for htm in ["POST", "get"] {
-        let proof = Proof::es256().claim("htm", json!(htm));
+        let proof = es256().claim("htm", json!(htm));
         assert_eq!(check(&proof).await, Err(DpopError::Method), "{htm}");
     }
 }
 
 #[tokio::test]
 async fn missing_htm_is_refused() {
-    let proof = Proof::es256().without_claim("htm");
+    let proof = es256().without_claim("htm");
     assert_eq!(check(&proof).await, Err(DpopError::Claim("htm")));
 }
 
@@ -358,7 +270,7 @@ async fn htu_of_another_uri_is_refused() {
         "https://api.example.com:8443/api/external",
         "/api/external",
     ] {
-        let proof = Proof::es256().claim("htu", json!(htu));
+        let proof = es256().claim("htu", json!(htu));
         assert_eq!(check(&proof).await, Err(DpopError::Uri), "{htu}");
     }
 }
@@ -372,52 +284,52 @@ async fn htu_is_compared_after_normalisation_without_query_or_fragment() {
         "https://api.example.com/api/%65xternal",
         "https://api.example.com/api/external?x=1#f",
     ] {
-        let proof = Proof::es256().claim("htu", json!(htu));
+        let proof = es256().claim("htu", json!(htu));
         assert_eq!(check(&proof).await, Ok(proof.jkt()), "{htu}");
     }
 }
 
 #[tokio::test]
 async fn an_iat_older_than_the_window_is_refused() {
-    let proof = Proof::es256().claim("iat", json!(NOW as i64 - 61));
+    let proof = es256().claim("iat", json!(NOW as i64 - 61));
     assert_eq!(check(&proof).await, Err(DpopError::Stale));
 }
 
 #[tokio::test]
 async fn an_iat_inside_the_window_passes() {
     for offset in [-59, 0, 29] {
-        let proof = Proof::es256().claim("iat", json!(NOW as i64 + offset));
+        let proof = es256().claim("iat", json!(NOW as i64 + offset));
         assert_eq!(check(&proof).await, Ok(proof.jkt()), "{offset}");
     }
 }
 
 #[tokio::test]
 async fn an_iat_beyond_the_future_leeway_is_refused() {
-    let proof = Proof::es256().claim("iat", json!(NOW as i64 + 31));
+    let proof = es256().claim("iat", json!(NOW as i64 + 31));
     assert_eq!(check(&proof).await, Err(DpopError::IssuedInFuture));
 }
 
 #[tokio::test]
 async fn a_non_numeric_iat_is_refused() {
-    let proof = Proof::es256().claim("iat", json!(NOW.to_string()));
+    let proof = es256().claim("iat", json!(NOW.to_string()));
     assert_eq!(check(&proof).await, Err(DpopError::Claim("iat")));
 }
 
 #[tokio::test]
 async fn missing_ath_is_refused_when_a_token_is_presented() {
-    let proof = Proof::es256().without_claim("ath");
+    let proof = es256().without_claim("ath");
     assert_eq!(check(&proof).await, Err(DpopError::AccessTokenHash));
 }
 
 #[tokio::test]
 async fn ath_of_another_token_is_refused() {
-    let proof = Proof::es256().claim("ath", json!(sha256_b64("another.token.x")));
+    let proof = es256().claim("ath", json!(ath("another.token.x")));
     assert_eq!(check(&proof).await, Err(DpopError::AccessTokenHash));
 }
 
 #[tokio::test]
 async fn at_a_token_endpoint_no_ath_is_needed() {
-    let proof = Proof::es256().without_claim("ath");
+    let proof = es256().without_claim("ath");
     let signed = proof.sign();
     let result = verifier()
         .verify_at(
@@ -436,8 +348,8 @@ async fn at_a_token_endpoint_no_ath_is_needed() {
 
 #[tokio::test]
 async fn a_key_other_than_the_bound_one_is_refused() {
-    let proof = Proof::es256();
-    let other = Proof::es256().jkt();
+    let proof = es256();
+    let other = es256().jkt();
     assert_eq!(
         check_with(&verifier(), &[&proof.sign()], Some(&other)).await,
         Err(DpopError::KeyMismatch)
@@ -447,7 +359,7 @@ async fn a_key_other_than_the_bound_one_is_refused() {
 #[tokio::test]
 async fn the_same_proof_twice_is_a_replay() {
     let verifier = verifier();
-    let proof = Proof::es256();
+    let proof = es256();
     let signed = proof.sign();
     assert_eq!(
         check_with(&verifier, &[&signed], None).await,
@@ -465,8 +377,8 @@ async fn the_same_proof_twice_is_a_replay() {
 #[tokio::test]
 async fn a_new_proof_with_a_used_jti_of_the_same_key_is_a_replay() {
     let verifier = verifier();
-    let first = Proof::es256().claim("jti", json!("same"));
-    let mut second = Proof::new(first.key.clone()).claim("jti", json!("same"));
+    let first = es256().claim("jti", json!("same"));
+    let mut second = proof_by(first.key()).claim("jti", json!("same"));
     second.claims["iat"] = json!(NOW as i64 - 1);
     assert!(check_with(&verifier, &[&first.sign()], None).await.is_ok());
     assert_eq!(
@@ -478,8 +390,8 @@ async fn a_new_proof_with_a_used_jti_of_the_same_key_is_a_replay() {
 #[tokio::test]
 async fn the_same_jti_under_another_key_is_not_a_replay() {
     let verifier = verifier();
-    let a = Proof::es256().claim("jti", json!("same"));
-    let b = Proof::es256().claim("jti", json!("same"));
+    let a = es256().claim("jti", json!("same"));
+    let b = es256().claim("jti", json!("same"));
     assert!(check_with(&verifier, &[&a.sign()], None).await.is_ok());
     assert!(check_with(&verifier, &[&b.sign()], None).await.is_ok());
 }
@@ -487,8 +399,8 @@ async fn the_same_jti_under_another_key_is_not_a_replay() {
 #[tokio::test]
 async fn a_refused_proof_does_not_take_a_replay_slot() {
     let verifier = verifier();
-    let proof = Proof::es256();
-    let wrong_key = Proof::es256().jkt();
+    let proof = es256();
+    let wrong_key = es256().jkt();
     assert_eq!(
         check_with(&verifier, &[&proof.sign()], Some(&wrong_key)).await,
         Err(DpopError::KeyMismatch)
@@ -500,10 +412,10 @@ async fn a_refused_proof_does_not_take_a_replay_slot() {
 async fn a_full_replay_store_fails_closed() {
     let store = Arc::new(MemoryReplayStore::new(16));
     let verifier = ProofVerifier::with_store(DpopConfig::default(), store.clone()).unwrap();
-    let key = TestKey::es256("client").without_kid();
+    let key = ClientKey::generate();
     let mut refused = None;
     for _ in 0..400 {
-        let proof = Proof::new(key.clone());
+        let proof = proof_by(&key);
         match check_with(&verifier, &[&proof.sign()], None).await {
             Ok(_) => {}
             Err(e) => {
@@ -533,14 +445,17 @@ async fn other_enabled_algorithms_pass() {
         ..DpopConfig::default()
     };
     let verifier = verifier_with(config);
-    let rsa = TestKey::rsa(1, "c").without_kid();
     for (proof, name) in [
-        (Proof::new(rsa.clone()), "RS256"),
+        (rsa(1), "RS256"),
+        (rsa(1).header("alg", json!("PS256")), "PS256"),
         (
-            Proof::new(rsa.clone()).header("alg", json!("PS256")),
-            "PS256",
+            proof_by(&ClientKey::from_key(SigningKey::ed25519("c"))),
+            "EdDSA",
         ),
-        (Proof::new(TestKey::ed25519("c").without_kid()), "EdDSA"),
+        (
+            proof_by(&ClientKey::from_key(SigningKey::es384("c"))),
+            "ES384",
+        ),
     ] {
         assert_eq!(
             check_with(&verifier, &[&proof.sign()], None).await,
@@ -548,27 +463,6 @@ async fn other_enabled_algorithms_pass() {
             "{name}"
         );
     }
-    assert_eq!(
-        check_with(&verifier, &[&es384_proof()], None)
-            .await
-            .map(|_| ()),
-        Ok(())
-    );
-}
-
-/// A P-384 proof, signed with aws-lc-rs directly (the shared test keys are P-256 only).
-fn es384_proof() -> String {
-    let pair = EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).expect("keygen");
-    let point = pair.public_key().as_ref();
-    let jwk = json!({"kty":"EC","crv":"P-384","x":b64(&point[1..49]),"y":b64(&point[49..97])});
-    let header = json!({"typ":"dpop+jwt","alg":"ES384","jwk":jwk});
-    let claims =
-        json!({"jti":"p384","htm":"GET","htu":URI,"iat":NOW as i64,"ath":sha256_b64(TOKEN)});
-    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-    let sig = pair
-        .sign(&aws_lc_rs::rand::SystemRandom::new(), input.as_bytes())
-        .expect("sign");
-    format!("{input}.{}", b64(sig.as_ref()))
 }
 
 fn nonce_config(secret: &[u8]) -> DpopConfig {
@@ -586,7 +480,7 @@ const SECRET: &[u8] = b"a shared nonce secret, 32+ bytes";
 #[tokio::test]
 async fn with_nonces_on_a_proof_without_nonce_gets_one() {
     let verifier = verifier_with(nonce_config(SECRET));
-    let proof = Proof::es256();
+    let proof = es256();
     let err = check_with(&verifier, &[&proof.sign()], None)
         .await
         .unwrap_err();
@@ -598,11 +492,11 @@ async fn with_nonces_on_a_proof_without_nonce_gets_one() {
 #[tokio::test]
 async fn the_nonce_round_trip_passes() {
     let verifier = verifier_with(nonce_config(SECRET));
-    let first = check_with(&verifier, &[&Proof::es256().sign()], None)
+    let first = check_with(&verifier, &[&es256().sign()], None)
         .await
         .unwrap_err();
     let nonce = first.nonce().unwrap().to_owned();
-    let proof = Proof::es256().claim("nonce", json!(nonce));
+    let proof = es256().claim("nonce", json!(nonce));
     assert_eq!(
         check_with(&verifier, &[&proof.sign()], None).await,
         Ok(proof.jkt())
@@ -612,7 +506,7 @@ async fn the_nonce_round_trip_passes() {
 #[tokio::test]
 async fn a_nonce_from_the_previous_slot_passes_with_a_new_nonce() {
     let verifier = verifier_with(nonce_config(SECRET));
-    let proof = Proof::es256();
+    let proof = es256();
     let old = check_with(&verifier, &[&proof.sign()], None)
         .await
         .unwrap_err()
@@ -620,7 +514,7 @@ async fn a_nonce_from_the_previous_slot_passes_with_a_new_nonce() {
         .unwrap()
         .to_owned();
     let later = NOW + 60.0;
-    let proof = Proof::es256()
+    let proof = es256()
         .claim("nonce", json!(old))
         .claim("iat", json!(later as i64));
     let signed = proof.sign();
@@ -644,14 +538,14 @@ async fn a_nonce_from_the_previous_slot_passes_with_a_new_nonce() {
 #[tokio::test]
 async fn a_nonce_two_slots_old_is_refused_with_a_new_one() {
     let verifier = verifier_with(nonce_config(SECRET));
-    let old = check_with(&verifier, &[&Proof::es256().sign()], None)
+    let old = check_with(&verifier, &[&es256().sign()], None)
         .await
         .unwrap_err()
         .nonce()
         .unwrap()
         .to_owned();
     let later = NOW + 120.0;
-    let proof = Proof::es256()
+    let proof = es256()
         .claim("nonce", json!(old))
         .claim("iat", json!(later as i64));
     let signed = proof.sign();
@@ -676,13 +570,13 @@ async fn replicas_sharing_the_nonce_secret_accept_each_others_nonces() {
     let a = verifier_with(nonce_config(SECRET));
     let b = verifier_with(nonce_config(SECRET));
     let stranger = verifier_with(nonce_config(b"another secret, also 32 bytes!!!"));
-    let nonce = check_with(&a, &[&Proof::es256().sign()], None)
+    let nonce = check_with(&a, &[&es256().sign()], None)
         .await
         .unwrap_err()
         .nonce()
         .unwrap()
         .to_owned();
-    let proof = Proof::es256().claim("nonce", json!(nonce)).sign();
+    let proof = es256().claim("nonce", json!(nonce)).sign();
     assert!(
         check_with(&stranger, &[&proof], None)
             .await
@@ -696,7 +590,7 @@ async fn issued_nonces_are_counted() {
     let verifier = verifier_with(nonce_config(SECRET));
     assert!(verifier.issue_nonce().is_some());
     assert!(
-        check_with(&verifier, &[&Proof::es256().sign()], None)
+        check_with(&verifier, &[&es256().sign()], None)
             .await
             .is_err()
     );
@@ -706,7 +600,7 @@ async fn issued_nonces_are_counted() {
 
 #[tokio::test]
 async fn a_nonce_claim_is_ignored_when_nonces_are_off() {
-    let proof = Proof::es256().claim("nonce", json!("whatever"));
+    let proof = es256().claim("nonce", json!("whatever"));
     assert_eq!(check(&proof).await, Ok(proof.jkt()));
 }
 
@@ -723,7 +617,7 @@ static FIXTURE: std::sync::LazyLock<Fixture> = std::sync::LazyLock::new(|| {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let proof = Proof::es256();
+    let proof = es256();
     Fixture {
         runtime,
         // A big store: every case is a new proof id, none may be refused for capacity.
@@ -782,8 +676,8 @@ proptest! {
     #[test]
     fn a_proof_with_arbitrary_claims_under_a_real_signature_never_passes_for_another_request(claims in prop::collection::btree_map("[a-z]{1,4}", any::<i64>(), 0..6)) {
         // Correctly signed, but the claims are junk: no htm/htu/jti of this request.
-        let key = TestKey::es256("c").without_kid();
-        let header = json!({"typ":"dpop+jwt","alg":"ES256","jwk":public_jwk(&key)});
+        let key = SigningKey::es256("c");
+        let header = json!({"typ":"dpop+jwt","alg":"ES256","jwk":key.public_jwk()});
         let signed = key.sign_raw(&header, &json!(claims));
         prop_assert!(!passes(&signed));
     }

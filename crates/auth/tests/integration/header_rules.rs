@@ -54,11 +54,9 @@ async fn alg_outside_the_allow_list_is_rejected() {
 
 #[tokio::test]
 async fn alg_disagreeing_with_the_keys_alg_member_is_rejected() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[]).await;
-    issuer
-        .jwks
-        .serve_json(json!({"keys":[key.jwk_with("alg", json!("RS256"))]}));
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[]).await;
+    issuer.serve_json(json!({"keys":[key.jwk_with("alg", json!("RS256"))]}));
     let mut config = issuer.config();
     config.algorithms = vec![Algorithm::RS256, Algorithm::PS256];
     let v = ready_verifier(config).await;
@@ -71,9 +69,9 @@ async fn alg_disagreeing_with_the_keys_alg_member_is_rejected() {
 #[tokio::test]
 async fn alg_of_another_key_type_is_rejected() {
     // ES256 is allowed, but the kid names an RSA key: the key type decides.
-    let rsa = TestKey::rsa(0, "k1");
-    let ec = TestKey::es256("k1");
-    let issuer = TestIssuer::start(&[&rsa]).await;
+    let rsa = SigningKey::rsa(0, "k1");
+    let ec = SigningKey::es256("k1");
+    let issuer = MockIssuer::start(&[&rsa]).await;
     let mut config = issuer.config();
     config.algorithms = vec![Algorithm::RS256, Algorithm::ES256];
     let v = ready_verifier(config).await;
@@ -83,10 +81,10 @@ async fn alg_of_another_key_type_is_rejected() {
 
 #[tokio::test]
 async fn selected_algorithms_verify_es256_eddsa_and_ps256() {
-    let ec = TestKey::es256("ec");
-    let ed = TestKey::ed25519("ed");
-    let rsa = TestKey::rsa(1, "rsa");
-    let issuer = TestIssuer::start(&[&ec, &ed, &rsa]).await;
+    let ec = SigningKey::es256("ec");
+    let ed = SigningKey::ed25519("ed");
+    let rsa = SigningKey::rsa(1, "rsa");
+    let issuer = MockIssuer::start(&[&ec, &ed, &rsa]).await;
     let mut config = issuer.config();
     config.algorithms = vec![Algorithm::ES256, Algorithm::EdDSA, Algorithm::PS256];
     let v = ready_verifier(config).await;
@@ -118,7 +116,7 @@ async fn unknown_crit_is_rejected() {
 async fn embedded_jwk_is_ignored() {
     let (issuer, _key, v) = one_rsa_key().await;
     // The attacker signs with their own key and embeds it, naming the trusted kid.
-    let attacker = TestKey::rsa(2, "k1");
+    let attacker = SigningKey::rsa(2, "k1");
     let mut header = attacker.header();
     header["jwk"] = attacker.jwk();
     let token = attacker.sign_raw(&header, &issuer.claims());
@@ -129,7 +127,7 @@ async fn embedded_jwk_is_ignored() {
 async fn jku_and_x5u_are_never_fetched() {
     let (issuer, _key, v) = one_rsa_key().await;
     let elsewhere = MockServer::start().await;
-    let attacker = TestKey::rsa(2, "attacker");
+    let attacker = SigningKey::rsa(2, "attacker");
     let mut header = attacker.header();
     header["jku"] = json!(format!("{}/jwks.json", elsewhere.uri()));
     header["x5u"] = json!(format!("{}/cert.pem", elsewhere.uri()));
@@ -147,8 +145,8 @@ async fn jku_and_x5u_are_never_fetched() {
 
 #[tokio::test]
 async fn token_without_kid_is_accepted_when_exactly_one_key_exists() {
-    let key = TestKey::rsa(0, "only");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "only");
+    let issuer = MockIssuer::start(&[&key]).await;
     let v = ready_verifier(issuer.config()).await;
     let token = key.clone().without_kid().sign(&issuer.claims());
     assert!(v.verify(&token).await.is_ok());
@@ -156,9 +154,9 @@ async fn token_without_kid_is_accepted_when_exactly_one_key_exists() {
 
 #[tokio::test]
 async fn token_without_kid_is_rejected_when_several_keys_exist() {
-    let a = TestKey::rsa(0, "a");
-    let b = TestKey::rsa(1, "b");
-    let issuer = TestIssuer::start(&[&a, &b]).await;
+    let a = SigningKey::rsa(0, "a");
+    let b = SigningKey::rsa(1, "b");
+    let issuer = MockIssuer::start(&[&a, &b]).await;
     let v = ready_verifier(issuer.config()).await;
     let token = a.clone().without_kid().sign(&issuer.claims());
     assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::UnknownKey);
@@ -167,7 +165,7 @@ async fn token_without_kid_is_rejected_when_several_keys_exist() {
 #[tokio::test]
 async fn signature_from_another_key_with_a_known_kid_is_rejected() {
     let (issuer, _key, v) = one_rsa_key().await;
-    let token = TestKey::rsa(1, "k1").sign(&issuer.claims());
+    let token = SigningKey::rsa(1, "k1").sign(&issuer.claims());
     assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Signature);
 }
 

@@ -10,24 +10,24 @@ use crate::helpers::*;
 
 /// Two issuers with different keys, and a verifier trusting both (`a` is the main one).
 struct Two {
-    a: TestIssuer,
-    a_key: TestKey,
-    b: TestIssuer,
-    b_key: TestKey,
+    a: MockIssuer,
+    a_key: SigningKey,
+    b: MockIssuer,
+    b_key: SigningKey,
 }
 
 impl Two {
     async fn start() -> Self {
-        let a_key = TestKey::rsa(0, "a-key");
-        let b_key = TestKey::rsa(1, "b-key");
-        let a = TestIssuer::start(&[&a_key]).await;
-        let b = TestIssuer::start(&[&b_key]).await;
+        let a_key = SigningKey::rsa(0, "a-key");
+        let b_key = SigningKey::rsa(1, "b-key");
+        let a = MockIssuer::start(&[&a_key]).await;
+        let b = MockIssuer::start(&[&b_key]).await;
         Self { a, a_key, b, b_key }
     }
 
     fn config(&self) -> VerifierConfig {
         let mut c = self.a.config();
-        c.issuers = vec![self.b.issuer()];
+        c.issuers = vec![self.b.issuer_url()];
         c
     }
 
@@ -36,7 +36,7 @@ impl Two {
     }
 }
 
-async fn total_requests(issuer: &TestIssuer) -> usize {
+async fn total_requests(issuer: &MockIssuer) -> usize {
     issuer
         .server
         .received_requests()
@@ -58,8 +58,8 @@ async fn tokens_from_each_listed_issuer_verify() {
 #[tokio::test]
 async fn token_of_an_unlisted_issuer_is_refused_without_any_request() {
     let two = Two::start().await;
-    let c_key = TestKey::rsa(2, "c-key");
-    let c = TestIssuer::start(&[&c_key]).await;
+    let c_key = SigningKey::rsa(2, "c-key");
+    let c = MockIssuer::start(&[&c_key]).await;
     let v = ready_verifier(two.config()).await;
     let before = two.requests().await;
 
@@ -83,9 +83,9 @@ async fn token_of_an_unlisted_issuer_is_refused_without_any_request() {
 async fn unlisted_issuer_is_refused_before_any_key_exists() {
     // Even with no key set loaded yet, a hostile `iss` must not start a fetch anywhere.
     let two = Two::start().await;
-    two.a.jwks.set(Behaviour::Status(503));
-    two.b.jwks.set(Behaviour::Status(503));
-    let c = TestIssuer::start(&[]).await;
+    two.a.set(Behaviour::Status(503));
+    two.b.set(Behaviour::Status(503));
+    let c = MockIssuer::start(&[]).await;
     let v = Verifier::new(two.config()).unwrap();
     let token = two.a_key.sign(&c.claims());
     assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Issuer);
@@ -125,12 +125,12 @@ async fn key_of_one_issuer_with_the_iss_of_another_is_refused() {
 async fn same_kid_in_two_issuers_never_crosses_over() {
     // Both issuers publish a key named "shared", with different material: the token claiming
     // B must be checked against B's "shared", so A's signature fails.
-    let a_key = TestKey::rsa(0, "shared");
-    let b_key = TestKey::rsa(1, "shared");
-    let a = TestIssuer::start(&[&a_key]).await;
-    let b = TestIssuer::start(&[&b_key]).await;
+    let a_key = SigningKey::rsa(0, "shared");
+    let b_key = SigningKey::rsa(1, "shared");
+    let a = MockIssuer::start(&[&a_key]).await;
+    let b = MockIssuer::start(&[&b_key]).await;
     let mut config = a.config();
-    config.issuers = vec![b.issuer()];
+    config.issuers = vec![b.issuer_url()];
     let v = ready_verifier(config).await;
 
     assert!(v.verify(&b_key.sign(&b.claims())).await.is_ok());
@@ -148,21 +148,21 @@ async fn same_kid_in_two_issuers_never_crosses_over() {
 async fn cached_token_stays_tied_to_its_issuers_key() {
     // A token verified (and cached) for B stops verifying when B drops its key, even though A
     // still publishes a key with the same kid.
-    let a_key = TestKey::rsa(0, "shared");
-    let b_key = TestKey::rsa(1, "shared");
-    let b_next = TestKey::rsa(2, "b-next");
-    let a = TestIssuer::start(&[&a_key]).await;
-    let b = TestIssuer::start(&[&b_key]).await;
+    let a_key = SigningKey::rsa(0, "shared");
+    let b_key = SigningKey::rsa(1, "shared");
+    let b_next = SigningKey::rsa(2, "b-next");
+    let a = MockIssuer::start(&[&a_key]).await;
+    let b = MockIssuer::start(&[&b_key]).await;
     let mut config = a.config();
-    config.issuers = vec![b.issuer()];
+    config.issuers = vec![b.issuer_url()];
     config.cache = fast_cache();
     let v = ready_verifier(config).await;
     let token = b_key.sign(&b.claims());
     assert!(v.verify(&token).await.is_ok());
     assert_eq!(v.token_cache_len(), 1);
 
-    b.jwks.serve(&[&b_next]);
-    let dropped = eventually(Duration::from_secs(5), || {
+    b.serve(&[&b_next]);
+    let dropped = eventually(Duration::from_secs(5), || async {
         v.stats().issuers[1].jwks_fetches >= 3 && v.token_cache_len() == 0
     })
     .await;
@@ -174,10 +174,13 @@ async fn cached_token_stays_tied_to_its_issuers_key() {
 #[tokio::test]
 async fn one_issuer_down_leaves_the_other_serving() {
     let two = Two::start().await;
-    two.b.jwks.set(Behaviour::Status(503));
+    two.b.set(Behaviour::Status(503));
     let v = Verifier::new(two.config()).unwrap();
     assert!(
-        eventually(Duration::from_secs(5), || v.stats().issuers[0].ready).await,
+        eventually(Duration::from_secs(5), || async {
+            v.stats().issuers[0].ready
+        })
+        .await,
         "A's keys never loaded"
     );
 
@@ -193,14 +196,19 @@ async fn one_issuer_down_leaves_the_other_serving() {
 #[tokio::test]
 async fn ready_only_when_every_issuer_has_keys() {
     let two = Two::start().await;
-    two.b.jwks.set(Behaviour::Status(503));
+    two.b.set(Behaviour::Status(503));
     let v = Verifier::new(two.config()).unwrap();
-    assert!(eventually(Duration::from_secs(5), || v.stats().issuers[0].ready).await);
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            v.stats().issuers[0].ready
+        })
+        .await
+    );
     assert!(!v.is_ready());
 
-    two.b.jwks.serve(&[&two.b_key]);
+    two.b.serve(&[&two.b_key]);
     assert!(
-        eventually(Duration::from_secs(5), || v.is_ready()).await,
+        eventually(Duration::from_secs(5), || async { v.is_ready() }).await,
         "never ready after B came back"
     );
 }
@@ -209,7 +217,12 @@ async fn ready_only_when_every_issuer_has_keys() {
 async fn each_issuer_runs_its_own_discovery_and_counts_its_own_fetches() {
     let two = Two::start().await;
     let v = ready_verifier(two.config()).await;
-    assert!(eventually(Duration::from_secs(5), || v.stats().issuers[1].ready).await);
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            v.stats().issuers[1].ready
+        })
+        .await
+    );
     assert_eq!(two.a.requests_to(DISCOVERY_PATH).await, 1);
     assert_eq!(two.b.requests_to(DISCOVERY_PATH).await, 1);
     let stats = v.stats();
@@ -234,8 +247,8 @@ async fn each_issuer_runs_its_own_discovery_and_counts_its_own_fetches() {
 
 #[tokio::test]
 async fn any_of_several_audiences_is_accepted() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.audiences.push("https://second.api.test".into());
     let v = ready_verifier(config).await;
@@ -251,7 +264,7 @@ async fn any_of_several_audiences_is_accepted() {
 async fn a_listed_issuer_whose_discovery_names_another_issuer_never_loads() {
     // B's discovery document claims to be A: B's keys must not load under either name.
     let two = Two::start().await;
-    let impostor = TestIssuer::start_bare(&[&two.b_key]).await;
+    let impostor = MockIssuer::start_bare(&[&two.b_key]).await;
     wiremock::Mock::given(wiremock::matchers::path(DISCOVERY_PATH))
         .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
             "issuer": two.a.issuer().as_str(),
@@ -260,11 +273,16 @@ async fn a_listed_issuer_whose_discovery_names_another_issuer_never_loads() {
         .mount(&impostor.server)
         .await;
     let mut config = two.a.config();
-    config.issuers = vec![impostor.issuer()];
+    config.issuers = vec![impostor.issuer_url()];
     let v = Verifier::new(config).unwrap();
-    assert!(eventually(Duration::from_secs(5), || v.stats().issuers[0].ready).await);
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            v.stats().issuers[0].ready
+        })
+        .await
+    );
     assert!(!v.stats().issuers[1].ready);
-    assert_eq!(impostor.jwks.hits(), 0);
+    assert_eq!(impostor.jwks_requests(), 0);
     let refused = v.verify(&two.b_key.sign(&impostor.claims())).await;
     assert!(
         matches!(refused, Err(VerifyError::KeySetUnavailable { .. })),

@@ -10,24 +10,24 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn rotated_in_key_is_fetched_at_once() {
-    let old = TestKey::rsa(0, "old");
-    let new = TestKey::rsa(1, "new");
-    let issuer = TestIssuer::start(&[&old]).await;
+    let old = SigningKey::rsa(0, "old");
+    let new = SigningKey::rsa(1, "new");
+    let issuer = MockIssuer::start(&[&old]).await;
     let v = ready_verifier(issuer.config()).await;
-    issuer.jwks.serve(&[&old, &new]);
+    issuer.serve(&[&old, &new]);
     assert!(v.verify(&new.sign(&issuer.claims())).await.is_ok());
-    assert_eq!(issuer.jwks.hits(), 2);
+    assert_eq!(issuer.jwks_requests(), 2);
 }
 
 #[tokio::test]
 async fn kid_that_left_the_set_is_rejected_after_a_refetch() {
-    let old = TestKey::rsa(0, "old");
-    let new = TestKey::rsa(1, "new");
-    let issuer = TestIssuer::start(&[&old]).await;
+    let old = SigningKey::rsa(0, "old");
+    let new = SigningKey::rsa(1, "new");
+    let issuer = MockIssuer::start(&[&old]).await;
     let v = ready_verifier(issuer.config()).await;
     let old_token = old.sign(&issuer.claims());
     assert!(v.verify(&old_token).await.is_ok());
-    issuer.jwks.serve(&[&new]);
+    issuer.serve(&[&new]);
     // The new kid triggers the refetch; the old kid is gone from the new set.
     assert!(v.verify(&new.sign(&issuer.claims())).await.is_ok());
     assert_eq!(
@@ -38,11 +38,11 @@ async fn kid_that_left_the_set_is_rejected_after_a_refetch() {
 
 #[tokio::test]
 async fn unknown_kid_storm_causes_at_most_one_fetch() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let v = ready_verifier(issuer.config()).await;
-    let before = issuer.jwks.hits();
-    let stranger = TestKey::rsa(1, "stranger");
+    let before = issuer.jwks_requests();
+    let stranger = SigningKey::rsa(1, "stranger");
     // Issued before the fetch the storm causes: that fetch settles every request.
     let token: Arc<str> = stranger.sign(&issued_ago(&issuer, 120)).into();
     let tasks = (0..1000).map(|_| {
@@ -53,51 +53,52 @@ async fn unknown_kid_storm_causes_at_most_one_fetch() {
     for result in join_all(tasks).await {
         assert_eq!(result.unwrap().unwrap_err(), VerifyError::UnknownKey);
     }
-    assert_eq!(issuer.jwks.hits() - before, 1);
+    assert_eq!(issuer.jwks_requests() - before, 1);
 }
 
 #[tokio::test]
 async fn unknown_kid_refetch_waits_for_the_cooldown() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let v = ready_verifier(issuer.config()).await;
-    let before = issuer.jwks.hits();
+    let before = issuer.jwks_requests();
     for kid in ["x1", "x2", "x3"] {
-        let token = TestKey::rsa(1, kid).sign(&issued_ago(&issuer, 120));
+        let token = SigningKey::rsa(1, kid).sign(&issued_ago(&issuer, 120));
         assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::UnknownKey);
     }
-    assert_eq!(issuer.jwks.hits() - before, 1);
+    assert_eq!(issuer.jwks_requests() - before, 1);
 }
 
 #[tokio::test]
 async fn unknown_kid_refetches_again_after_the_cooldown() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.cache.unknown_kid_cooldown = Duration::from_millis(200);
     let v = ready_verifier(config).await;
-    let before = issuer.jwks.hits();
-    let token = TestKey::rsa(1, "x").sign(&issuer.claims());
+    let before = issuer.jwks_requests();
+    let token = SigningKey::rsa(1, "x").sign(&issuer.claims());
     let _ = v.verify(&token).await;
     tokio::time::sleep(Duration::from_millis(250)).await;
     let _ = v.verify(&token).await;
-    assert_eq!(issuer.jwks.hits() - before, 2);
+    assert_eq!(issuer.jwks_requests() - before, 2);
 }
 
 #[tokio::test]
 async fn outage_keeps_serving_the_stale_set_within_the_grace() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.cache = fast_cache();
     config.cache.default_ttl = Duration::from_millis(200);
     let v = ready_verifier(config).await;
-    issuer.jwks.set(Behaviour::Status(503));
+    issuer.set(Behaviour::Status(503));
     // Past the 200 ms lifetime, with refreshes failing.
     let failures_before = v.stats().jwks_fetch_failures;
     assert!(
-        eventually(Duration::from_secs(5), || v.stats().jwks_fetch_failures
-            > failures_before + 1)
+        eventually(Duration::from_secs(5), || async {
+            v.stats().jwks_fetch_failures > failures_before + 1
+        })
         .await
     );
     tokio::time::sleep(Duration::from_millis(250)).await;
@@ -107,15 +108,15 @@ async fn outage_keeps_serving_the_stale_set_within_the_grace() {
 
 #[tokio::test]
 async fn outage_past_the_grace_is_key_set_unavailable_with_retry_after() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.cache = fast_cache();
     config.cache.default_ttl = Duration::from_millis(150);
     config.cache.stale_grace = Duration::from_millis(150);
     let v = ready_verifier(config).await;
-    issuer.jwks.set(Behaviour::Status(503));
-    assert!(eventually(Duration::from_secs(5), || !v.is_ready()).await);
+    issuer.set(Behaviour::Status(503));
+    assert!(eventually(Duration::from_secs(5), || async { !v.is_ready() }).await);
     let err = v.verify(&key.sign(&issuer.claims())).await.unwrap_err();
     let VerifyError::KeySetUnavailable { retry_after } = err else {
         panic!("expected KeySetUnavailable, got {err:?}");
@@ -126,9 +127,9 @@ async fn outage_past_the_grace_is_key_set_unavailable_with_retry_after() {
 
 #[tokio::test]
 async fn issuer_down_at_start_is_unavailable_then_recovers() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[]).await;
-    issuer.jwks.set(Behaviour::Status(503));
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[]).await;
+    issuer.set(Behaviour::Status(503));
     let v = Verifier::new(issuer.config()).unwrap();
     let token = key.sign(&issuer.claims());
     assert!(matches!(
@@ -136,20 +137,22 @@ async fn issuer_down_at_start_is_unavailable_then_recovers() {
         VerifyError::KeySetUnavailable { .. }
     ));
     assert!(!v.is_ready());
-    issuer.jwks.serve(&[&key]);
+    issuer.serve(&[&key]);
     // The background task retries with backoff; no request is needed to recover.
-    assert!(eventually(Duration::from_secs(5), || v.is_ready()).await);
+    assert!(eventually(Duration::from_secs(5), || async { v.is_ready() }).await);
     assert!(v.verify(&token).await.is_ok());
 }
 
 #[tokio::test]
 async fn failed_fetch_never_replaces_a_good_set() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let v = ready_verifier(issuer.config()).await;
-    issuer.jwks.set(Behaviour::Garbage);
+    issuer.set(Behaviour::Garbage);
     // An unknown kid forces a refetch, which fails.
-    let _ = v.verify(&TestKey::rsa(1, "x").sign(&issuer.claims())).await;
+    let _ = v
+        .verify(&SigningKey::rsa(1, "x").sign(&issuer.claims()))
+        .await;
     assert!(v.stats().jwks_fetch_failures >= 1);
     assert!(v.verify(&key.sign(&issuer.claims())).await.is_ok());
     assert_eq!(v.stats().keys_loaded, 1);
@@ -157,8 +160,8 @@ async fn failed_fetch_never_replaces_a_good_set() {
 
 #[tokio::test]
 async fn key_set_is_refreshed_in_the_background_without_requests() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.cache = fast_cache();
     config.cache.default_ttl = Duration::from_millis(400);
@@ -166,14 +169,19 @@ async fn key_set_is_refreshed_in_the_background_without_requests() {
     // No request is made; the set is refreshed by itself. (That it happens before expiry, at
     // three quarters of the lifetime, is a unit test of the key store: timing it here would
     // depend on how busy the machine is.)
-    assert!(eventually(Duration::from_secs(10), || issuer.jwks.hits() >= 3).await);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            issuer.jwks_requests() >= 3
+        })
+        .await
+    );
 }
 
 #[tokio::test]
 async fn cache_control_max_age_is_clamped_to_the_minimum() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[]).await;
-    issuer.jwks.set(Behaviour::Keys {
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[]).await;
+    issuer.set(Behaviour::Keys {
         body: jwks(&[&key]),
         cache_control: Some("public, max-age=0".into()),
     });
@@ -183,14 +191,19 @@ async fn cache_control_max_age_is_clamped_to_the_minimum() {
     config.cache.min_ttl = Duration::from_millis(200);
     let _v = ready_verifier(config).await;
     // Lifetime = clamp(0) = 200 ms, so refreshes come every ~150 ms, not every 10 min.
-    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() >= 3).await);
+    assert!(
+        eventually(Duration::from_secs(3), || async {
+            issuer.jwks_requests() >= 3
+        })
+        .await
+    );
 }
 
 #[tokio::test]
 async fn cache_control_max_age_sets_the_lifetime() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[]).await;
-    issuer.jwks.set(Behaviour::Keys {
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[]).await;
+    issuer.set(Behaviour::Keys {
         body: jwks(&[&key]),
         cache_control: Some("max-age=3600".into()),
     });
@@ -198,23 +211,28 @@ async fn cache_control_max_age_sets_the_lifetime() {
     config.cache = fast_cache(); // default 600 ms would refresh several times below
     let _v = ready_verifier(config).await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert_eq!(issuer.jwks.hits(), 1);
+    assert_eq!(issuer.jwks_requests(), 1);
 }
 
 #[tokio::test]
 async fn known_key_verification_never_waits_for_a_slow_refresh() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.cache = fast_cache();
     config.cache.default_ttl = Duration::from_millis(200);
     config.fetch.total_timeout = Duration::from_secs(120);
     let v = ready_verifier(config).await;
     // The refresh hangs far longer than the verifications can take, even on a busy machine.
-    issuer.jwks.set(Behaviour::Hang(Duration::from_secs(60)));
-    let hits = issuer.jwks.hits();
+    issuer.set(Behaviour::Hang(Duration::from_secs(60)));
+    let hits = issuer.jwks_requests();
     // Wait until the background refresh is in flight (the server has the request).
-    assert!(eventually(Duration::from_secs(5), || issuer.jwks.hits() > hits).await);
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            issuer.jwks_requests() > hits
+        })
+        .await
+    );
     let token = key.sign(&issuer.claims());
     for _ in 0..20 {
         assert!(v.verify(&token).await.is_ok());
@@ -223,7 +241,7 @@ async fn known_key_verification_never_waits_for_a_slow_refresh() {
     // failed) by now; it is still in flight.
     let stats = v.stats();
     assert_eq!(stats.jwks_fetch_failures, 0);
-    assert_eq!(issuer.jwks.hits(), hits + 1);
+    assert_eq!(issuer.jwks_requests(), hits + 1);
     assert!(
         stats
             .key_set_age
@@ -235,8 +253,8 @@ async fn known_key_verification_never_waits_for_a_slow_refresh() {
 
 #[tokio::test]
 async fn dropping_the_last_verifier_stops_the_refresh_task() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.cache = fast_cache();
     config.cache.default_ttl = Duration::from_millis(100);
@@ -244,15 +262,23 @@ async fn dropping_the_last_verifier_stops_the_refresh_task() {
     let clone = v.clone();
     drop(v);
     // A clone keeps it alive.
-    let hits = issuer.jwks.hits();
-    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > hits + 1).await);
+    let hits = issuer.jwks_requests();
+    assert!(
+        eventually(Duration::from_secs(3), || async {
+            issuer.jwks_requests() > hits + 1
+        })
+        .await
+    );
     drop(clone);
     // The refresh task (and the HTTP connections it kept) are the only tasks this test's
     // runtime runs (the mock issuer has a runtime of its own): once none is alive, nothing can
     // fetch again.
     let runtime = tokio::runtime::Handle::current().metrics();
     assert!(
-        eventually(Duration::from_secs(5), || runtime.num_alive_tasks() == 0).await,
+        eventually(Duration::from_secs(5), || async {
+            runtime.num_alive_tasks() == 0
+        })
+        .await,
         "{} tasks still alive",
         runtime.num_alive_tasks()
     );
@@ -260,21 +286,26 @@ async fn dropping_the_last_verifier_stops_the_refresh_task() {
 
 #[tokio::test]
 async fn unknown_kid_in_the_cooldown_is_answered_without_waiting_for_an_in_flight_refresh() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.cache = fast_cache();
     config.cache.default_ttl = Duration::from_millis(200);
     config.fetch.total_timeout = Duration::from_secs(30);
     let v = ready_verifier(config).await;
     // One unknown kid starts the cooldown (30 s).
-    let first = TestKey::rsa(1, "x1").sign(&issued_ago(&issuer, 120));
+    let first = SigningKey::rsa(1, "x1").sign(&issued_ago(&issuer, 120));
     assert_eq!(v.verify(&first).await.unwrap_err(), VerifyError::UnknownKey);
     // Then a background refresh hangs in I/O, holding the refresh guard.
-    issuer.jwks.set(Behaviour::Hang(Duration::from_secs(30)));
-    let hits = issuer.jwks.hits();
-    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > hits).await);
-    let second = TestKey::rsa(1, "x2").sign(&issued_ago(&issuer, 120));
+    issuer.set(Behaviour::Hang(Duration::from_secs(30)));
+    let hits = issuer.jwks_requests();
+    assert!(
+        eventually(Duration::from_secs(3), || async {
+            issuer.jwks_requests() > hits
+        })
+        .await
+    );
+    let second = SigningKey::rsa(1, "x2").sign(&issued_ago(&issuer, 120));
     let answer = tokio::time::timeout(Duration::from_secs(10), v.verify(&second)).await;
     assert_eq!(
         answer
@@ -286,11 +317,11 @@ async fn unknown_kid_in_the_cooldown_is_answered_without_waiting_for_an_in_fligh
 
 #[tokio::test]
 async fn failed_unknown_kid_refetch_is_key_set_unavailable_not_unknown_key() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let v = ready_verifier(issuer.config()).await;
-    issuer.jwks.set(Behaviour::Status(503));
-    let token = TestKey::rsa(1, "rotated-in").sign(&issuer.claims());
+    issuer.set(Behaviour::Status(503));
+    let token = SigningKey::rsa(1, "rotated-in").sign(&issuer.claims());
     let err = v.verify(&token).await.unwrap_err();
     let VerifyError::KeySetUnavailable { retry_after } = err else {
         panic!("expected KeySetUnavailable, got {err:?}");
@@ -302,18 +333,18 @@ async fn failed_unknown_kid_refetch_is_key_set_unavailable_not_unknown_key() {
 
 #[tokio::test]
 async fn unknown_kid_in_the_cooldown_after_a_failed_refetch_is_key_set_unavailable() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let v = ready_verifier(issuer.config()).await;
-    issuer.jwks.set(Behaviour::Status(503));
-    let first = TestKey::rsa(1, "x1").sign(&issuer.claims());
+    issuer.set(Behaviour::Status(503));
+    let first = SigningKey::rsa(1, "x1").sign(&issuer.claims());
     assert!(matches!(
         v.verify(&first).await.unwrap_err(),
         VerifyError::KeySetUnavailable { .. }
     ));
     // Within the cooldown nothing is fetched for x2, and nothing says x1 or x2 is not the
     // issuer's: the answer stays "retry later".
-    let second = TestKey::rsa(1, "x2").sign(&issuer.claims());
+    let second = SigningKey::rsa(1, "x2").sign(&issuer.claims());
     assert!(matches!(
         v.verify(&second).await.unwrap_err(),
         VerifyError::KeySetUnavailable { .. }
@@ -322,25 +353,30 @@ async fn unknown_kid_in_the_cooldown_after_a_failed_refetch_is_key_set_unavailab
 
 #[tokio::test]
 async fn unknown_kid_is_unknown_key_again_once_a_later_refresh_succeeds() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.cache = fast_cache();
     config.cache.default_ttl = Duration::from_millis(200);
     let v = ready_verifier(config).await;
-    issuer.jwks.set(Behaviour::Status(503));
-    let first = TestKey::rsa(1, "x1").sign(&issuer.claims());
+    issuer.set(Behaviour::Status(503));
+    let first = SigningKey::rsa(1, "x1").sign(&issuer.claims());
     assert!(matches!(
         v.verify(&first).await.unwrap_err(),
         VerifyError::KeySetUnavailable { .. }
     ));
-    issuer.jwks.serve(&[&key]);
+    issuer.serve(&[&key]);
     // The background task fetches a good set again: once a second request arrives after the
     // switch, the first one (served with keys) has been installed (refreshes are sequential).
-    let hits = issuer.jwks.hits();
-    assert!(eventually(Duration::from_secs(5), || issuer.jwks.hits() > hits + 1).await);
+    let hits = issuer.jwks_requests();
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            issuer.jwks_requests() > hits + 1
+        })
+        .await
+    );
     // Issued before that refresh: the refresh settles it.
-    let second = TestKey::rsa(1, "x2").sign(&issued_ago(&issuer, 120));
+    let second = SigningKey::rsa(1, "x2").sign(&issued_ago(&issuer, 120));
     assert_eq!(
         v.verify(&second).await.unwrap_err(),
         VerifyError::UnknownKey
@@ -349,12 +385,12 @@ async fn unknown_kid_is_unknown_key_again_once_a_later_refresh_succeeds() {
 
 #[tokio::test]
 async fn requests_following_an_in_flight_unknown_kid_fetch_get_the_rotated_in_key() {
-    let old = TestKey::rsa(0, "old");
-    let new = TestKey::rsa(1, "new");
-    let issuer = TestIssuer::start(&[&old]).await;
+    let old = SigningKey::rsa(0, "old");
+    let new = SigningKey::rsa(1, "new");
+    let issuer = MockIssuer::start(&[&old]).await;
     let v = ready_verifier(issuer.config()).await;
-    let before = issuer.jwks.hits();
-    issuer.jwks.serve(&[&old, &new]);
+    let before = issuer.jwks_requests();
+    issuer.serve(&[&old, &new]);
     let token: Arc<str> = new.sign(&issuer.claims()).into();
     let tasks = (0..50).map(|_| {
         let v = v.clone();
@@ -364,14 +400,14 @@ async fn requests_following_an_in_flight_unknown_kid_fetch_get_the_rotated_in_ke
     for result in join_all(tasks).await {
         assert!(result.unwrap().is_ok());
     }
-    assert_eq!(issuer.jwks.hits() - before, 1);
+    assert_eq!(issuer.jwks_requests() - before, 1);
 }
 
 #[tokio::test]
 async fn issuers_long_max_age_is_clamped_to_max_ttl() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[]).await;
-    issuer.jwks.set(Behaviour::Keys {
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[]).await;
+    issuer.set(Behaviour::Keys {
         body: jwks(&[&key]),
         cache_control: Some("max-age=86400".into()),
     });
@@ -381,12 +417,17 @@ async fn issuers_long_max_age_is_clamped_to_max_ttl() {
     config.cache.default_ttl = Duration::from_millis(300);
     let _v = ready_verifier(config).await;
     // Lifetime = min(1 day, 300 ms): refreshes come every ~225 ms, not once a day.
-    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() >= 3).await);
+    assert!(
+        eventually(Duration::from_secs(3), || async {
+            issuer.jwks_requests() >= 3
+        })
+        .await
+    );
 }
 
 #[tokio::test]
 async fn absurd_stale_grace_is_refused_at_build_instead_of_overflowing_later() {
-    let issuer = TestIssuer::start(&[]).await;
+    let issuer = MockIssuer::start(&[]).await;
     let mut config = issuer.config();
     config.cache.stale_grace = Duration::MAX;
     let err = Verifier::new(config).unwrap_err();
@@ -395,7 +436,7 @@ async fn absurd_stale_grace_is_refused_at_build_instead_of_overflowing_later() {
 
 #[tokio::test]
 async fn zero_unknown_kid_cooldown_is_refused_at_build() {
-    let issuer = TestIssuer::start(&[]).await;
+    let issuer = MockIssuer::start(&[]).await;
     let mut config = issuer.config();
     config.cache.unknown_kid_cooldown = Duration::ZERO;
     let err = Verifier::new(config).unwrap_err();
@@ -406,18 +447,18 @@ async fn zero_unknown_kid_cooldown_is_refused_at_build() {
 }
 
 /// Claims of a token issued `secs` seconds ago (still valid: it expires five minutes after now).
-fn issued_ago(issuer: &TestIssuer, secs: i64) -> serde_json::Value {
+fn issued_ago(issuer: &MockIssuer, secs: i64) -> serde_json::Value {
     issuer.claims_with("iat", serde_json::json!(now() - secs))
 }
 
 #[tokio::test]
 async fn retry_after_a_failed_unknown_kid_fetch_lasts_until_the_next_fetch_is_allowed() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     // Backoff 50 ms, cooldown 30 s: no unknown kid can make the API fetch again for 30 s.
     let v = ready_verifier(issuer.config()).await;
-    issuer.jwks.set(Behaviour::Status(503));
-    let token = TestKey::rsa(1, "rotated-in").sign(&issuer.claims());
+    issuer.set(Behaviour::Status(503));
+    let token = SigningKey::rsa(1, "rotated-in").sign(&issuer.claims());
     let err = v.verify(&token).await.unwrap_err();
     let VerifyError::KeySetUnavailable { retry_after } = err else {
         panic!("expected KeySetUnavailable, got {err:?}");
@@ -430,16 +471,16 @@ async fn retry_after_a_failed_unknown_kid_fetch_lasts_until_the_next_fetch_is_al
 
 #[tokio::test]
 async fn a_key_published_just_after_a_fetch_is_unavailable_until_the_next_fetch_not_unknown() {
-    let key = TestKey::rsa(0, "k1");
-    let new = TestKey::rsa(1, "new");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let new = SigningKey::rsa(1, "new");
+    let issuer = MockIssuer::start(&[&key]).await;
     let v = ready_verifier(issuer.config()).await;
     // A bogus kid claims the cooldown's fetch (30 s)...
-    let bogus = TestKey::rsa(2, "bogus").sign(&issuer.claims());
+    let bogus = SigningKey::rsa(2, "bogus").sign(&issuer.claims());
     let _ = v.verify(&bogus).await;
-    let hits = issuer.jwks.hits();
+    let hits = issuer.jwks_requests();
     // ...then the issuer publishes a key and signs with it.
-    issuer.jwks.serve(&[&key, &new]);
+    issuer.serve(&[&key, &new]);
     let err = v.verify(&new.sign(&issuer.claims())).await.unwrap_err();
     let VerifyError::KeySetUnavailable { retry_after } = err else {
         panic!("a valid token was called invalid: {err:?}");
@@ -448,18 +489,18 @@ async fn a_key_published_just_after_a_fetch_is_unavailable_until_the_next_fetch_
         retry_after >= Duration::from_secs(29) && retry_after <= Duration::from_secs(30),
         "{retry_after:?}"
     );
-    assert_eq!(issuer.jwks.hits(), hits, "the cooldown was not kept");
+    assert_eq!(issuer.jwks_requests(), hits, "the cooldown was not kept");
 }
 
 #[tokio::test]
 async fn an_unknown_kid_is_unknown_key_once_a_fetch_after_its_arrival_lacks_it() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.cache.unknown_kid_cooldown = Duration::from_millis(300);
     let v = ready_verifier(config).await;
-    let first = TestKey::rsa(1, "x1").sign(&issuer.claims());
-    let second = TestKey::rsa(1, "x2").sign(&issuer.claims());
+    let first = SigningKey::rsa(1, "x1").sign(&issuer.claims());
+    let second = SigningKey::rsa(1, "x2").sign(&issuer.claims());
     // x1 claims the fetch, which starts after x1 arrived: x1 is not the issuer's.
     assert_eq!(v.verify(&first).await.unwrap_err(), VerifyError::UnknownKey);
     // x2, just issued, arrives after that fetch started: it may be newer than the fetch.
@@ -477,19 +518,19 @@ async fn an_unknown_kid_is_unknown_key_once_a_fetch_after_its_arrival_lacks_it()
 
 #[tokio::test]
 async fn a_storm_of_fresh_bogus_kids_in_the_cooldown_causes_no_fetch() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let v = ready_verifier(issuer.config()).await;
     let _ = v
-        .verify(&TestKey::rsa(1, "x0").sign(&issuer.claims()))
+        .verify(&SigningKey::rsa(1, "x0").sign(&issuer.claims()))
         .await;
-    let hits = issuer.jwks.hits();
+    let hits = issuer.jwks_requests();
     for n in 0..200 {
-        let token = TestKey::rsa(1, &format!("x{}", n + 1)).sign(&issuer.claims());
+        let token = SigningKey::rsa(1, &format!("x{}", n + 1)).sign(&issuer.claims());
         assert!(matches!(
             v.verify(&token).await.unwrap_err(),
             VerifyError::KeySetUnavailable { .. }
         ));
     }
-    assert_eq!(issuer.jwks.hits(), hits);
+    assert_eq!(issuer.jwks_requests(), hits);
 }

@@ -9,12 +9,10 @@ use crate::helpers::*;
 
 /// Serves `good` plus `bad_jwk` (kid "bad"); returns the verifier's answer for a token
 /// signed by `bad` and checks the good key still works.
-async fn verdict_for_bad_key(bad: &TestKey, bad_jwk: Value) -> VerifyError {
-    let good = TestKey::rsa(0, "good");
-    let issuer = TestIssuer::start(&[]).await;
-    issuer
-        .jwks
-        .serve_json(json!({"keys": [good.jwk(), bad_jwk]}));
+async fn verdict_for_bad_key(bad: &SigningKey, bad_jwk: Value) -> VerifyError {
+    let good = SigningKey::rsa(0, "good");
+    let issuer = MockIssuer::start(&[]).await;
+    issuer.serve_json(json!({"keys": [good.jwk(), bad_jwk]}));
     let mut config = issuer.config();
     config.algorithms = vec![auth::Algorithm::RS256, auth::Algorithm::ES256];
     let v = ready_verifier(config).await;
@@ -24,53 +22,51 @@ async fn verdict_for_bad_key(bad: &TestKey, bad_jwk: Value) -> VerifyError {
 
 #[tokio::test]
 async fn key_with_use_enc_is_skipped() {
-    let bad = TestKey::rsa(1, "bad");
+    let bad = SigningKey::rsa(1, "bad");
     let verdict = verdict_for_bad_key(&bad, bad.jwk_with("use", json!("enc"))).await;
     assert_eq!(verdict, VerifyError::UnknownKey);
 }
 
 #[tokio::test]
 async fn key_ops_without_verify_is_skipped() {
-    let bad = TestKey::rsa(1, "bad");
+    let bad = SigningKey::rsa(1, "bad");
     let verdict = verdict_for_bad_key(&bad, bad.jwk_with("key_ops", json!(["encrypt"]))).await;
     assert_eq!(verdict, VerifyError::UnknownKey);
 }
 
 #[tokio::test]
 async fn key_ops_with_verify_is_used() {
-    let key = TestKey::rsa(1, "k");
-    let issuer = TestIssuer::start(&[]).await;
-    issuer
-        .jwks
-        .serve_json(json!({"keys": [key.jwk_with("key_ops", json!(["verify"]))]}));
+    let key = SigningKey::rsa(1, "k");
+    let issuer = MockIssuer::start(&[]).await;
+    issuer.serve_json(json!({"keys": [key.jwk_with("key_ops", json!(["verify"]))]}));
     let v = ready_verifier(issuer.config()).await;
     assert!(v.verify(&key.sign(&issuer.claims())).await.is_ok());
 }
 
 #[tokio::test]
 async fn key_with_private_members_is_skipped() {
-    let bad = TestKey::rsa(1, "bad");
+    let bad = SigningKey::rsa(1, "bad");
     let verdict = verdict_for_bad_key(&bad, bad.jwk_with("d", json!("AQAB"))).await;
     assert_eq!(verdict, VerifyError::UnknownKey);
 }
 
 #[tokio::test]
 async fn unsupported_curve_is_skipped() {
-    let bad = TestKey::es256("bad");
+    let bad = SigningKey::es256("bad");
     let verdict = verdict_for_bad_key(&bad, bad.jwk_with("crv", json!("secp256k1"))).await;
     assert_eq!(verdict, VerifyError::UnknownKey);
 }
 
 #[tokio::test]
 async fn unsupported_kty_is_skipped() {
-    let bad = TestKey::rsa(1, "bad");
+    let bad = SigningKey::rsa(1, "bad");
     let verdict = verdict_for_bad_key(&bad, json!({"kty":"oct","kid":"bad","k":"c2VjcmV0"})).await;
     assert_eq!(verdict, VerifyError::UnknownKey);
 }
 
 #[tokio::test]
 async fn rsa_key_under_2048_bits_is_skipped() {
-    let bad = TestKey::rsa(1, "bad");
+    let bad = SigningKey::rsa(1, "bad");
     let small = json!({"kty":"RSA","kid":"bad","use":"sig","n": b64([0xc5u8; 128]),"e":"AQAB"});
     assert_eq!(
         verdict_for_bad_key(&bad, small).await,
@@ -80,10 +76,10 @@ async fn rsa_key_under_2048_bits_is_skipped() {
 
 #[tokio::test]
 async fn every_key_of_a_duplicated_kid_is_skipped() {
-    let good = TestKey::rsa(0, "good");
-    let dup_a = TestKey::rsa(1, "dup");
-    let dup_b = TestKey::rsa(2, "dup");
-    let issuer = TestIssuer::start(&[&good, &dup_a, &dup_b]).await;
+    let good = SigningKey::rsa(0, "good");
+    let dup_a = SigningKey::rsa(1, "dup");
+    let dup_b = SigningKey::rsa(2, "dup");
+    let issuer = MockIssuer::start(&[&good, &dup_a, &dup_b]).await;
     let v = ready_verifier(issuer.config()).await;
     assert!(v.verify(&good.sign(&issuer.claims())).await.is_ok());
     // Issued before the set was fetched: the set settles them.
@@ -99,18 +95,17 @@ async fn every_key_of_a_duplicated_kid_is_skipped() {
 
 #[tokio::test]
 async fn a_set_without_usable_keys_is_a_failed_fetch() {
-    let issuer = TestIssuer::start(&[]).await;
-    issuer
-        .jwks
-        .serve_json(json!({"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"}]}));
+    let issuer = MockIssuer::start(&[]).await;
+    issuer.serve_json(json!({"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"}]}));
     let v = auth::Verifier::new(issuer.config()).unwrap();
     assert!(
-        eventually(Duration::from_secs(5), || v.stats().jwks_fetch_failures
-            >= 1)
+        eventually(Duration::from_secs(5), || async {
+            v.stats().jwks_fetch_failures >= 1
+        })
         .await
     );
     assert!(!v.is_ready());
-    let token = TestKey::rsa(0, "s").sign(&issuer.claims());
+    let token = SigningKey::rsa(0, "s").sign(&issuer.claims());
     assert!(matches!(
         v.verify(&token).await.unwrap_err(),
         VerifyError::KeySetUnavailable { .. }
@@ -119,7 +114,7 @@ async fn a_set_without_usable_keys_is_a_failed_fetch() {
 
 #[tokio::test]
 async fn leading_zero_in_the_modulus_is_tolerated() {
-    let key = TestKey::rsa(0, "k");
+    let key = SigningKey::rsa(0, "k");
     let mut jwk = key.jwk();
     let n = base64::Engine::decode(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
@@ -129,8 +124,8 @@ async fn leading_zero_in_the_modulus_is_tolerated() {
     let mut padded = vec![0u8];
     padded.extend(n);
     jwk["n"] = json!(b64(padded));
-    let issuer = TestIssuer::start(&[]).await;
-    issuer.jwks.serve_json(json!({"keys":[jwk]}));
+    let issuer = MockIssuer::start(&[]).await;
+    issuer.serve_json(json!({"keys":[jwk]}));
     let v = ready_verifier(issuer.config()).await;
     assert!(v.verify(&key.sign(&issuer.claims())).await.is_ok());
 }

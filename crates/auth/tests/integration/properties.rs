@@ -13,7 +13,7 @@ struct Fixture {
     runtime: Runtime,
     verifier: Verifier,
     token: String,
-    _issuer: TestIssuer,
+    _issuer: MockIssuer,
 }
 
 /// One issuer, verifier and valid token for every case (a server per case would be slow).
@@ -24,8 +24,8 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         .build()
         .unwrap();
     let (issuer, verifier, token) = runtime.block_on(async {
-        let key = TestKey::rsa(0, "k1");
-        let issuer = TestIssuer::start(&[&key]).await;
+        let key = SigningKey::rsa(0, "k1");
+        let issuer = MockIssuer::start(&[&key]).await;
         let verifier = ready_verifier(issuer.config()).await;
         let token = key.sign(&issuer.claims_with("exp", json!(now() + 3600)));
         assert!(verifier.verify(&token).await.is_ok());

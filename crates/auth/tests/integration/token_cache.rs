@@ -52,7 +52,7 @@ async fn verify_now_verifies_a_token_never_seen_when_its_key_is_at_hand() {
 #[tokio::test]
 async fn verify_now_refuses_a_bad_signature_at_once() {
     let (issuer, _key, v) = one_rsa_key().await;
-    let token = TestKey::rsa(1, "k1").sign(&issuer.claims());
+    let token = SigningKey::rsa(1, "k1").sign(&issuer.claims());
     assert_eq!(
         v.verify_now(&token).map(|answer| answer.unwrap_err()),
         Some(VerifyError::Signature)
@@ -63,7 +63,7 @@ async fn verify_now_refuses_a_bad_signature_at_once() {
 #[tokio::test]
 async fn verify_now_leaves_a_token_whose_kid_needs_a_fetch_to_verify() {
     let (issuer, _key, v) = one_rsa_key().await;
-    let token = TestKey::rsa(1, "k2").sign(&issuer.claims());
+    let token = SigningKey::rsa(1, "k2").sign(&issuer.claims());
     let fetches = v.stats().jwks_fetches;
     assert!(v.verify_now(&token).is_none());
     assert_eq!(v.stats().verifications_with("ok"), 0);
@@ -97,8 +97,8 @@ async fn verify_as_reads_the_callers_type_on_a_cache_hit_too() {
 
 #[tokio::test]
 async fn cached_token_is_rejected_once_it_expires() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.leeway = Duration::ZERO;
     let v = ready_verifier(config).await;
@@ -130,13 +130,13 @@ async fn verify_then_hit(v: &Verifier, token: &str, hits: u64) {
 /// A token of kid `old`, asked for `hits` times from the cache, then rotated out of the set:
 /// what the verifier answers for it afterwards, and how many entries are left.
 async fn after_its_kid_left_the_set(hits: u64) -> (VerifyError, usize) {
-    let old = TestKey::rsa(0, "old");
-    let new = TestKey::rsa(1, "new");
-    let issuer = TestIssuer::start(&[&old]).await;
+    let old = SigningKey::rsa(0, "old");
+    let new = SigningKey::rsa(1, "new");
+    let issuer = MockIssuer::start(&[&old]).await;
     let v = ready_verifier(issuer.config()).await;
     let old_token = old.sign(&issuer.claims());
     verify_then_hit(&v, &old_token, hits).await;
-    issuer.jwks.serve(&[&new]);
+    issuer.serve(&[&new]);
     assert!(v.verify(&new.sign(&issuer.claims())).await.is_ok());
     let left = v.token_cache_len();
     let refusal = v.verify(&old_token).await.unwrap_err();
@@ -147,9 +147,9 @@ async fn after_its_kid_left_the_set(hits: u64) -> (VerifyError, usize) {
 /// A token of kid `k1`, asked for `hits` times from the cache, then its kid republished with
 /// other key material: what the verifier answers for it afterwards.
 async fn after_its_kid_names_another_key(hits: u64) -> VerifyError {
-    let first = TestKey::rsa(0, "k1");
-    let replacement = TestKey::rsa(1, "k1");
-    let issuer = TestIssuer::start(&[&first]).await;
+    let first = SigningKey::rsa(0, "k1");
+    let replacement = SigningKey::rsa(1, "k1");
+    let issuer = MockIssuer::start(&[&first]).await;
     let mut config = issuer.config();
     config.cache = fast_cache();
     config.cache.default_ttl = Duration::from_millis(200);
@@ -157,9 +157,14 @@ async fn after_its_kid_names_another_key(hits: u64) -> VerifyError {
     let token = first.sign(&issuer.claims());
     verify_then_hit(&v, &token, hits).await;
     // Same kid, other key material, picked up by the background refresh.
-    issuer.jwks.serve(&[&replacement]);
-    let fetches = issuer.jwks.hits();
-    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > fetches + 1).await);
+    issuer.serve(&[&replacement]);
+    let fetches = issuer.jwks_requests();
+    assert!(
+        eventually(Duration::from_secs(3), || async {
+            issuer.jwks_requests() > fetches + 1
+        })
+        .await
+    );
     v.verify(&token).await.unwrap_err()
 }
 
@@ -200,8 +205,8 @@ async fn a_token_hit_repeatedly_is_not_served_once_its_kid_names_another_key() {
 
 #[tokio::test]
 async fn cache_can_be_turned_off() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.token_cache_bytes = 0;
     let v = ready_verifier(config).await;
@@ -215,8 +220,8 @@ async fn cache_can_be_turned_off() {
 
 #[tokio::test]
 async fn a_background_sweep_drops_a_token_that_expired_unasked() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.leeway = Duration::ZERO;
     config.token_cache_sweep_every = Duration::from_millis(50);
@@ -227,15 +232,18 @@ async fn a_background_sweep_drops_a_token_that_expired_unasked() {
     assert!(v.verify(&long).await.is_ok());
     assert_eq!(v.token_cache_len(), 2);
     assert!(
-        eventually(Duration::from_secs(5), || v.token_cache_len() == 1).await,
+        eventually(Duration::from_secs(5), || async {
+            v.token_cache_len() == 1
+        })
+        .await,
         "the expired token is still cached"
     );
 }
 
 #[tokio::test]
 async fn cache_holds_at_most_its_byte_budget() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[&key]).await;
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
     let mut config = issuer.config();
     config.token_cache_bytes = 64 * 1024;
     let v = ready_verifier(config).await;
@@ -276,11 +284,9 @@ async fn large_tokens_are_held_within_the_default_byte_budget() {
 
 #[tokio::test]
 async fn cached_token_is_not_served_once_its_key_no_longer_allows_the_alg() {
-    let key = TestKey::rsa(0, "k1");
-    let issuer = TestIssuer::start(&[]).await;
-    issuer
-        .jwks
-        .serve_json(json!({"keys": [key.jwk_with("alg", json!("RS256"))]}));
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[]).await;
+    issuer.serve_json(json!({"keys": [key.jwk_with("alg", json!("RS256"))]}));
     let mut config = issuer.config();
     config.algorithms = vec![auth::Algorithm::RS256, auth::Algorithm::PS256];
     config.cache = fast_cache();
@@ -291,11 +297,14 @@ async fn cached_token_is_not_served_once_its_key_no_longer_allows_the_alg() {
     assert!(v.verify(&token).await.is_ok());
     assert_eq!(v.stats().token_cache_hits, 1);
     // The same key material, now published for PS256 only; picked up by the background refresh.
-    issuer
-        .jwks
-        .serve_json(json!({"keys": [key.jwk_with("alg", json!("PS256"))]}));
-    let hits = issuer.jwks.hits();
-    assert!(eventually(Duration::from_secs(3), || issuer.jwks.hits() > hits + 1).await);
+    issuer.serve_json(json!({"keys": [key.jwk_with("alg", json!("PS256"))]}));
+    let hits = issuer.jwks_requests();
+    assert!(
+        eventually(Duration::from_secs(3), || async {
+            issuer.jwks_requests() > hits + 1
+        })
+        .await
+    );
     assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Algorithm);
 }
 
