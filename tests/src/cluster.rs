@@ -22,7 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
-use app_config::AuthConfig;
+use app_config::{AuthConfig, ConfigValues};
 use dev_runner::balancer::Rotation;
 use dev_runner::cluster::{self, ClusterPlan, Replica};
 use nix::sys::signal::{Signal, killpg};
@@ -124,17 +124,15 @@ impl Cluster {
             origin(spa_listener.local_addr()?.port()),
             origin(public.port()),
         );
-        let config = AuthConfig::from_values(
-            Some(issuer.clone()),
-            Some(CLIENT_ID.to_owned()),
-            Some(AUDIENCE.to_owned()),
-            Some(app.clone()),
-            Some(api.clone()),
-        )?;
-        let config = AuthConfig {
+        let config = AuthConfig::from_values(ConfigValues {
+            domain: Some(issuer.clone()),
+            client_id: Some(CLIENT_ID.to_owned()),
+            audience: Some(AUDIENCE.to_owned()),
+            app_origin: Some(app.clone()),
+            api_origin: Some(api.clone()),
             dpop: true,
-            ..config
-        };
+            ..ConfigValues::default()
+        })?;
 
         // The issuer first: the replicas fetch its keys as they start.
         let issuer_app = dev_issuer::Application::from_listener(
