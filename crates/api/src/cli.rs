@@ -12,11 +12,13 @@
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use app_config::ConfigError;
 use clap::{CommandFactory as _, Parser};
 
 use crate::Settings;
+use crate::replay_store::ReplayStoreKind;
 
 /// The variable holding the DPoP nonce secret itself.
 pub const NONCE_SECRET_VAR: &str = "API_DPOP_NONCE_SECRET";
@@ -54,6 +56,23 @@ pub struct Cli {
     /// How many DPoP proofs the replay store holds (default 1000000; sizing in docs/dpop.md).
     #[arg(long = "dpop-replay-capacity", env = "API_DPOP_REPLAY_CAPACITY")]
     pub dpop_replay_capacity: Option<String>,
+    /// How many DPoP proofs one proof key (`jkt`) may have in the replay store at once; beyond,
+    /// that client gets 429 until its oldest proof expires (default 10000).
+    #[arg(long = "dpop-replay-per-key", env = "API_DPOP_REPLAY_PER_KEY")]
+    pub dpop_replay_per_key: Option<String>,
+    /// Where used DPoP proofs are recorded: `memory` (default; this process) or
+    /// `redis://[user:pass@]host:port[/db]` (shared by every replica). With a password, prefer
+    /// the environment variable: a command line is visible in `ps`.
+    #[arg(
+        long = "replay-store",
+        env = "API_REPLAY_STORE",
+        hide_env_values = true
+    )]
+    pub replay_store: Option<String>,
+    /// The longest a DPoP request waits for a shared replay store, in milliseconds (default
+    /// 250); then it gets 503 with `Retry-After`.
+    #[arg(long = "replay-store-timeout-ms", env = "API_REPLAY_STORE_TIMEOUT_MS")]
+    pub replay_store_timeout_ms: Option<String>,
     /// Address of the `/metrics` listener, `IP:port` (default 127.0.0.1:9464; port 0 picks a
     /// free one), or `off`.
     #[arg(long, env = "API_METRICS_ADDR")]
@@ -149,7 +168,34 @@ impl Cli {
                 ));
             }
         };
+        if let Some(store) = &self.replay_store {
+            settings.replay_store = ReplayStoreKind::parse(store)?;
+        }
+        if let Some(timeout) = &self.replay_store_timeout_ms {
+            let millis = positive(
+                timeout,
+                "API_REPLAY_STORE_TIMEOUT_MS",
+                "use a number of milliseconds between 1 and 10000, e.g. 250",
+            )?;
+            if millis > 10_000 {
+                return Err(ConfigError::new(
+                    "API_REPLAY_STORE_TIMEOUT_MS",
+                    format!("{millis} ms is longer than 10 s"),
+                    "use a number of milliseconds between 1 and 10000, e.g. 250",
+                ));
+            }
+            settings.replay_store_timeout = Duration::from_millis(millis as u64);
+        }
         let secret = nonce_secret(env)?;
+        if nonces && secret.is_none() && settings.replay_store.is_shared() {
+            return Err(ConfigError::new(
+                NONCE_SECRET_VAR,
+                "is required when DPoP nonces are on (API_DPOP_NONCE=1) with a shared replay store (API_REPLAY_STORE=redis://...)",
+                format!(
+                    "set {NONCE_SECRET_VAR} (or {NONCE_SECRET_FILE_VAR}) to the same random secret of at least 32 characters on every replica"
+                ),
+            ));
+        }
         match (nonces, secret) {
             (true, secret) => {
                 let mut nonce = auth::dpop::NonceSettings::random();
@@ -174,6 +220,13 @@ impl Cli {
                 capacity,
                 "API_DPOP_REPLAY_CAPACITY",
                 "use the number of DPoP proofs to remember, e.g. 1000000",
+            )?;
+        }
+        if let Some(per_key) = &self.dpop_replay_per_key {
+            settings.dpop.replay_per_key = positive(
+                per_key,
+                "API_DPOP_REPLAY_PER_KEY",
+                "use the number of DPoP proofs one client key may hold at once, e.g. 10000",
             )?;
         }
         Ok(())
@@ -287,6 +340,9 @@ mod tests {
             "API_DPOP_NONCE",
             "API_DPOP_REPLAY_CAPACITY",
             "API_METRICS_ADDR",
+            "API_REPLAY_STORE",
+            "API_REPLAY_STORE_TIMEOUT_MS",
+            "API_DPOP_REPLAY_PER_KEY",
             "AUTH_CONFIG",
             "AUTH0_DOMAIN",
             "API_ORIGIN",

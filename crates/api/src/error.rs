@@ -54,6 +54,15 @@ pub enum ApiError {
         /// How long the client should wait.
         retry_after: Duration,
     },
+    /// The DPoP proof's key holds as many replay-store slots as one key may: this client only
+    /// is refused until its oldest proof expires (429, no challenge: the credentials are fine).
+    #[error("{description}")]
+    TooManyRequests {
+        /// Safe description from `auth`.
+        description: Cow<'static, str>,
+        /// How long the client should wait.
+        retry_after: Duration,
+    },
     /// The DPoP proof failed a check (RFC 9449 §7.1).
     #[error("{0}")]
     InvalidDpopProof(Cow<'static, str>),
@@ -83,6 +92,7 @@ impl ApiError {
             Self::InvalidToken(_) => "invalid_token",
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::TemporarilyUnavailable { .. } => "temporarily_unavailable",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::InvalidDpopProof(_) => "invalid_dpop_proof",
             Self::UseDpopNonce { .. } => "use_dpop_nonce",
         }
@@ -130,6 +140,10 @@ impl From<auth::dpop::DpopError> for ApiError {
                 description,
                 retry_after: err.retry_after().unwrap_or(DEFAULT_RETRY_AFTER),
             },
+            auth::dpop::DpopErrorCode::TooManyRequests => Self::TooManyRequests {
+                description,
+                retry_after: err.retry_after().unwrap_or(DEFAULT_RETRY_AFTER),
+            },
             auth::dpop::DpopErrorCode::InvalidDpopProof => Self::InvalidDpopProof(description),
         }
     }
@@ -171,6 +185,9 @@ impl ResponseError for Refusal {
     fn error_response(&self) -> HttpResponse {
         let params = self.error.params();
         let mut response = HttpResponse::build(self.status_code());
+        if matches!(self.error, ApiError::TooManyRequests { .. }) {
+            return finish(&self.error, response);
+        }
         match &self.challenges {
             Challenges::Bearer => {
                 response.insert_header(WwwAuthenticate(BearerChallenge::new(params)));
@@ -219,12 +236,15 @@ impl ResponseError for ApiError {
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             Self::TemporarilyUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        response.insert_header(WwwAuthenticate(self.challenge()));
+        if !matches!(self, Self::TooManyRequests { .. }) {
+            response.insert_header(WwwAuthenticate(self.challenge()));
+        }
         finish(self, response)
     }
 }
@@ -234,7 +254,8 @@ impl ResponseError for ApiError {
 fn finish(error: &ApiError, mut response: actix_web::HttpResponseBuilder) -> HttpResponse {
     response.insert_header((header::CACHE_CONTROL, "no-store"));
     match error {
-        ApiError::TemporarilyUnavailable { retry_after, .. } => {
+        ApiError::TemporarilyUnavailable { retry_after, .. }
+        | ApiError::TooManyRequests { retry_after, .. } => {
             // Whole seconds, rounded up, at least one: a client must never be told "retry now".
             let secs = retry_after
                 .as_secs()

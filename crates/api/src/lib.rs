@@ -15,6 +15,8 @@ pub mod error;
 pub mod log_format;
 pub mod log_writer;
 pub mod metrics;
+pub mod redis_store;
+pub mod replay_store;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

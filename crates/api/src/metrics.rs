@@ -166,6 +166,34 @@ pub fn render_dpop(out: &mut String, stats: &auth::dpop::DpopStats) {
     }
 }
 
+/// Appends the replay-store checks: by outcome, and their latency as a histogram.
+pub fn render_replay_checks(out: &mut String, stats: &crate::replay_store::ReplayCheckStats) {
+    out.push_str(
+        "# HELP api_dpop_replay_checks_total DPoP replay-store checks by outcome (fresh, replay, key_limit, error).\n# TYPE api_dpop_replay_checks_total counter\n",
+    );
+    for (outcome, count) in &stats.outcomes {
+        let _ = writeln!(
+            out,
+            "api_dpop_replay_checks_total{{outcome=\"{outcome}\"}} {count}"
+        );
+    }
+    out.push_str(
+        "# HELP api_dpop_replay_check_seconds How long DPoP replay-store checks took.\n# TYPE api_dpop_replay_check_seconds histogram\n",
+    );
+    for (bound, count) in &stats.buckets {
+        let _ = writeln!(
+            out,
+            "api_dpop_replay_check_seconds_bucket{{le=\"{bound}\"}} {count}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "api_dpop_replay_check_seconds_bucket{{le=\"+Inf\"}} {count}\napi_dpop_replay_check_seconds_sum {sum:.6}\napi_dpop_replay_check_seconds_count {count}",
+        count = stats.count,
+        sum = stats.latency_sum_secs,
+    );
+}
+
 fn counter(out: &mut String, name: &str, help: &str, value: u64) {
     let _ = writeln!(
         out,

@@ -14,6 +14,8 @@
 //! path; `/healthz` and `/readyz` stay on it, where load balancers probe.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
@@ -22,8 +24,11 @@ use actix_web::{App, HttpResponse, HttpServer, Resource, web};
 use crate::authentication::{DpopMode, DpopPolicy, ProtectedResponse, token_auth};
 use crate::cors::cors;
 use crate::metrics::Metrics;
+use crate::redis_store::RedisReplayStore;
+use crate::replay_store::{CountedStore, ReplayStoreKind};
 use crate::routes;
 use crate::telemetry::RequestLog;
+use auth::dpop::{MemoryReplayStore, ReplayStore};
 
 /// Everything the API needs to start.
 #[derive(Debug, Clone)]
@@ -41,6 +46,11 @@ pub struct Settings {
     pub dpop_mode: DpopMode,
     /// How DPoP proofs are checked; `nonce` is set by `API_DPOP_NONCE=1`.
     pub dpop: auth::dpop::DpopConfig,
+    /// Where used DPoP proofs are recorded (`API_REPLAY_STORE`; default in memory).
+    pub replay_store: ReplayStoreKind,
+    /// The longest a request waits for a shared replay store (`API_REPLAY_STORE_TIMEOUT_MS`,
+    /// default 250 ms); then the DPoP request is refused with 503.
+    pub replay_store_timeout: Duration,
     /// Worker threads; `None` is actix-web's default (one per physical core).
     pub workers: Option<usize>,
     /// Whether SIGINT and SIGTERM stop the server gracefully. Off in tests, where the process
@@ -57,6 +67,8 @@ impl Settings {
             verifier: crate::verifier_config::verifier_config(&config),
             dpop_mode: DpopMode::default(),
             dpop: auth::dpop::DpopConfig::default(),
+            replay_store: ReplayStoreKind::Memory,
+            replay_store_timeout: DEFAULT_REPLAY_STORE_TIMEOUT,
             config,
             workers: None,
             handle_signals: true,
@@ -78,6 +90,10 @@ impl Settings {
 /// port OpenTelemetry's Prometheus exporter uses by default.
 pub const DEFAULT_METRICS_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9464);
+
+/// How long a request waits for a shared replay store unless `API_REPLAY_STORE_TIMEOUT_MS`
+/// says otherwise.
+pub const DEFAULT_REPLAY_STORE_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +121,9 @@ pub enum StartupError {
     /// The verifier refused its configuration.
     #[error(transparent)]
     Verifier(#[from] auth::BuildError),
+    /// The replay store's URL was refused by the Redis client.
+    #[error("invalid setting API_REPLAY_STORE: {0}; fix: use redis://[user:pass@]host:port[/db]")]
+    ReplayStore(String),
     /// actix-web could not take the listener.
     #[error("cannot serve on the listener: {0}")]
     Listener(std::io::Error),
@@ -148,7 +167,11 @@ impl Application {
             })
             .transpose()?;
         let verifier = web::Data::new(auth::Verifier::new(settings.verifier.clone())?);
-        let proofs = auth::dpop::ProofVerifier::new(settings.dpop.clone())?;
+        let replay_store = web::Data::from(Arc::new(CountedStore::new(replay_store(&settings)?)));
+        let proofs = auth::dpop::ProofVerifier::with_store(
+            settings.dpop.clone(),
+            replay_store.clone().into_inner(),
+        )?;
         let dpop = web::Data::new(DpopPolicy::new(
             settings.dpop_mode,
             proofs,
@@ -158,7 +181,15 @@ impl Application {
         let address = listener.local_addr().map_err(StartupError::Listener)?;
         let app_origin = settings.config.app_origin.clone();
         let metrics_server = metrics_listener
-            .map(|l| metrics_server(l, verifier.clone(), dpop.clone(), metrics.clone()))
+            .map(|l| {
+                metrics_server(
+                    l,
+                    verifier.clone(),
+                    dpop.clone(),
+                    metrics.clone(),
+                    replay_store.clone(),
+                )
+            })
             .transpose()?;
 
         tracing::info!(
@@ -170,6 +201,7 @@ impl Application {
         tracing::info!(
             mode = ?settings.dpop_mode,
             nonces = settings.dpop.nonce.is_some(),
+            replay_store = ?settings.replay_store,
             algorithms = dpop.proofs().algorithms_text(),
             "DPoP"
         );
@@ -261,6 +293,7 @@ fn metrics_server(
     verifier: web::Data<auth::Verifier>,
     dpop: web::Data<DpopPolicy>,
     metrics: web::Data<Metrics>,
+    replay_store: web::Data<CountedStore>,
 ) -> Result<(u16, Server), StartupError> {
     let address = listener.local_addr().map_err(StartupError::Listener)?;
     let server = HttpServer::new(move || {
@@ -268,6 +301,7 @@ fn metrics_server(
             .app_data(verifier.clone())
             .app_data(dpop.clone())
             .app_data(metrics.clone())
+            .app_data(replay_store.clone())
             .route("/metrics", web::get().to(routes::metrics))
             .default_service(web::to(not_found))
     })
@@ -278,6 +312,37 @@ fn metrics_server(
     .run();
     tracing::info!(%address, "serving /metrics on http://{address}/metrics");
     Ok((address.port(), server))
+}
+
+/// The replay store `settings` name, bounded per proof key. A Redis store is created without
+/// connecting (the API starts with Redis down); a background `PING` says in the log whether it
+/// answers now.
+fn replay_store(settings: &Settings) -> Result<Arc<dyn ReplayStore>, StartupError> {
+    let capacity = settings.dpop.replay_capacity;
+    let per_key = settings.dpop.replay_per_key;
+    match &settings.replay_store {
+        ReplayStoreKind::Memory => Ok(Arc::new(MemoryReplayStore::with_per_key(capacity, per_key))),
+        ReplayStoreKind::Redis(url) => {
+            let store = RedisReplayStore::new(url, settings.replay_store_timeout, per_key)
+                .map_err(|e| StartupError::ReplayStore(e.to_string()))?;
+            let store = Arc::new(store);
+            let probe = store.clone();
+            tokio::spawn(async move {
+                if probe.ping().await {
+                    tracing::info!(
+                        store = probe.shown_url(),
+                        "DPoP replay store: Redis answers"
+                    );
+                } else {
+                    tracing::warn!(
+                        store = probe.shown_url(),
+                        "DPoP replay store: Redis does not answer yet; DPoP requests get 503 until it does"
+                    );
+                }
+            });
+            Ok(store)
+        }
+    }
 }
 
 /// Resolves on the first SIGINT or SIGTERM. If a handler cannot be installed, that signal is

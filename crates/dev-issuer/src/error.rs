@@ -114,6 +114,13 @@ impl OAuthError {
                     err.description(),
                 );
             }
+            auth::dpop::DpopErrorCode::TooManyRequests => {
+                return Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ErrorCode::TemporarilyUnavailable,
+                    err.description(),
+                );
+            }
             auth::dpop::DpopErrorCode::InvalidDpopProof => ErrorCode::InvalidDpopProof,
         };
         Self {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::replay::DEFAULT_PER_KEY;
 use crate::{Algorithm, BuildError};
 
 /// Server-nonce settings (RFC 9449 §9).
@@ -56,6 +57,9 @@ pub struct DpopConfig {
     pub max_proof_bytes: usize,
     /// How many proofs the in-memory replay store holds (see [`DpopConfig::replay_window`]).
     pub replay_capacity: usize,
+    /// How many proofs one key (`jkt`) may have in the replay store at once; beyond, that
+    /// key's proofs are refused until its oldest expire (default [`DEFAULT_PER_KEY`]).
+    pub replay_per_key: usize,
     /// Server nonces, if on.
     pub nonce: Option<NonceSettings>,
 }
@@ -69,6 +73,7 @@ impl Default for DpopConfig {
             max_jti_bytes: 128,
             max_proof_bytes: 8 * 1024,
             replay_capacity: 1_000_000,
+            replay_per_key: DEFAULT_PER_KEY,
             nonce: None,
         }
     }
@@ -128,6 +133,9 @@ impl DpopConfig {
         }
         if self.replay_capacity == 0 {
             return Err(invalid("dpop.replay_capacity", "must be positive"));
+        }
+        if self.replay_per_key == 0 {
+            return Err(invalid("dpop.replay_per_key", "must be positive"));
         }
         if let Some(nonce) = &self.nonce {
             if nonce.secret.len() < 32 {

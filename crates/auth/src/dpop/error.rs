@@ -14,6 +14,8 @@ pub enum DpopErrorCode {
     UseDpopNonce,
     /// `temporarily_unavailable`: the replay store could not record the proof.
     TemporarilyUnavailable,
+    /// `too_many_requests`: the proof's key holds as many replay-store slots as one key may.
+    TooManyRequests,
 }
 
 impl DpopErrorCode {
@@ -23,6 +25,7 @@ impl DpopErrorCode {
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::TooManyRequests => "too_many_requests",
         }
     }
 }
@@ -94,6 +97,13 @@ pub enum DpopError {
         /// Suggested `Retry-After`.
         retry_after: Duration,
     },
+    /// The proof's key already has as many proofs in the replay store as one key may hold:
+    /// only this client is refused, until its oldest proof expires.
+    #[error("too many DPoP proofs from this key within the replay window")]
+    TooManyProofs {
+        /// When the key's oldest proof expires (`Retry-After`).
+        retry_after: Duration,
+    },
     /// Nonces are on and the proof has no nonce, or not a current one.
     #[error("a fresh DPoP nonce is required")]
     UseNonce {
@@ -108,6 +118,7 @@ impl DpopError {
         match self {
             Self::UseNonce { .. } => DpopErrorCode::UseDpopNonce,
             Self::ReplayStoreUnavailable { .. } => DpopErrorCode::TemporarilyUnavailable,
+            Self::TooManyProofs { .. } => DpopErrorCode::TooManyRequests,
             _ => DpopErrorCode::InvalidDpopProof,
         }
     }
@@ -128,10 +139,13 @@ impl DpopError {
         }
     }
 
-    /// `Retry-After` for [`DpopError::ReplayStoreUnavailable`].
+    /// `Retry-After` for [`DpopError::ReplayStoreUnavailable`] and
+    /// [`DpopError::TooManyProofs`].
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::ReplayStoreUnavailable { retry_after } => Some(*retry_after),
+            Self::ReplayStoreUnavailable { retry_after } | Self::TooManyProofs { retry_after } => {
+                Some(*retry_after)
+            }
             _ => None,
         }
     }
@@ -164,12 +178,13 @@ impl DpopError {
             Self::Replayed => 19,
             Self::ReplayStoreUnavailable { .. } => 20,
             Self::UseNonce { .. } => 21,
+            Self::TooManyProofs { .. } => 22,
         }
     }
 }
 
 /// Every proof outcome label, `ok` first; [`DpopError::outcome_index`] indexes into it.
-pub(crate) const DPOP_OUTCOME_LABELS: [&str; 22] = [
+pub(crate) const DPOP_OUTCOME_LABELS: [&str; 23] = [
     "ok",
     "missing",
     "multiple",
@@ -192,6 +207,7 @@ pub(crate) const DPOP_OUTCOME_LABELS: [&str; 22] = [
     "replayed",
     "replay_store_unavailable",
     "use_nonce",
+    "too_many_proofs",
 ];
 
 #[cfg(test)]
@@ -223,6 +239,9 @@ mod tests {
                 retry_after: Duration::from_secs(1),
             },
             DpopError::UseNonce { nonce: "n".into() },
+            DpopError::TooManyProofs {
+                retry_after: Duration::from_secs(1),
+            },
         ]
     }
 
@@ -250,11 +269,12 @@ mod tests {
     }
 
     #[test]
-    fn only_nonce_and_store_refusals_have_their_own_codes() {
+    fn only_nonce_store_and_key_bound_refusals_have_their_own_codes() {
         for e in every_variant() {
             let expected = match e {
                 DpopError::UseNonce { .. } => "use_dpop_nonce",
                 DpopError::ReplayStoreUnavailable { .. } => "temporarily_unavailable",
+                DpopError::TooManyProofs { .. } => "too_many_requests",
                 _ => "invalid_dpop_proof",
             };
             assert_eq!(e.code().as_str(), expected, "{e:?}");

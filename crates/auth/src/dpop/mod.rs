@@ -32,7 +32,9 @@ mod verifier;
 
 pub use config::{DpopConfig, NonceSettings, SUPPORTED_ALGORITHMS};
 pub use error::{DpopError, DpopErrorCode};
-pub use replay::{MemoryReplayStore, ProofId, ReplayFuture, ReplayStore, ReplayVerdict};
+pub use replay::{
+    DEFAULT_PER_KEY, MemoryReplayStore, ProofId, ReplayFuture, ReplayStore, ReplayVerdict,
+};
 pub use uri::normalize as normalize_htu;
 pub use verifier::{DpopStats, ProofRequest, ProofVerifier, VerifiedProof, access_token_hash};
 

@@ -1,30 +1,47 @@
 //! The replay store: each proof (a `jti` under one key) is accepted once within the window.
 //!
-//! Behind the [`ReplayStore`] trait so that replicas can later share one store (a network cache
-//! answering "was this id new?" atomically); [`MemoryReplayStore`] is the in-process one.
+//! Behind the [`ReplayStore`] trait so that replicas can share one store (a network store that
+//! answers "was this id new?" with one atomic operation; the API has a Redis one);
+//! [`MemoryReplayStore`] is the in-process one and the default.
 //!
 //! Bounded and fail-closed: the in-memory store holds at most `capacity` ids. When it is full of
-//! ids that have not yet expired it answers [`ReplayVerdict::Full`] and the proof is refused. An
-//! evicting cache would be cheaper to write and wrong: an evicted id could be replayed.
+//! ids that have not yet expired it answers [`ReplayVerdict::Unavailable`] and the proof is
+//! refused. An evicting cache would be cheaper to write and wrong: an evicted id could be
+//! replayed.
+//!
+//! One client cannot exhaust the store for everyone: a proof key (`jkt`) may hold at most
+//! `per_key` ids at once; beyond that only that key's proofs are refused
+//! ([`ReplayVerdict::KeyLimit`], with the time until its oldest id expires). The bound on the
+//! whole store is global (one atomic count), not per shard, so no shard can be filled on its
+//! own; and shards are picked by a keyed hash of the proof key under a per-process random key
+//! (std's `RandomState`, SipHash), so nobody outside the process can aim at one.
 //!
 //! Concurrency: 16 shards, each a `std::sync::Mutex` held only for a map lookup and insert plus
-//! the removal of expired ids at the front of its queue (never across an `.await`), so replicas
-//! of the hot path rarely meet on one lock. Ids are entered with `expires_at = now + window`, so
-//! each shard's queue is in expiry order and sweeping it is amortised O(1) per proof.
+//! the removal of expired ids at the front of its queue (never across an `.await`). All ids of
+//! one key live in one shard, so the per-key count is kept under the same lock. Each shard's
+//! queue is in insertion order; expiries are nearly monotone (a proof's window ends 60 s after
+//! its `iat`, and clients send fresh proofs), so sweeping the front is amortised O(1) per proof;
+//! an id whose window ends before an older neighbour's is released when that neighbour is.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use aws_lc_rs::digest;
 
-/// The identity of one proof: SHA-256 over the key's thumbprint and the proof's `jti`, so that
-/// two keys may use the same `jti` and the store never holds attacker-sized strings.
+/// The identity of one proof: SHA-256 over the key's thumbprint and the proof's `jti` (so that
+/// two keys may use the same `jti` and the store never holds attacker-sized strings), and
+/// SHA-256 of the thumbprint alone, which names the client for the per-key bound.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ProofId([u8; 32]);
+pub struct ProofId {
+    id: [u8; 32],
+    key: [u8; 32],
+}
 
 impl ProofId {
     /// The id of the proof `jti` made with the key whose RFC 7638 thumbprint is `jkt`.
@@ -33,20 +50,27 @@ impl ProofId {
         ctx.update(&(jkt.len() as u64).to_be_bytes());
         ctx.update(jkt.as_bytes());
         ctx.update(jti.as_bytes());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(ctx.finish().as_ref());
-        Self(out)
+        let mut id = [0u8; 32];
+        id.copy_from_slice(ctx.finish().as_ref());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest::digest(&digest::SHA256, jkt.as_bytes()).as_ref());
+        Self { id, key }
     }
 
-    /// The raw digest, for stores that key on bytes.
+    /// The proof's digest, for stores that key on bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
+        &self.id
+    }
+
+    /// The digest of the proof key's thumbprint: the same for every proof of one client.
+    pub fn key_bytes(&self) -> &[u8; 32] {
+        &self.key
     }
 }
 
 impl fmt::Debug for ProofId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ProofId({:02x}{:02x}..)", self.0[0], self.0[1])
+        write!(f, "ProofId({:02x}{:02x}..)", self.id[0], self.id[1])
     }
 }
 
@@ -57,18 +81,26 @@ pub enum ReplayVerdict {
     Fresh,
     /// Already seen within the window: a replay.
     Replayed,
-    /// The id could not be recorded (store full or unreachable): refuse, never let it through.
+    /// The proof's key already holds as many ids as one key may: refuse this client only.
+    KeyLimit {
+        /// How long until the key's oldest id is released.
+        retry_after: Duration,
+    },
+    /// The id could not be recorded (store full, unreachable or too slow): refuse, never let
+    /// it through.
     Unavailable,
 }
 
 /// The future a [`ReplayStore`] answers with.
 pub type ReplayFuture<'a> = Pin<Box<dyn Future<Output = ReplayVerdict> + Send + 'a>>;
 
-/// Where seen proof ids live. One atomic operation: record `id` until `expires_at` (seconds since
-/// the epoch) if it is new, and say whether it was.
+/// Where seen proof ids live. One atomic operation: record `id` until `expires_at_ms` if it is
+/// new (and its key is under its bound), and say whether it was.
 pub trait ReplayStore: Send + Sync + fmt::Debug {
-    /// Checks and records `id` in one step; `now` and `expires_at` are seconds since the epoch.
-    fn check_and_record(&self, id: ProofId, now: u64, expires_at: u64) -> ReplayFuture<'_>;
+    /// Checks and records `id` in one step. Times are milliseconds since the Unix epoch;
+    /// `expires_at_ms` is the end of the proof's acceptance window, after which the id must
+    /// not be kept.
+    fn check_and_record(&self, id: ProofId, now_ms: u64, expires_at_ms: u64) -> ReplayFuture<'_>;
 
     /// How many ids are held (for metrics); `None` if the store cannot tell cheaply.
     fn entries(&self) -> Option<usize> {
@@ -78,95 +110,135 @@ pub trait ReplayStore: Send + Sync + fmt::Debug {
 
 const SHARDS: usize = 16;
 
-/// The in-process [`ReplayStore`]: bounded, sharded, fail-closed.
+/// How many ids one proof key may hold unless configured otherwise: 110 proofs a second
+/// sustained over a 91 s window, far beyond what one browser or service sends.
+pub const DEFAULT_PER_KEY: usize = 10_000;
+
+/// The in-process [`ReplayStore`]: bounded (in all and per key), sharded, fail-closed.
 pub struct MemoryReplayStore {
     shards: Box<[Mutex<Shard>]>,
-    per_shard: usize,
+    /// Picks a key's shard: per-process random, so the placement cannot be predicted.
+    shard_hasher: RandomState,
+    capacity: usize,
+    per_key: usize,
     len: AtomicUsize,
 }
 
+type Id = [u8; 16];
+type Key = [u8; 16];
+
 #[derive(Default)]
 struct Shard {
-    expiry: HashMap<[u8; 16], u64>,
-    order: VecDeque<(u64, [u8; 16])>,
+    expiry: HashMap<Id, u64>,
+    /// Every held slot in insertion order: (expiry, id, key).
+    order: VecDeque<(u64, Id, Key)>,
+    /// Per key, the expiries of its held slots in insertion order (the same order as `order`,
+    /// so releasing the front of `order` releases the front of its key's queue).
+    keys: HashMap<Key, VecDeque<u64>>,
 }
 
 impl fmt::Debug for MemoryReplayStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryReplayStore")
-            .field("capacity", &(self.per_shard * SHARDS))
+            .field("capacity", &self.capacity)
+            .field("per_key", &self.per_key)
             .field("len", &self.len.load(Ordering::Relaxed))
             .finish()
     }
 }
 
 impl MemoryReplayStore {
-    /// A store for at most `capacity` ids (rounded up to a multiple of the shard count).
+    /// A store for at most `capacity` ids, at most [`DEFAULT_PER_KEY`] of them per proof key.
     pub fn new(capacity: usize) -> Self {
+        Self::with_per_key(capacity, DEFAULT_PER_KEY)
+    }
+
+    /// A store for at most `capacity` ids, at most `per_key` of them per proof key.
+    pub fn with_per_key(capacity: usize, per_key: usize) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            per_shard: capacity.div_ceil(SHARDS).max(1),
+            shard_hasher: RandomState::new(),
+            capacity: capacity.max(1),
+            per_key: per_key.max(1),
             len: AtomicUsize::new(0),
         }
     }
 
     /// The most ids it holds.
     pub fn capacity(&self) -> usize {
-        self.per_shard * SHARDS
+        self.capacity
     }
 
-    fn record(&self, id: ProofId, now: u64, expires_at: u64) -> ReplayVerdict {
+    fn record(&self, proof: ProofId, now: u64, expires_at: u64) -> ReplayVerdict {
         // The first 16 bytes of a SHA-256 are as good a key as all 32 (a collision needs ~2^64
-        // ids) and keep an entry small; byte 16 picks the shard, independent of the key bytes.
-        let bytes = id.as_bytes();
+        // ids) and keep an entry small.
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&proof.as_bytes()[..16]);
         let mut key = [0u8; 16];
-        key.copy_from_slice(&bytes[..16]);
-        let shard_index = usize::from(bytes[16]) % SHARDS;
+        key.copy_from_slice(&proof.key_bytes()[..16]);
+        let shard_index = (self.shard_hasher.hash_one(key) % SHARDS as u64) as usize;
         // A poisoned lock means a panic while holding it; the map is still consistent (every
         // step below leaves it so), so keep serving rather than refuse every proof forever.
         let mut shard = match self.shards[shard_index].lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut removed = 0;
-        while let Some(&(expiry, old)) = shard.order.front() {
+        let released = shard.release_expired(now);
+        if released > 0 {
+            self.len.fetch_sub(released, Ordering::Relaxed);
+        }
+        if shard.expiry.get(&id).is_some_and(|&expiry| expiry > now) {
+            return ReplayVerdict::Replayed;
+        }
+        if let Some(held) = shard.keys.get(&key)
+            && held.len() >= self.per_key
+        {
+            let oldest = held.front().copied().unwrap_or(now);
+            return ReplayVerdict::KeyLimit {
+                retry_after: Duration::from_millis(oldest.saturating_sub(now).max(1)),
+            };
+        }
+        if self.len.fetch_add(1, Ordering::Relaxed) >= self.capacity {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            return ReplayVerdict::Unavailable;
+        }
+        // An id expired but not yet released (its window ended before an older neighbour's, or
+        // the clock moved back) is free again: it takes a new slot, and its old slot is
+        // released in turn without touching the map (the expiry no longer matches).
+        shard.expiry.insert(id, expires_at);
+        shard.order.push_back((expires_at, id, key));
+        shard.keys.entry(key).or_default().push_back(expires_at);
+        ReplayVerdict::Fresh
+    }
+}
+
+impl Shard {
+    /// Releases the slots at the front of the queue whose window has ended; returns how many.
+    fn release_expired(&mut self, now: u64) -> usize {
+        let mut released = 0;
+        while let Some(&(expiry, id, key)) = self.order.front() {
             if expiry > now {
                 break;
             }
-            shard.order.pop_front();
-            if shard.expiry.get(&old) == Some(&expiry) {
-                shard.expiry.remove(&old);
-                removed += 1;
+            self.order.pop_front();
+            released += 1;
+            if self.expiry.get(&id) == Some(&expiry) {
+                self.expiry.remove(&id);
+            }
+            if let Some(held) = self.keys.get_mut(&key) {
+                held.pop_front();
+                if held.is_empty() {
+                    self.keys.remove(&key);
+                }
             }
         }
-        let verdict = if let Some(&expiry) = shard.expiry.get(&key) {
-            if expiry > now {
-                ReplayVerdict::Replayed
-            } else {
-                // Expired but not yet swept (clock moved back): the slot is free again.
-                shard.expiry.insert(key, expires_at);
-                shard.order.push_back((expires_at, key));
-                ReplayVerdict::Fresh
-            }
-        } else if shard.expiry.len() >= self.per_shard {
-            ReplayVerdict::Unavailable
-        } else {
-            shard.expiry.insert(key, expires_at);
-            shard.order.push_back((expires_at, key));
-            self.len.fetch_add(1, Ordering::Relaxed);
-            ReplayVerdict::Fresh
-        };
-        drop(shard);
-        if removed > 0 {
-            self.len.fetch_sub(removed, Ordering::Relaxed);
-        }
-        verdict
+        released
     }
 }
 
 impl ReplayStore for MemoryReplayStore {
-    fn check_and_record(&self, id: ProofId, now: u64, expires_at: u64) -> ReplayFuture<'_> {
-        let verdict = self.record(id, now, expires_at);
+    fn check_and_record(&self, id: ProofId, now_ms: u64, expires_at_ms: u64) -> ReplayFuture<'_> {
+        let verdict = self.record(id, now_ms, expires_at_ms);
         Box::pin(std::future::ready(verdict))
     }
 
@@ -214,16 +286,65 @@ mod tests {
 
     #[test]
     fn a_full_store_refuses_new_ids_until_old_ones_expire() {
-        let store = MemoryReplayStore::new(SHARDS);
-        // Fill until some shard refuses; the refusal must come before any unbounded growth.
-        let refused = (0..10_000u32)
-            .find(|n| store.record(id(*n), 10, 70) == ReplayVerdict::Unavailable)
-            .expect("a bounded store refuses eventually");
-        assert!(store.entries().unwrap_or(0) <= store.capacity());
+        let store = MemoryReplayStore::with_per_key(10, 100);
+        for n in 0..10 {
+            assert_eq!(store.record(id(n), 10, 70), ReplayVerdict::Fresh);
+        }
+        assert_eq!(store.record(id(10), 10, 70), ReplayVerdict::Unavailable);
+        assert_eq!(store.entries(), Some(10));
         assert_eq!(
-            store.record(id(refused), 70, 130),
+            store.record(id(10), 70, 130),
             ReplayVerdict::Fresh,
             "expired ids free their slots"
         );
+    }
+
+    #[test]
+    fn the_capacity_is_shared_by_all_shards() {
+        // Ids of many keys land on every shard; the bound is the whole store's.
+        let store = MemoryReplayStore::with_per_key(20, 1);
+        let fresh = (0..100u32)
+            .filter(|n| {
+                store.record(ProofId::new(&n.to_string(), "j"), 10, 70) == ReplayVerdict::Fresh
+            })
+            .count();
+        assert_eq!(fresh, 20);
+    }
+
+    #[test]
+    fn a_key_over_its_bound_is_refused_with_the_time_until_its_oldest_id_expires() {
+        let store = MemoryReplayStore::with_per_key(100, 3);
+        assert_eq!(store.record(id(1), 1_000, 61_000), ReplayVerdict::Fresh);
+        assert_eq!(store.record(id(2), 2_000, 62_000), ReplayVerdict::Fresh);
+        assert_eq!(store.record(id(3), 3_000, 63_000), ReplayVerdict::Fresh);
+        assert_eq!(
+            store.record(id(4), 4_000, 64_000),
+            ReplayVerdict::KeyLimit {
+                retry_after: Duration::from_millis(57_000)
+            }
+        );
+        assert_eq!(
+            store.record(ProofId::new("another key", "4"), 4_000, 64_000),
+            ReplayVerdict::Fresh,
+            "other keys are not affected"
+        );
+        assert_eq!(store.record(id(4), 61_000, 121_000), ReplayVerdict::Fresh);
+    }
+
+    #[test]
+    fn a_replay_is_reported_as_a_replay_even_at_the_key_bound() {
+        let store = MemoryReplayStore::with_per_key(100, 1);
+        assert_eq!(store.record(id(1), 10, 70), ReplayVerdict::Fresh);
+        assert_eq!(store.record(id(1), 11, 70), ReplayVerdict::Replayed);
+    }
+
+    #[test]
+    fn shard_placement_differs_between_stores() {
+        // Keyed per store (per process in practice): some key lands elsewhere in another store.
+        let a = MemoryReplayStore::new(10);
+        let b = MemoryReplayStore::new(10);
+        let differs =
+            (0..64u8).any(|n| a.shard_hasher.hash_one([n; 16]) != b.shard_hasher.hash_one([n; 16]));
+        assert!(differs);
     }
 }

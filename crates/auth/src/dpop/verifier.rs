@@ -111,7 +111,10 @@ struct ProofClaims {
 impl ProofVerifier {
     /// A verifier with the in-memory replay store sized by `config.replay_capacity`.
     pub fn new(config: DpopConfig) -> Result<Self, BuildError> {
-        let store = Arc::new(MemoryReplayStore::new(config.replay_capacity));
+        let store = Arc::new(MemoryReplayStore::with_per_key(
+            config.replay_capacity,
+            config.replay_per_key,
+        ));
         Self::with_store(config, store)
     }
 
@@ -310,17 +313,23 @@ impl ProofVerifier {
         {
             return Err(DpopError::KeyMismatch);
         }
-        let now_whole = now.max(0.0) as u64;
-        let expires_at = now_whole
-            .saturating_add(config.replay_window().as_secs())
-            .saturating_add(1);
+        // The id is kept until the proof's own window ends (`iat` + max age: after that it is
+        // refused as stale anyway), never longer than the whole window from now.
+        let now_ms = (now.max(0.0) * 1000.0) as u64;
+        let window_end_ms = ((iat + config.max_age.as_secs_f64()).max(0.0) * 1000.0).ceil() as u64;
+        let expires_at_ms = window_end_ms
+            .saturating_add(1)
+            .min(now_ms.saturating_add(config.replay_window().as_millis() as u64));
         match inner
             .store
-            .check_and_record(ProofId::new(&jkt, jti), now_whole, expires_at)
+            .check_and_record(ProofId::new(&jkt, jti), now_ms, expires_at_ms)
             .await
         {
             ReplayVerdict::Fresh => Ok(VerifiedProof { jkt, next_nonce }),
             ReplayVerdict::Replayed => Err(DpopError::Replayed),
+            ReplayVerdict::KeyLimit { retry_after } => {
+                Err(DpopError::TooManyProofs { retry_after })
+            }
             ReplayVerdict::Unavailable => Err(DpopError::ReplayStoreUnavailable {
                 retry_after: Duration::from_secs(1),
             }),

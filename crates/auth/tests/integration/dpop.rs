@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use auth::Algorithm;
 use auth::dpop::{
-    DpopConfig, DpopError, MemoryReplayStore, NonceSettings, ProofRequest, ProofVerifier,
+    DpopConfig, DpopError, MemoryReplayStore, NonceSettings, ProofId, ProofRequest, ProofVerifier,
+    ReplayFuture, ReplayStore, ReplayVerdict,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -430,6 +431,61 @@ async fn a_full_replay_store_fails_closed() {
     ));
     assert!(verifier.stats().replay_entries.unwrap() <= store.capacity());
     assert_eq!(verifier.stats().proofs_with("replay_store_unavailable"), 1);
+}
+
+#[tokio::test]
+async fn a_key_over_its_replay_bound_gets_too_many_proofs_and_other_keys_pass() {
+    let config = DpopConfig {
+        replay_per_key: 3,
+        ..DpopConfig::default()
+    };
+    let verifier = verifier_with(config);
+    let key = TestKey::es256("client").without_kid();
+    for _ in 0..3 {
+        assert!(
+            check_with(&verifier, &[&Proof::new(key.clone()).sign()], None)
+                .await
+                .is_ok()
+        );
+    }
+    assert_eq!(
+        check_with(&verifier, &[&Proof::new(key).sign()], None).await,
+        Err(DpopError::TooManyProofs {
+            retry_after: Duration::from_millis(60_001)
+        })
+    );
+    assert!(
+        check_with(&verifier, &[&Proof::es256().sign()], None)
+            .await
+            .is_ok()
+    );
+    assert_eq!(verifier.stats().proofs_with("too_many_proofs"), 1);
+}
+
+/// Records what the verifier asks of a store, and answers fresh.
+#[derive(Debug, Default)]
+struct RecordingStore(std::sync::Mutex<Vec<(u64, u64)>>);
+
+impl ReplayStore for RecordingStore {
+    fn check_and_record(&self, _: ProofId, now_ms: u64, expires_at_ms: u64) -> ReplayFuture<'_> {
+        self.0.lock().unwrap().push((now_ms, expires_at_ms));
+        Box::pin(std::future::ready(ReplayVerdict::Fresh))
+    }
+}
+
+#[tokio::test]
+async fn a_proof_id_is_kept_until_its_own_window_ends_and_never_longer_than_the_window() {
+    let store = Arc::new(RecordingStore::default());
+    let verifier = ProofVerifier::with_store(DpopConfig::default(), store.clone()).unwrap();
+    let older = Proof::es256().claim("iat", json!(NOW as i64 - 20));
+    let ahead = Proof::es256().claim("iat", json!(NOW as i64 + 30));
+    assert!(check_with(&verifier, &[&older.sign()], None).await.is_ok());
+    assert!(check_with(&verifier, &[&ahead.sign()], None).await.is_ok());
+    let now_ms = NOW as u64 * 1000;
+    assert_eq!(
+        *store.0.lock().unwrap(),
+        [(now_ms, now_ms + 40_001), (now_ms, now_ms + 90_000)]
+    );
 }
 
 #[tokio::test]
