@@ -129,6 +129,27 @@ fn dpop_nonce_secret_flag_does_not_exist() {
 }
 
 #[test]
+fn shared_replay_store_with_nonces_and_no_secret_is_one_line_naming_the_secret() {
+    assert_one_line_config_error(
+        &[
+            ("API_REPLAY_STORE", "redis://127.0.0.1:6390"),
+            ("API_DPOP_NONCE", "1"),
+        ],
+        "API_DPOP_NONCE_SECRET",
+    );
+}
+
+#[test]
+fn unknown_replay_store_scheme_is_one_line_naming_the_setting_and_the_scheme() {
+    let (code, stderr) = run_to_exit(&[("API_REPLAY_STORE", "memcached://127.0.0.1:11211")]);
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    assert_eq!(
+        stderr,
+        "error: invalid setting API_REPLAY_STORE: the scheme \"memcached\" is not supported; fix: use memory, or redis://[user:pass@]host:port[/db]\n"
+    );
+}
+
+#[test]
 fn bad_port_is_one_line_and_exit_code_2() {
     let (code, stderr) = {
         let output = api(&[("API_PORT", "not-a-port")])

@@ -7,5 +7,7 @@ mod dpop;
 mod hostile;
 mod issuer;
 mod issuers;
+mod redis_server;
 mod routes;
 mod scopes;
+mod shared_store;
