@@ -317,10 +317,11 @@ async fn start_target_once(
             .env("API_DPOP", "allowed")
             .env("API_DPOP_NONCE", "0");
         if options.dpop_max_rate > 0 {
-            command.env(
-                "API_DPOP_REPLAY_CAPACITY",
-                dpop::replay_capacity(options.dpop_max_rate).to_string(),
-            );
+            // The scenario's proofs all come from one key, so that key may hold them all.
+            let capacity = dpop::replay_capacity(options.dpop_max_rate).to_string();
+            command
+                .env("API_DPOP_REPLAY_CAPACITY", &capacity)
+                .env("API_DPOP_REPLAY_PER_KEY", &capacity);
         }
         Some(format!("http://127.0.0.1:{metrics_port}/metrics"))
     } else {
