@@ -76,6 +76,34 @@ struct ApiSection {
     token_expiration: Option<u64>,
 }
 
+// The largest lifetimes Auth0 lets a tenant set; bounding them also keeps `now + lifetime` far
+// from overflowing (an unbounded value reset the connection in debug builds and minted tokens
+// born expired in release builds).
+/// API → Settings → Token Expiration: at most 2,592,000 s (30 days), per Auth0's
+/// "Update Access Token Lifetime" page (auth0.com/docs/secure/tokens/access-tokens/
+/// update-access-token-lifetime).
+const MAX_ACCESS_TOKEN_SECS: u64 = 2_592_000;
+/// Application → ID Token Expiration: Auth0's "Update ID Token Lifetime" page states the
+/// default (36,000 s) but no maximum; we apply the access token's 30 days.
+const MAX_ID_TOKEN_SECS: u64 = 2_592_000;
+/// Application → Refresh Token Expiration, absolute and inactivity lifetimes: at most
+/// 31,557,600 s (1 year), per Auth0's "Configure Refresh Token Expiration" page
+/// (auth0.com/docs/secure/tokens/refresh-tokens/configure-refresh-token-expiration).
+const MAX_REFRESH_TOKEN_SECS: u64 = 31_557_600;
+
+/// A lifetime field's value: a positive number of seconds, at most `max`.
+fn lifetime(field: &str, secs: u64, max: u64) -> Result<Duration, String> {
+    if secs == 0 {
+        Err(format!("{field} must be a positive number of seconds"))
+    } else if secs > max {
+        Err(format!(
+            "{field} is {secs} s; Auth0 allows at most {max} s, so does the dev tenant"
+        ))
+    } else {
+        Ok(Duration::from_secs(secs))
+    }
+}
+
 /// Reads the tenant file at `path` and applies it to `settings`.
 pub fn apply_tenant_file(settings: &mut Settings, path: &Path) -> Result<(), TenantError> {
     let shown = path.display().to_string();
@@ -113,25 +141,23 @@ pub fn apply_tenant_json(settings: &mut Settings, text: &str) -> Result<(), Stri
     if let Some(list) = app.allowed_origins_cors {
         settings.allowed_origins = urls("allowedOriginsCors", list)?;
     }
-    let positive = |field: &str, secs: u64| {
-        if secs == 0 {
-            Err(format!("{field} must be a positive number of seconds"))
-        } else {
-            Ok(Duration::from_secs(secs))
-        }
-    };
     if let Some(secs) = app.id_token_expiration {
-        settings.lifetimes.id_token = positive("application.idTokenExpiration", secs)?;
+        settings.lifetimes.id_token =
+            lifetime("application.idTokenExpiration", secs, MAX_ID_TOKEN_SECS)?;
     }
     if let Some(refresh) = app.refresh_token_expiration {
         if let Some(secs) = refresh.absolute_lifetime {
-            settings.lifetimes.refresh_token =
-                positive("application.refreshTokenExpiration.absoluteLifetime", secs)?;
+            settings.lifetimes.refresh_token = lifetime(
+                "application.refreshTokenExpiration.absoluteLifetime",
+                secs,
+                MAX_REFRESH_TOKEN_SECS,
+            )?;
         }
         if let Some(secs) = refresh.inactivity_lifetime {
-            settings.lifetimes.refresh_token_idle = positive(
+            settings.lifetimes.refresh_token_idle = lifetime(
                 "application.refreshTokenExpiration.inactivityLifetime",
                 secs,
+                MAX_REFRESH_TOKEN_SECS,
             )?;
         }
     }
@@ -151,7 +177,8 @@ pub fn apply_tenant_json(settings: &mut Settings, text: &str) -> Result<(), Stri
         settings.api.add_permissions_in_the_access_token = on;
     }
     if let Some(secs) = api.token_expiration {
-        settings.lifetimes.access_token = positive("api.tokenExpiration", secs)?;
+        settings.lifetimes.access_token =
+            lifetime("api.tokenExpiration", secs, MAX_ACCESS_TOKEN_SECS)?;
     }
     Ok(())
 }
@@ -210,6 +237,51 @@ mod tests {
         )
         .expect_err("must refuse");
         assert!(problem.contains("allowedCallbackUrls"), "{problem}");
+    }
+
+    /// Each lifetime field with the largest value Auth0 accepts for it.
+    const LIFETIME_FIELDS: [(&str, &str, u64); 4] = [
+        (
+            "api.tokenExpiration",
+            r#"{"api": {"tokenExpiration": N}}"#,
+            2_592_000,
+        ),
+        (
+            "application.idTokenExpiration",
+            r#"{"application": {"idTokenExpiration": N}}"#,
+            2_592_000,
+        ),
+        (
+            "application.refreshTokenExpiration.absoluteLifetime",
+            r#"{"application": {"refreshTokenExpiration": {"absoluteLifetime": N}}}"#,
+            31_557_600,
+        ),
+        (
+            "application.refreshTokenExpiration.inactivityLifetime",
+            r#"{"application": {"refreshTokenExpiration": {"inactivityLifetime": N}}}"#,
+            31_557_600,
+        ),
+    ];
+
+    #[test]
+    fn a_lifetime_beyond_auth0s_maximum_is_refused_naming_the_field() {
+        for (field, template, max) in LIFETIME_FIELDS {
+            for value in [max + 1, u64::MAX] {
+                let json = template.replace('N', &value.to_string());
+                let problem = apply_tenant_json(&mut settings(), &json)
+                    .expect_err("an overflowing lifetime must be refused");
+                assert!(problem.contains(field), "{field}: {problem}");
+                assert!(problem.contains(&max.to_string()), "{field}: {problem}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_lifetime_at_auth0s_maximum_is_accepted() {
+        for (field, template, max) in LIFETIME_FIELDS {
+            let json = template.replace('N', &max.to_string());
+            assert!(apply_tenant_json(&mut settings(), &json).is_ok(), "{field}");
+        }
     }
 
     #[test]

@@ -87,3 +87,33 @@ fn a_misspelt_tenant_file_field_is_refused_with_exit_code_2_naming_the_setting()
         "{stderr}"
     );
 }
+
+#[test]
+fn an_access_token_lifetime_beyond_auth0s_maximum_is_refused_at_start_with_exit_code_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tenant = dir.path().join("dev-tenant.json");
+    // Once accepted: `now + lifetime` overflowed when a token was minted.
+    std::fs::write(
+        &tenant,
+        r#"{"api": {"tokenExpiration": 18446744073709551615}}"#,
+    )
+    .expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_dev-issuer"))
+        .current_dir(project_root())
+        .env("ISSUER_PORT", "0")
+        .env("ISSUER_TENANT_FILE", &tenant)
+        .env("ISSUER_KEY_FILE", dir.path().join("keys.json"))
+        // As above: were the file accepted, the missing users file would stop the start.
+        .env("ISSUER_USERS_FILE", dir.path().join("missing-users.json"))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "api.tokenExpiration is 18446744073709551615 s; Auth0 allows at most 2592000 s"
+        ),
+        "{stderr}"
+    );
+}
