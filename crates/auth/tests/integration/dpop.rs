@@ -440,22 +440,22 @@ async fn a_key_over_its_replay_bound_gets_too_many_proofs_and_other_keys_pass() 
         ..DpopConfig::default()
     };
     let verifier = verifier_with(config);
-    let key = TestKey::es256("client").without_kid();
+    let key = ClientKey::generate();
     for _ in 0..3 {
         assert!(
-            check_with(&verifier, &[&Proof::new(key.clone()).sign()], None)
+            check_with(&verifier, &[&proof_by(&key).sign()], None)
                 .await
                 .is_ok()
         );
     }
     assert_eq!(
-        check_with(&verifier, &[&Proof::new(key).sign()], None).await,
+        check_with(&verifier, &[&proof_by(&key).sign()], None).await,
         Err(DpopError::TooManyProofs {
             retry_after: Duration::from_millis(60_001)
         })
     );
     assert!(
-        check_with(&verifier, &[&Proof::es256().sign()], None)
+        check_with(&verifier, &[&es256().sign()], None)
             .await
             .is_ok()
     );
@@ -477,8 +477,8 @@ impl ReplayStore for RecordingStore {
 async fn a_proof_id_is_kept_until_its_own_window_ends_and_never_longer_than_the_window() {
     let store = Arc::new(RecordingStore::default());
     let verifier = ProofVerifier::with_store(DpopConfig::default(), store.clone()).unwrap();
-    let older = Proof::es256().claim("iat", json!(NOW as i64 - 20));
-    let ahead = Proof::es256().claim("iat", json!(NOW as i64 + 30));
+    let older = es256().claim("iat", NOW as i64 - 20);
+    let ahead = es256().claim("iat", NOW as i64 + 30);
     assert!(check_with(&verifier, &[&older.sign()], None).await.is_ok());
     assert!(check_with(&verifier, &[&ahead.sign()], None).await.is_ok());
     let now_ms = NOW as u64 * 1000;
