@@ -42,7 +42,7 @@ pub fn server(
                 .env("CALIBRATION_PORT", port.to_string());
             c
         }
-        ServerKind::Ours => {
+        ServerKind::Ours | ServerKind::OursRedis => {
             let mut c = Command::new(layout.release_bin("api"));
             c.env("API_HOST", "127.0.0.1")
                 .env("API_PORT", port.to_string())
@@ -70,12 +70,24 @@ pub fn server(
     cmd
 }
 
+/// Debian's `redis-server` on loopback `port`, in the foreground, persisting as `cargo make
+/// cluster`'s does (an append-only file, fsync once a second, no snapshots) in `dir`.
+pub fn redis(program: &Path, port: u16, dir: &Path) -> Command {
+    let mut c = Command::new(program);
+    c.args(["--bind", "127.0.0.1", "--port"])
+        .arg(port.to_string())
+        .args(["--daemonize", "no", "--appendonly", "yes", "--save", ""])
+        .arg("--dir")
+        .arg(dir);
+    c
+}
+
 /// The request that tells `kind` is up, and the status it answers then: ours says when its
 /// keys are loaded; the Express peers load theirs on the first token, so a refusal is enough.
 pub fn readiness(kind: ServerKind) -> (&'static str, u16) {
     match kind {
         ServerKind::Calibration => ("/api/public", 200),
-        ServerKind::Ours => ("/readyz", 200),
+        ServerKind::Ours | ServerKind::OursRedis => ("/readyz", 200),
         ServerKind::ExpressSeed | ServerKind::ExpressOauth2 => ("/api/external", 401),
     }
 }
@@ -100,6 +112,7 @@ mod tests {
                 "CALIBRATION_PORT",
             ),
             (ServerKind::Ours, "API_HOST", "API_PORT"),
+            (ServerKind::OursRedis, "API_HOST", "API_PORT"),
             (ServerKind::ExpressSeed, "HOST", "PORT"),
             (ServerKind::ExpressOauth2, "HOST", "PORT"),
         ] {
@@ -111,6 +124,36 @@ mod tests {
                 Some("http://127.0.0.1:9")
             );
         }
+    }
+
+    #[test]
+    fn redis_listens_on_loopback_only_with_an_append_only_file_in_the_given_folder() {
+        let cmd = redis(
+            Path::new("/usr/bin/redis-server"),
+            4243,
+            Path::new("/tmp/r"),
+        );
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "4243",
+                "--daemonize",
+                "no",
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--dir",
+                "/tmp/r"
+            ]
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ mod setup;
 mod tokens;
 mod wrk;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,6 +89,8 @@ struct Tools {
     wrk: PathBuf,
     /// Node.js, when an Express peer is measured.
     node: Option<PathBuf>,
+    /// `redis-server`, when ours with the Redis store is measured.
+    redis: Option<PathBuf>,
 }
 
 async fn run(options: &Options) -> Result<(), BenchError> {
@@ -123,9 +125,24 @@ async fn run(options: &Options) -> Result<(), BenchError> {
         }
     };
 
+    // Up for the whole run too: the Redis-backed API records every proof there.
+    let redis = match &tools.redis {
+        Some(program) => Some(start_redis(program, &layout).await?),
+        None => None,
+    };
+    let store = redis.as_ref().map(|(_, url)| url.as_str());
     let mut targets = Vec::new();
     for kind in options.servers() {
-        let target = start_target(&client, &layout, &tools, kind, &issuer_origin, options).await?;
+        let target = start_target(
+            &client,
+            &layout,
+            &tools,
+            kind,
+            &issuer_origin,
+            options,
+            store,
+        )
+        .await?;
         for scenario in scenarios(options, kind) {
             let tokens = files.for_scenario(scenario);
             let proof = match (scenario, &dpop) {
@@ -178,6 +195,7 @@ async fn run(options: &Options) -> Result<(), BenchError> {
         records.extend(rounds.into_iter().filter_map(report::median_round));
     }
     drop(targets);
+    drop(redis);
     drop(issuer);
 
     let machine = machine::MachineInfo::collect(wrk::version(&tools.wrk), &layout.root);
@@ -202,10 +220,15 @@ fn prepare(options: &Options, layout: &Layout) -> Result<Tools, BenchError> {
     } else {
         None
     };
+    let redis = if servers.contains(&ServerKind::OursRedis) {
+        Some(setup::ensure_redis()?)
+    } else {
+        None
+    };
     if !options.skip_build {
         // `-p bench` builds the calibration server (the runner itself is already built).
         let mut packages = vec!["dev-issuer"];
-        if servers.contains(&ServerKind::Ours) {
+        if servers.iter().any(|s| s.is_ours()) {
             packages.push("api");
         }
         if servers.contains(&ServerKind::Calibration) {
@@ -213,7 +236,7 @@ fn prepare(options: &Options, layout: &Layout) -> Result<Tools, BenchError> {
         }
         setup::build_release(&layout.root, &packages)?;
     }
-    Ok(Tools { wrk, node })
+    Ok(Tools { wrk, node, redis })
 }
 
 /// Whether `kind` is measured in every round of `scenario`: the calibration server and ours,
@@ -261,6 +284,30 @@ async fn start_issuer(
     Ok((issuer, origin))
 }
 
+/// `redis-server` on a free loopback port with its files under the output folder, once it
+/// accepts connections; and its `redis://` URL.
+async fn start_redis(program: &Path, layout: &Layout) -> Result<(Server, String), BenchError> {
+    let port = process::free_port()?;
+    let dir = layout.out.join("redis");
+    // A previous run's append-only file would only be replayed at start.
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| BenchError::Output(dir.clone(), e))?;
+    let mut redis = Server::spawn(
+        "redis-server",
+        commands::redis(program, port, &dir),
+        &layout.log("redis-server"),
+    )?;
+    redis
+        .wait_until(READY_LIMIT, || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+        .await?;
+    Ok((redis, format!("redis://127.0.0.1:{port}")))
+}
+
 /// How many times a server is started on fresh ports before the run gives up. `free_port`
 /// releases the port it found, and another socket (an outgoing connection's ephemeral port,
 /// say) can take it before the server binds it; the server then exits at start-up. It happened
@@ -276,10 +323,11 @@ async fn start_target(
     kind: ServerKind,
     issuer_origin: &str,
     options: &Options,
+    store: Option<&str>,
 ) -> Result<Target, BenchError> {
     let mut attempt = 1;
     loop {
-        match start_target_once(client, layout, tools, kind, issuer_origin, options).await {
+        match start_target_once(client, layout, tools, kind, issuer_origin, options, store).await {
             Err(BenchError::Process(process::ProcessError::Exited { name, status, .. }))
                 if attempt < START_ATTEMPTS =>
             {
@@ -294,7 +342,8 @@ async fn start_target(
     }
 }
 
-/// `kind` on a free port, once it answers its readiness request.
+/// `kind` on a free port, once it answers its readiness request. `store` is the Redis URL for
+/// ours with the Redis store.
 async fn start_target_once(
     client: &reqwest::Client,
     layout: &Layout,
@@ -302,12 +351,13 @@ async fn start_target_once(
     kind: ServerKind,
     issuer_origin: &str,
     options: &Options,
+    store: Option<&str>,
 ) -> Result<Target, BenchError> {
     let port = process::free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let mut command = commands::server(layout, kind, tools.node.as_deref(), issuer_origin, port);
     // Ours serves /metrics on a listener of its own.
-    let metrics_url = if kind == ServerKind::Ours {
+    let metrics_url = if kind.is_ours() {
         let metrics_port = process::free_port()?;
         command.env("API_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"));
         // DPoP proofs name the URL wrk calls (`htu`); the API compares it with its own origin
@@ -322,6 +372,9 @@ async fn start_target_once(
             command
                 .env("API_DPOP_REPLAY_CAPACITY", &capacity)
                 .env("API_DPOP_REPLAY_PER_KEY", &capacity);
+        }
+        if let (ServerKind::OursRedis, Some(url)) = (kind, store) {
+            command.env("API_REPLAY_STORE", url);
         }
         Some(format!("http://127.0.0.1:{metrics_port}/metrics"))
     } else {

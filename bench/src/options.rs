@@ -14,6 +14,10 @@ pub enum ServerKind {
     Calibration,
     /// Our actix-web `api` binary.
     Ours,
+    /// Our `api` binary with its DPoP replay store in Redis (`API_REPLAY_STORE`), a
+    /// `redis-server` the runner starts on loopback, as every replica of a cluster shares it:
+    /// the DPoP scenario only, next to ours with the in-memory store.
+    OursRedis,
     /// `bench/express-seed.js`: the seed's express-jwt + jwks-rsa server.
     ExpressSeed,
     /// `bench/express-oauth2.js`: Auth0's express-oauth2-jwt-bearer.
@@ -26,6 +30,7 @@ impl ServerKind {
         match self {
             Self::Calibration => "calibration",
             Self::Ours => "ours",
+            Self::OursRedis => "ours-redis",
             Self::ExpressSeed => "express-seed",
             Self::ExpressOauth2 => "express-oauth2",
         }
@@ -34,6 +39,11 @@ impl ServerKind {
     /// Whether it runs on Node.js (and needs `bench/node_modules`).
     pub fn runs_on_node(self) -> bool {
         matches!(self, Self::ExpressSeed | Self::ExpressOauth2)
+    }
+
+    /// Whether it is our `api` binary (with either replay store).
+    pub fn is_ours(self) -> bool {
+        matches!(self, Self::Ours | Self::OursRedis)
     }
 }
 
@@ -85,7 +95,7 @@ pub struct Options {
         long,
         env = "BENCH_SERVERS",
         value_delimiter = ',',
-        default_value = "calibration,ours,express-seed,express-oauth2"
+        default_value = "calibration,ours,ours-redis,express-seed,express-oauth2"
     )]
     pub servers: Vec<ServerKind>,
 
@@ -146,6 +156,7 @@ mod tests {
             [
                 ServerKind::Calibration,
                 ServerKind::Ours,
+                ServerKind::OursRedis,
                 ServerKind::ExpressSeed,
                 ServerKind::ExpressOauth2
             ]

@@ -230,6 +230,13 @@ pub fn check_targets(records: &[RunRecord]) -> Vec<TargetCheck> {
         (ExpressSeed, DistinctTokens),
         20.0,
     );
+    // A shared replay store costs one loopback round trip to Redis per DPoP request.
+    ratio_target(
+        "(e) ours-redis >= 0.7x ours (DPoP replay store in Redis vs memory)",
+        (OursRedis, Dpop),
+        (Ours, Dpop),
+        0.7,
+    );
     for s in Scenario::ALL
         .into_iter()
         .filter(|s| s.sends_valid_tokens() && s.is_bearer())
@@ -244,6 +251,15 @@ pub fn check_targets(records: &[RunRecord]) -> Vec<TargetCheck> {
             met: r.map(|r| r.latency_p99_ms <= 10.0),
         });
     }
+    let redis = find(records, OursRedis, Dpop);
+    out.push(TargetCheck {
+        target: "(e) ours-redis p99 <= 20 ms".to_owned(),
+        measured: redis.map_or_else(
+            || "not measured".to_owned(),
+            |r| format!("{:.2} ms", r.latency_p99_ms),
+        ),
+        met: redis.map(|r| r.latency_p99_ms <= 20.0),
+    });
     let peak = records
         .iter()
         .filter(|r| r.server == Ours && r.scenario.sends_tokens() && r.scenario.is_bearer())

@@ -46,10 +46,11 @@ impl Scenario {
 
     /// Whether `server` runs this scenario. The Express peers have no `/api/public` and verify
     /// every token anyway (no cache), so the large pool would only repeat (b) for them. Only
-    /// ours knows DPoP.
+    /// ours knows DPoP; ours with the Redis store differs from ours only there.
     pub fn applies_to(self, server: ServerKind) -> bool {
         match server {
             ServerKind::Ours => true,
+            ServerKind::OursRedis => self == Self::Dpop,
             ServerKind::Calibration => self != Self::Dpop,
             ServerKind::ExpressSeed | ServerKind::ExpressOauth2 => {
                 matches!(
@@ -162,17 +163,27 @@ mod tests {
     }
 
     #[test]
-    fn only_ours_runs_the_dpop_scenario() {
+    fn only_ours_runs_the_dpop_scenario_with_either_replay_store() {
         let runs_it: Vec<_> = [
             ServerKind::Calibration,
             ServerKind::Ours,
+            ServerKind::OursRedis,
             ServerKind::ExpressSeed,
             ServerKind::ExpressOauth2,
         ]
         .into_iter()
         .filter(|k| Scenario::Dpop.applies_to(*k))
         .collect();
-        assert_eq!(runs_it, [ServerKind::Ours]);
-        assert_eq!(Scenario::Dpop.expected_status(ServerKind::Ours), 200);
+        assert_eq!(runs_it, [ServerKind::Ours, ServerKind::OursRedis]);
+        assert_eq!(Scenario::Dpop.expected_status(ServerKind::OursRedis), 200);
+    }
+
+    #[test]
+    fn ours_with_the_redis_store_runs_the_dpop_scenario_alone() {
+        let runs_it: Vec<_> = Scenario::ALL
+            .into_iter()
+            .filter(|s| s.applies_to(ServerKind::OursRedis))
+            .collect();
+        assert_eq!(runs_it, [Scenario::Dpop]);
     }
 }

@@ -12,6 +12,11 @@ pub enum SetupError {
     /// wrk is missing and we are not root.
     #[error("wrk is not installed; run: sudo apt-get install -y wrk")]
     WrkMissing,
+    /// redis-server is missing and we are not root.
+    #[error(
+        "redis-server is not installed (the ours-redis server needs it); run: sudo apt-get install -y redis-server, or leave ours-redis out of --servers"
+    )]
+    RedisMissing,
     /// Node.js is missing.
     #[error(
         "node and npm are needed for the Express peers; install Node.js 20.19 or newer (Debian: sudo apt-get install -y nodejs npm), or pass --servers ours"
@@ -71,6 +76,28 @@ pub fn ensure_wrk() -> Result<PathBuf, SetupError> {
         .env("DEBIAN_FRONTEND", "noninteractive");
     run(install, "apt-get install -y --no-install-recommends wrk")?;
     which("wrk").ok_or(SetupError::WrkMissing)
+}
+
+/// The path of `redis-server`, installing it with apt-get when missing and running as root.
+pub fn ensure_redis() -> Result<PathBuf, SetupError> {
+    if let Some(p) = which("redis-server") {
+        return Ok(p);
+    }
+    if !is_root() {
+        return Err(SetupError::RedisMissing);
+    }
+    let mut update = Command::new("apt-get");
+    update.arg("update");
+    run(update, "apt-get update")?;
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "--no-install-recommends", "redis-server"])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    run(
+        install,
+        "apt-get install -y --no-install-recommends redis-server",
+    )?;
+    which("redis-server").ok_or(SetupError::RedisMissing)
 }
 
 /// The path of `node`, after `npm ci` in `bench_dir` if its `node_modules` is missing.

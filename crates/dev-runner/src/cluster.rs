@@ -279,8 +279,8 @@ pub struct Shared {
 /// `dir` holds the cluster's files (`target/cluster/`): Redis's append-only file under
 /// `redis/`, and HAProxy's configuration, which the caller writes to [`haproxy_config_path`].
 /// `reads` are the files every replica reads at start (the configuration), whose change
-/// restarts them. Variables the user set win over the defaults here for `API_DPOP_NONCE`;
-/// everything that makes the replicas one API (origin, store, secret, drain) is set.
+/// restarts them. Variables the user set win over the defaults here for `API_DPOP_NONCE` and
+/// `API_REPLAY_STORE`; the origin, the secret and the drain are always the shared ones.
 pub fn cluster_servers(
     plan: &ClusterPlan,
     programs: &Programs,
@@ -300,13 +300,15 @@ pub fn cluster_servers(
         rotation: None,
     }];
     let nonces = env("API_DPOP_NONCE").unwrap_or_else(|| "1".to_owned());
+    // `API_REPLAY_STORE=memory` shows what the shared store prevents (docs/cluster.md).
+    let store = env("API_REPLAY_STORE").unwrap_or_else(|| plan.redis_url());
     for replica in &plan.replicas {
         let spec = ChildSpec::new(replica.name.clone(), &programs.api)
             .env("API_HOST", replica.listen.ip().to_string())
             .env("API_PORT", replica.listen.port().to_string())
             .env("API_METRICS_ADDR", replica.metrics.to_string())
             .env("API_ORIGIN", &shared.origin)
-            .env("API_REPLAY_STORE", plan.redis_url())
+            .env("API_REPLAY_STORE", &store)
             .env("API_DPOP_NONCE", &nonces)
             .env("API_DPOP_NONCE_SECRET", &shared.nonce_secret)
             .env("API_SHUTDOWN_DRAIN_SECS", plan.drain.as_secs().to_string())

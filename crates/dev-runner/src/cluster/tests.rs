@@ -269,6 +269,16 @@ fn every_replica_shares_the_origin_the_store_the_secret_and_the_drain() {
 }
 
 #[test]
+fn the_memory_store_can_be_chosen_to_show_what_sharing_prevents() {
+    let plan = ClusterPlan::from_env(env(&[])).expect("defaults");
+    let servers = servers(&plan, env(&[("API_REPLAY_STORE", "memory")]));
+    assert_eq!(
+        env_of(&servers[2].spec, "API_REPLAY_STORE").as_deref(),
+        Some("memory")
+    );
+}
+
+#[test]
 fn nonces_stay_off_when_the_user_turns_them_off() {
     let plan = ClusterPlan::from_env(env(&[])).expect("defaults");
     let servers = servers(&plan, env(&[("API_DPOP_NONCE", "0")]));
