@@ -167,6 +167,8 @@ impl Cluster {
             let mut nonce = auth::dpop::NonceSettings::random();
             nonce.secret = secret.as_bytes().to_vec();
             settings.dpop.nonce = Some(nonce);
+            settings.replay_store =
+                api::replay_store::ReplayStoreKind::Redis(plan_redis_url(redis));
             let app = api::Application::from_listener(settings, listener)
                 .map_err(|e| server_error("api", e))?;
             let metrics_port = app
@@ -265,9 +267,37 @@ impl Cluster {
 
     /// `api_http_requests_total{route=<route>,status=<status>}` of each replica, in order.
     pub async fn served(&self, route: &str, status: u16) -> Vec<u64> {
+        self.sample(&format!(
+            "api_http_requests_total{{route=\"{route}\",status=\"{status}\"}}"
+        ))
+        .await
+    }
+
+    /// How many keys Redis holds (`DBSIZE`, spoken in RESP over a plain connection).
+    pub async fn redis_keys(&self) -> std::io::Result<u64> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let exchange = async {
+            let mut stream = tokio::net::TcpStream::connect(self.plan.redis).await?;
+            stream.write_all(b"*1\r\n$6\r\nDBSIZE\r\n").await?;
+            let mut reply = vec![0_u8; 64];
+            let n = stream.read(&mut reply).await?;
+            Ok::<_, std::io::Error>(String::from_utf8_lossy(&reply[..n]).into_owned())
+        };
+        let reply = tokio::time::timeout(Duration::from_secs(5), exchange)
+            .await
+            .map_err(|_| std::io::Error::other("no answer within 5 s"))??;
+        reply
+            .strip_prefix(':')
+            .and_then(|n| n.trim_end().parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("unexpected reply {reply:?}")))
+    }
+
+    /// `series` (a metric name with its labels, as `/metrics` writes it) of each replica, in
+    /// order.
+    pub async fn sample(&self, series: &str) -> Vec<u64> {
         let mut counts = Vec::new();
         for replica in &self.replicas {
-            counts.push(metric(&replica.metrics, route, status).await);
+            counts.push(metric(&replica.metrics, series).await);
         }
         counts
     }
@@ -281,13 +311,19 @@ impl Drop for Cluster {
     }
 }
 
-/// One counter from a replica's `/metrics`; 0 when it is absent or unreadable.
-async fn metric(metrics: &str, route: &str, status: u16) -> u64 {
+/// `redis://` URL of the Redis at `addr`.
+fn plan_redis_url(addr: SocketAddr) -> String {
+    format!("redis://{addr}")
+}
+
+/// One sample of a replica's `/metrics` (`series` is the name with its labels); 0 when it is
+/// absent or unreadable.
+async fn metric(metrics: &str, series: &str) -> u64 {
     let Ok(response) = http_client().get(format!("{metrics}/metrics")).send().await else {
         return 0;
     };
     let text = response.text().await.unwrap_or_default();
-    let series = format!("api_http_requests_total{{route=\"{route}\",status=\"{status}\"}} ");
+    let series = format!("{series} ");
     text.lines()
         .find_map(|line| line.strip_prefix(series.as_str()))
         .and_then(|value| value.trim().parse().ok())

@@ -96,6 +96,18 @@ async fn with_dpop_through_haproxy_the_calls_land_on_several_replicas_and_work_a
             )));
         }
 
+        // The proofs were recorded in the one Redis (each key lives as long as its proof's
+        // acceptance window, far longer than this scenario).
+        let keys = cluster
+            .redis_keys()
+            .await
+            .map_err(|e| BrowserError::Unexpected(format!("Redis DBSIZE: {e}")))?;
+        if keys < CALLS {
+            return Err(BrowserError::Unexpected(format!(
+                "{CALLS} DPoP calls, but Redis holds {keys} keys"
+            )));
+        }
+
         page.reload().await?;
         page.button("Log out").await?;
         open_external_api(&page).await?;
