@@ -22,6 +22,8 @@ pub mod wait;
 
 #[cfg(feature = "api")]
 pub mod api;
+#[cfg(feature = "dev-issuer")]
+pub mod dev_issuer;
 
 pub use config::{API_ORIGIN, APP_ORIGIN, AUDIENCE, CLIENT_ID, config_for, dev_config};
 pub use dpop::{ClientKey, Proof};
@@ -35,6 +37,15 @@ pub use wait::eventually;
 /// An HTTP client for tests: never follows redirects (a test asserts them).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client")
+}
+
+/// A browser-like HTTP client: a cookie store, and redirects not followed.
+pub fn browser_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("an HTTP client")

@@ -1,125 +1,12 @@
 //! DPoP at the dev issuer (RFC 9449), as an Auth0 tenant does it: discovery, the nonce round
 //! trip at the token endpoint, bound access tokens (`cnf.jkt`, `token_type: "DPoP"`), codes bound
-//! by `dpop_jkt`, bound refresh tokens, and `/userinfo` with a proof. Proofs are built here with
-//! aws-lc-rs and hand-written JSON, independent of the `auth` crate.
+//! by `dpop_jkt`, bound refresh tokens, and `/userinfo` with a proof. Proofs come from
+//! `test_support` (hand-written JSON, thumbprints computed by hand), independent of `auth`.
 
-use aws_lc_rs::digest;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-
-fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// A client's P-256 DPoP key with its JWK and RFC 7638 thumbprint.
-struct ClientKey {
-    pair: EcdsaKeyPair,
-    jwk: Value,
-    jkt: String,
-}
-
-impl ClientKey {
-    fn generate() -> Self {
-        let pair = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
-            .expect("P-256 key generation");
-        let point = pair.public_key().as_ref();
-        let (x, y) = (b64(&point[1..33]), b64(&point[33..65]));
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-        let jkt = b64(digest::digest(&digest::SHA256, canonical.as_bytes()));
-        Self {
-            pair,
-            jwk: json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}),
-            jkt,
-        }
-    }
-
-    fn proof(&self, method: &str, url: &str, nonce: Option<&str>, token: Option<&str>) -> String {
-        let mut jti = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut jti).expect("rng");
-        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk});
-        let mut claims = json!({
-            "jti": b64(jti),
-            "htm": method,
-            "htu": url,
-            "iat": std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("clock")
-                .as_secs(),
-        });
-        if let Some(nonce) = nonce {
-            claims["nonce"] = json!(nonce);
-        }
-        if let Some(token) = token {
-            claims["ath"] = json!(b64(digest::digest(&digest::SHA256, token.as_bytes())));
-        }
-        let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-        let sig = self
-            .pair
-            .sign(&SystemRandom::new(), input.as_bytes())
-            .expect("sign");
-        format!("{input}.{}", b64(sig.as_ref()))
-    }
-}
-
-fn nonce_of(response: &Response) -> Option<String> {
-    response
-        .headers()
-        .get("dpop-nonce")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-impl TestApp {
-    fn token_url(&self) -> String {
-        format!("{}/oauth/token", self.base)
-    }
-
-    /// A token request with a DPoP proof by `key` (and `nonce`, if any).
-    async fn dpop_token(
-        &self,
-        key: &ClientKey,
-        nonce: Option<&str>,
-        form: &[(&str, &str)],
-    ) -> Response {
-        self.browser
-            .post(self.token_url())
-            .header("Auth0-Client", "eyJuYW1lIjoiYXV0aDAtc3BhLWpzIn0=")
-            .header("DPoP", key.proof("POST", &self.token_url(), nonce, None))
-            .form(form)
-            .send()
-            .await
-            .expect("token request")
-    }
-
-    /// The SDK's dance: a proof without nonce, the `use_dpop_nonce` answer, the retry with it.
-    async fn dpop_token_with_nonce(&self, key: &ClientKey, form: &[(&str, &str)]) -> Response {
-        let first = self.dpop_token(key, None, form).await;
-        assert_eq!(first.status(), StatusCode::BAD_REQUEST);
-        let nonce = nonce_of(&first).expect("a DPoP-Nonce on use_dpop_nonce");
-        self.dpop_token(key, Some(&nonce), form).await
-    }
-
-    async fn a_nonce(&self) -> String {
-        let probe = ClientKey::generate();
-        let response = self
-            .dpop_token(
-                &probe,
-                None,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("client_id", CLIENT_ID),
-                ],
-            )
-            .await;
-        nonce_of(&response).expect("a nonce")
-    }
-}
 
 fn exchange_form<'a>(code: &'a str, verifier: &'a str) -> Vec<(&'static str, &'a str)> {
     vec![
@@ -155,7 +42,7 @@ async fn a_first_proof_without_nonce_gets_use_dpop_nonce_and_a_nonce_header() {
             &exchange_form(&code, &pkce.verifier),
         )
         .await;
-    assert!(nonce_of(&response).is_some_and(|n| !n.is_empty()));
+    assert!(header(&response, "dpop-nonce").is_some_and(|n| !n.is_empty()));
     assert_oauth_error(response, StatusCode::BAD_REQUEST, "use_dpop_nonce").await;
 }
 
@@ -168,7 +55,7 @@ async fn the_nonce_answer_exposes_dpop_nonce_to_the_spa() {
         .header("Origin", APP_ORIGIN)
         .header(
             "DPoP",
-            ClientKey::generate().proof("POST", &app.token_url(), None, None),
+            ClientKey::generate().proof("POST", &app.token_url()).sign(),
         )
         .form(&[
             ("grant_type", "authorization_code"),
@@ -217,12 +104,9 @@ async fn a_proof_for_another_endpoint_is_invalid_dpop_proof() {
         .post(app.token_url())
         .header(
             "DPoP",
-            key.proof(
-                "POST",
-                &format!("{}/userinfo", app.base),
-                Some(&nonce),
-                None,
-            ),
+            key.proof("POST", &format!("{}/userinfo", app.base))
+                .nonce(&nonce)
+                .sign(),
         )
         .form(&exchange_form(&code, &pkce.verifier))
         .send()
@@ -394,7 +278,10 @@ async fn userinfo_accepts_a_bound_token_with_its_proof() {
         .browser
         .get(&url)
         .header("Authorization", format!("DPoP {token}"))
-        .header("DPoP", key.proof("GET", &url, Some(&nonce), Some(token)))
+        .header(
+            "DPoP",
+            key.proof("GET", &url).nonce(&nonce).token(token).sign(),
+        )
         .send()
         .await
         .expect("userinfo");
@@ -431,7 +318,11 @@ async fn userinfo_refuses_a_proof_by_another_key() {
         .header("Authorization", format!("DPoP {token}"))
         .header(
             "DPoP",
-            ClientKey::generate().proof("GET", &url, Some(&nonce), Some(token)),
+            ClientKey::generate()
+                .proof("GET", &url)
+                .nonce(&nonce)
+                .token(token)
+                .sign(),
         )
         .send()
         .await
