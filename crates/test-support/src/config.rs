@@ -1,6 +1,6 @@
 //! The development configuration of the project's `auth_config.json`, for servers under test.
 
-use app_config::{AuthConfig, ConfigValues};
+use app_config::AuthConfig;
 
 /// The dev issuer's domain.
 pub const DOMAIN: &str = "http://localhost:3002";
@@ -15,15 +15,7 @@ pub const API_ORIGIN: &str = "http://localhost:3001";
 
 /// The configuration of the root `auth_config.json`.
 pub fn dev_config() -> AuthConfig {
-    AuthConfig::from_values(ConfigValues {
-        domain: Some(DOMAIN.into()),
-        client_id: Some(CLIENT_ID.into()),
-        audience: Some(AUDIENCE.into()),
-        app_origin: Some(APP_ORIGIN.into()),
-        api_origin: Some(API_ORIGIN.into()),
-        ..ConfigValues::default()
-    })
-    .expect("the dev defaults are valid")
+    AuthConfig::dev_defaults()
 }
 
 /// [`dev_config`] with `domain` (a loopback origin such as a mock issuer's) as the issuer.
@@ -32,5 +24,20 @@ pub fn config_for(domain: &str) -> AuthConfig {
         domain: domain.to_owned(),
         issuer: app_config::issuer_from_domain(domain).expect("a valid domain"),
         ..dev_config()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_constants_are_the_dev_defaults() {
+        let config = dev_config();
+        assert_eq!(config.domain, DOMAIN);
+        assert_eq!(config.client_id, CLIENT_ID);
+        assert_eq!(config.audience, AUDIENCE);
+        assert_eq!(config.app_origin, APP_ORIGIN);
+        assert_eq!(config.api_origin, API_ORIGIN);
     }
 }

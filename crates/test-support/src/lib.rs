@@ -24,6 +24,8 @@ pub mod wait;
 pub mod api;
 #[cfg(feature = "dev-issuer")]
 pub mod dev_issuer;
+#[cfg(feature = "spa-server")]
+pub mod spa_server;
 
 pub use config::{API_ORIGIN, APP_ORIGIN, AUDIENCE, CLIENT_ID, config_for, dev_config};
 pub use dpop::{ClientKey, Proof};

@@ -2,7 +2,7 @@
 
 use reqwest::{StatusCode, header};
 
-use crate::helpers::{APP_JS, SDK_JS, SECRET_NPM, spawn_app};
+use test_support::spa_server::{APP_JS, SDK_JS, SECRET_NPM, spawn_app};
 
 #[tokio::test]
 async fn javascript_asset_is_served_with_a_javascript_type() {

@@ -6,7 +6,7 @@ use app_config::{AuthConfig, ConfigValues};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{spawn_app, spawn_app_with_config};
+use test_support::spa_server::{spawn_app, spawn_app_with_config};
 
 #[tokio::test]
 async fn auth_config_is_the_public_configuration() {

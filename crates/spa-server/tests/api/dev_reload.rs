@@ -6,7 +6,8 @@ use std::time::Duration;
 use reqwest::{StatusCode, header};
 use spa_server::{EVENTS_PATH, SCRIPT_PATH, SCRIPT_TAG, Settings, content_security_policy};
 
-use crate::helpers::{TestApp, dev_config, fake_frontend, spawn_app, spawn_app_on};
+use test_support::dev_config;
+use test_support::spa_server::{TestApp, fake_frontend, spawn_app, spawn_app_on};
 
 async fn spawn_live_reload() -> TestApp {
     let frontend = fake_frontend();

@@ -2,7 +2,7 @@
 
 use reqwest::{StatusCode, header};
 
-use crate::helpers::{INDEX_MARKER, spawn_app};
+use test_support::spa_server::{INDEX_MARKER, spawn_app};
 
 async fn assert_shell(path: &str) {
     let app = spawn_app().await;

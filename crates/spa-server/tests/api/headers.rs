@@ -2,7 +2,7 @@
 
 use reqwest::{StatusCode, header};
 
-use crate::helpers::{spawn_app, spawn_app_with_config};
+use test_support::spa_server::{spawn_app, spawn_app_with_config};
 
 const DEV_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     img-src 'self' data: http://localhost:3002; \

@@ -4,7 +4,8 @@
 use reqwest::StatusCode;
 use spa_server::{SDK_DIST, SDK_ENTRY, Settings};
 
-use crate::helpers::{TestApp, dev_config, real_frontend_root, spawn_app_on};
+use test_support::dev_config;
+use test_support::spa_server::{TestApp, real_frontend_root, spawn_app_on};
 
 async fn spawn_real() -> TestApp {
     let root = real_frontend_root();

@@ -9,7 +9,8 @@ use std::{
 
 use spa_server::{Application, SDK_DIST, Settings, StartupError};
 
-use crate::helpers::{dev_config, fake_frontend};
+use test_support::dev_config;
+use test_support::spa_server::fake_frontend;
 
 const BIN: &str = env!("CARGO_BIN_EXE_spa-server");
 

@@ -1,6 +1,6 @@
 //! Path traversal and hidden files, sent raw so no client normalises them first.
 
-use crate::helpers::{SECRET_DOTFILE, SECRET_OUTSIDE_ROOT, spawn_app};
+use test_support::spa_server::{SECRET_DOTFILE, SECRET_OUTSIDE_ROOT, spawn_app};
 
 async fn assert_refused(path: &str, expected: u16) {
     let app = spawn_app().await;

@@ -1,5 +1,5 @@
-//! Test fixtures: a fake frontend folder, servers on port 0, and a raw HTTP client for paths
-//! that reqwest would normalise away.
+//! The SPA server under test: a fake frontend folder, the server on port 0, and a raw HTTP
+//! client for paths that reqwest would normalise away.
 
 use std::{
     net::SocketAddr,
@@ -8,7 +8,9 @@ use std::{
 
 use actix_web::dev::ServerHandle;
 use app_config::AuthConfig;
-use spa_server::{Application, SDK_DIST, SDK_ENTRY, Settings};
+
+use crate::config::dev_config;
+use ::spa_server::{Application, SDK_DIST, SDK_ENTRY, Settings};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -22,8 +24,11 @@ pub const SDK_JS: &str = "export class Auth0Client {}\n";
 
 /// `<tmp>/frontend` with index.html, js/app.js, css/app.css, a dotfile, an npm manifest and the
 /// SDK entry; `<tmp>/Cargo.toml` and `<tmp>/secret.txt` sit outside the root.
+#[derive(Debug)]
 pub struct FakeFrontend {
+    /// The temporary folder (removed when dropped).
     pub dir: TempDir,
+    /// `<tmp>/frontend`, the root the server serves.
     pub root: PathBuf,
 }
 
@@ -52,14 +57,14 @@ pub fn fake_frontend() -> FakeFrontend {
     FakeFrontend { dir, root }
 }
 
-/// The dev defaults of the root `auth_config.json`.
-pub fn dev_config() -> AuthConfig {
-    AuthConfig::dev_defaults()
-}
-
+/// The SPA server under test. Stops it when dropped.
+#[derive(Debug)]
 pub struct TestApp {
+    /// Its loopback address.
     pub addr: SocketAddr,
+    /// `http://<addr>`.
     pub base: String,
+    /// A client that never follows redirects.
     pub client: reqwest::Client,
     handle: ServerHandle,
     /// Keeps the fake frontend alive as long as the server.
@@ -114,10 +119,7 @@ pub async fn spawn_app_on(settings: Settings) -> TestApp {
     TestApp {
         addr,
         base: format!("http://{addr}"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
+        client: crate::client(),
         handle,
         frontend: None,
     }
