@@ -8,6 +8,10 @@
 //! bytes across hundreds of thousands of proofs, so the compact JWS is put together here:
 //! base64url header, base64url claims, aws-lc-rs's fixed-size (r‖s) ES256 signature.
 //! The thumbprint and `ath` are the `auth` crate's own functions, the ones the API checks with.
+//! This is the one DPoP proof builder outside `test-support`: that one serialises a header and
+//! claims object per proof, which is fine for a test and too slow for a few hundred thousand
+//! proofs made against the clock; its tests below check this one against `test-support`'s
+//! hand-computed thumbprint.
 
 use std::io::Write;
 use std::path::Path;
@@ -152,10 +156,6 @@ pub fn replay_capacity(max_rate: u32) -> u64 {
 mod tests {
     use super::*;
 
-    fn decode_json(part: &str) -> Value {
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("json")
-    }
-
     #[test]
     fn ath_is_the_rfc_9449_example_hash() {
         // RFC 9449 §7.1: the access token "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU" has
@@ -187,15 +187,12 @@ mod tests {
         let proof = key
             .proof("http://127.0.0.1:1/api/external", "a", "j", 1)
             .expect("proof");
-        let header = decode_json(proof.split('.').next().expect("header"));
+        let header = test_support::header_of(&proof);
         assert_eq!(header["typ"], "dpop+jwt");
         assert_eq!(header["alg"], "ES256");
         assert_eq!(header["jwk"], key.jwk);
         assert!(header["jwk"].get("d").is_none());
-        assert_eq!(
-            key.thumbprint(),
-            auth::dpop::thumbprint(&header["jwk"]).expect("thumbprint")
-        );
+        assert_eq!(key.thumbprint(), test_support::thumbprint(&header["jwk"]));
     }
 
     #[test]
@@ -206,16 +203,13 @@ mod tests {
         key.write_proofs(&path, "http://127.0.0.1:1/api/external", "tok", "w", 3)
             .expect("writes");
         let text = std::fs::read_to_string(&path).expect("reads");
-        let claims: Vec<Value> = text
-            .lines()
-            .map(|l| decode_json(l.split('.').nth(1).expect("claims")))
-            .collect();
+        let claims: Vec<Value> = text.lines().map(test_support::claims_of).collect();
         let jtis: Vec<&str> = claims.iter().filter_map(|c| c["jti"].as_str()).collect();
         assert_eq!(jtis, ["w-0", "w-1", "w-2"]);
         for c in &claims {
             assert_eq!(c["htm"], "GET");
             assert_eq!(c["htu"], "http://127.0.0.1:1/api/external");
-            assert_eq!(c["ath"], auth::dpop::access_token_hash("tok"));
+            assert_eq!(c["ath"], test_support::ath("tok"));
         }
     }
 
@@ -226,12 +220,9 @@ mod tests {
             auth::dpop::ProofVerifier::new(auth::dpop::DpopConfig::default()).expect("verifier");
         let token = "header.payload.signature";
         let htu = "http://127.0.0.1:8080/api/external";
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_secs();
+        let now = u64::try_from(test_support::now()).expect("after 1970");
         let proof = key
-            .proof(htu, &auth::dpop::access_token_hash(token), "once", now)
+            .proof(htu, &test_support::ath(token), "once", now)
             .expect("proof");
         let jkt = key.thumbprint();
         let request = auth::dpop::ProofRequest {
