@@ -309,6 +309,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_child_draining_after_the_first_sigterm_stops_at_the_second_when_all_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid = dir.path().join("replica.pid");
+        let done = dir.path().join("stopped-by-second-signal");
+        // Like an API replica: the first SIGTERM starts a long drain, a second ends it.
+        let spec = sh(
+            "replica",
+            &format!(
+                "trap 'if [ -n \"$draining\" ]; then touch {}; exit 0; fi; draining=1' TERM; \
+                 echo $$ > {}; while true; do sleep 0.05; done",
+                done.display(),
+                pid.display()
+            ),
+        );
+        let p2 = pid.clone();
+        let shutdown = async move {
+            pid_in(&p2).await;
+        };
+        let timing = Timing {
+            ready_timeout: Duration::from_secs(1),
+            grace: Duration::from_secs(15),
+        };
+        let started = Instant::now();
+        let result = timeout(
+            Duration::from_secs(20),
+            supervise(vec![spec], timing, shutdown, || {}),
+        )
+        .await
+        .expect("supervise must return");
+        assert!(result.is_ok(), "{result:?}");
+        assert!(
+            done.exists(),
+            "the child was not stopped by a second SIGTERM"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the stop waited out the grace period: {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
     async fn a_child_ignoring_sigterm_is_killed_after_the_grace_period() {
         let dir = tempfile::tempdir().unwrap();
         let pid = dir.path().join("stubborn.pid");

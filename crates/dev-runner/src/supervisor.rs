@@ -33,6 +33,11 @@ use crate::{ChildSpec, SupervisorError};
 /// within a few tens of milliseconds of the server listening.
 const READY_POLL: Duration = Duration::from_millis(25);
 
+/// When everything stops, how long after the first SIGTERM a child still running gets a
+/// second one: long enough for its signal handler to have seen the first (signals of one kind
+/// that arrive before the handler runs count once).
+const SECOND_SIGNAL: Duration = Duration::from_millis(300);
+
 /// A child's exit as the waiter task reports it: the start's id and a description.
 type ExitReport = (u64, String);
 
@@ -193,8 +198,13 @@ impl Supervisor {
         drain(child.forwarders).await;
     }
 
-    /// Stops every child at once: SIGTERM to every group, SIGKILL to what is left after
-    /// `grace`, then reaps everything.
+    /// Stops every child at once: SIGTERM to every group, a second SIGTERM after
+    /// [`SECOND_SIGNAL`] to what is still running, SIGKILL to what is left after `grace`, then
+    /// reaps everything.
+    ///
+    /// The second signal is for API replicas: the first starts their drain (they keep serving
+    /// for a while so a load balancer can move away), a second cuts it short. When everything
+    /// stops there is nothing to move to, so waiting out the drain would only delay the stop.
     pub async fn stop_all(&mut self, grace: Duration) {
         let mut children = std::mem::take(&mut self.children);
         // Ended leaders too: their groups may still hold processes they started.
@@ -202,6 +212,15 @@ impl Supervisor {
             let _ = killpg(child.group, Signal::SIGTERM);
         }
         let deadline = Instant::now() + grace;
+        let second = Instant::now() + SECOND_SIGNAL.min(grace);
+        for child in &mut children {
+            let _ = timeout_at(second, wait_ended(&mut child.ended)).await;
+        }
+        for child in &children {
+            if child.ended.borrow().is_none() {
+                let _ = killpg(child.group, Signal::SIGTERM);
+            }
+        }
         for child in &mut children {
             let _ = timeout_at(deadline, wait_ended(&mut child.ended)).await;
         }
