@@ -5,7 +5,27 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::startup::StartupError;
+/// Why a folder cannot serve as the frontend root; each message names the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum FrontendError {
+    /// The frontend root does not exist or is not a folder.
+    #[error(
+        "frontend folder {0} not found; fix: run from the project root or set SPA_ROOT (--root) to the frontend/ folder"
+    )]
+    RootMissing(PathBuf),
+    /// The root has no `index.html`.
+    #[error(
+        "{} has no index.html; fix: set SPA_ROOT (--root) to the project's frontend/ folder",
+        .0.display()
+    )]
+    IndexMissing(PathBuf),
+    /// npm has not installed `@auth0/auth0-spa-js`.
+    #[error(
+        "@auth0/auth0-spa-js is not installed in {}/node_modules; fix: run `npm ci` in frontend/ (cd {} && npm ci)",
+        .0.display(), .0.display()
+    )]
+    SdkMissing(PathBuf),
+}
 
 /// Where npm puts the SDK's builds, relative to the frontend root.
 pub const SDK_DIST: &str = "node_modules/@auth0/auth0-spa-js/dist";
@@ -25,18 +45,18 @@ pub struct Frontend {
 impl Frontend {
     /// Checks `root` and resolves it to an absolute path, so a later change of working
     /// directory cannot change what is served.
-    pub fn check(root: &Path) -> Result<Self, StartupError> {
-        let missing_root = || StartupError::RootMissing(root.to_path_buf());
+    pub fn check(root: &Path) -> Result<Self, FrontendError> {
+        let missing_root = || FrontendError::RootMissing(root.to_path_buf());
         let root = root.canonicalize().map_err(|_| missing_root())?;
         if !root.is_dir() {
             return Err(missing_root());
         }
         if !root.join("index.html").is_file() {
-            return Err(StartupError::IndexMissing(root));
+            return Err(FrontendError::IndexMissing(root));
         }
         let sdk_dist = root.join(SDK_DIST);
         if !sdk_dist.join(SDK_ENTRY).is_file() {
-            return Err(StartupError::SdkMissing(root));
+            return Err(FrontendError::SdkMissing(root));
         }
         Ok(Self { root, sdk_dist })
     }

@@ -22,6 +22,6 @@ mod routes;
 mod startup;
 
 pub use dev_reload::{EVENTS_PATH, SCRIPT_PATH, SCRIPT_TAG};
-pub use frontend::{Frontend, SDK_DIST, SDK_ENTRY, SDK_URL_PREFIX};
+pub use frontend::{Frontend, FrontendError, SDK_DIST, SDK_ENTRY, SDK_URL_PREFIX};
 pub use middleware::content_security_policy;
 pub use startup::{Application, DEFAULT_ROOT, Settings, StartupError};

@@ -16,7 +16,7 @@ use app_config::AuthConfig;
 
 use crate::{
     dev_reload::{self, DevReload},
-    frontend::{Frontend, SDK_URL_PREFIX},
+    frontend::{Frontend, FrontendError, SDK_URL_PREFIX},
     middleware, paths,
     routes::{self, PublicConfig},
 };
@@ -52,23 +52,9 @@ impl Settings {
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    /// The frontend root does not exist or is not a folder.
-    #[error(
-        "frontend folder {0} not found; fix: run from the project root or set SPA_ROOT (--root) to the frontend/ folder"
-    )]
-    RootMissing(PathBuf),
-    /// The root has no `index.html`.
-    #[error(
-        "{} has no index.html; fix: set SPA_ROOT (--root) to the project's frontend/ folder",
-        .0.display()
-    )]
-    IndexMissing(PathBuf),
-    /// npm has not installed `@auth0/auth0-spa-js`.
-    #[error(
-        "@auth0/auth0-spa-js is not installed in {}/node_modules; fix: run `npm ci` in frontend/ (cd {} && npm ci)",
-        .0.display(), .0.display()
-    )]
-    SdkMissing(PathBuf),
+    /// The frontend root is missing, lacks `index.html`, or npm has not installed the SDK.
+    #[error(transparent)]
+    Frontend(#[from] FrontendError),
     /// The Content-Security-Policy built from the configuration is not a valid header value.
     #[error("the configured origins do not form a valid Content-Security-Policy header: {0}")]
     Csp(#[from] actix_web::http::header::InvalidHeaderValue),

@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use spa_server::{Application, SDK_DIST, Settings, StartupError};
+use spa_server::{Application, FrontendError, SDK_DIST, Settings, StartupError};
 
 use test_support::dev_config;
 use test_support::spa_server::fake_frontend;
@@ -30,7 +30,10 @@ async fn missing_root_is_refused() {
     let err = Application::build(Settings::new(dev_config(), dir.path().join("nope")))
         .await
         .expect_err("must refuse");
-    assert!(matches!(err, StartupError::RootMissing(_)), "{err}");
+    assert!(
+        matches!(err, StartupError::Frontend(FrontendError::RootMissing(_))),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -40,7 +43,10 @@ async fn root_without_index_html_is_refused() {
     let err = Application::build(Settings::new(dev_config(), &frontend.root))
         .await
         .expect_err("must refuse");
-    assert!(matches!(err, StartupError::IndexMissing(_)), "{err}");
+    assert!(
+        matches!(err, StartupError::Frontend(FrontendError::IndexMissing(_))),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -50,7 +56,10 @@ async fn missing_sdk_is_refused_with_the_npm_ci_fix() {
     let err = Application::build(Settings::new(dev_config(), &frontend.root))
         .await
         .expect_err("must refuse");
-    assert!(matches!(err, StartupError::SdkMissing(_)), "{err}");
+    assert!(
+        matches!(err, StartupError::Frontend(FrontendError::SdkMissing(_))),
+        "{err}"
+    );
     assert!(
         err.to_string().contains("run `npm ci` in frontend/"),
         "{err}"
