@@ -26,6 +26,7 @@ mod html;
 mod issuer;
 mod keys;
 mod pkce;
+mod request_log;
 mod routes;
 mod secrets;
 mod settings;

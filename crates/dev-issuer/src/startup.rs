@@ -15,6 +15,7 @@ use tracing_actix_web::TracingLogger;
 use crate::host::{self, AcceptedHosts};
 use crate::issuer::{Issuer, MintError};
 use crate::keys::KeyError;
+use crate::request_log::PathOnlySpan;
 use crate::routes;
 use crate::settings::Settings;
 use crate::users::UsersError;
@@ -96,7 +97,7 @@ impl Application {
                         .add(("X-Content-Type-Options", "nosniff"))
                         .add(("Referrer-Policy", "no-referrer")),
                 )
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<PathOnlySpan>::new())
                 .app_data(data.clone())
                 .app_data(hosts.clone())
                 .app_data(web::PayloadConfig::new(64 * 1024))
