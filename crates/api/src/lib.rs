@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod redis_store;
 pub mod replay_store;
 pub mod routes;
+mod signals;
 pub mod startup;
 pub mod telemetry;
 pub mod verifier_config;

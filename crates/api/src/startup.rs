@@ -237,7 +237,7 @@ impl Application {
         // actix-server's own handlers treat SIGINT as a forced stop that drops in-flight
         // requests; ours make both signals graceful.
         let server = if settings.handle_signals {
-            server.shutdown_signal(shutdown_requested())
+            server.shutdown_signal(crate::signals::shutdown_requested())
         } else {
             server.disable_signals()
         };
@@ -343,33 +343,6 @@ fn replay_store(settings: &Settings) -> Result<Arc<dyn ReplayStore>, StartupErro
             Ok(store)
         }
     }
-}
-
-/// Resolves on the first SIGINT or SIGTERM. If a handler cannot be installed, that signal is
-/// simply not awaited (the process then keeps the OS default for it).
-async fn shutdown_requested() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    let name = tokio::select! {
-        () = interrupt => "SIGINT",
-        () = terminate => "SIGTERM",
-    };
-    tracing::info!("{name} received; finishing in-flight requests, then shutting down");
 }
 
 /// A resource named after its path: the name is the metrics route label, read without

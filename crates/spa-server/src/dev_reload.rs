@@ -147,16 +147,13 @@ impl DevReload {
 /// Waits for SIGINT or SIGTERM, ends the streams, then lets the server stop gracefully.
 pub async fn shutdown_signal(reload: DevReload) {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+
+    use crate::signals::{installed, received};
+    let mut interrupt = installed("SIGINT", signal(SignalKind::interrupt()));
+    let mut terminate = installed("SIGTERM", signal(SignalKind::terminate()));
+    tokio::select! {
+        () = received(interrupt.as_mut()) => {}
+        () = received(terminate.as_mut()) => {}
     }
     reload.close_streams();
 }

@@ -19,6 +19,7 @@ mod frontend;
 mod middleware;
 mod paths;
 mod routes;
+mod signals;
 mod startup;
 
 pub use dev_reload::{EVENTS_PATH, SCRIPT_PATH, SCRIPT_TAG};
