@@ -3,10 +3,6 @@
 //! A test binary of its own: it installs a global subscriber (the server's worker threads do
 //! not see a thread-local one), which a binary shared with other tests could not do.
 
-#[allow(dead_code)]
-#[path = "protocol/helpers.rs"]
-mod helpers;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,7 +10,7 @@ use std::time::{Duration, Instant};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
-use crate::helpers::{Pkce, authorize_params, spawn_app};
+use test_support::dev_issuer::{Pkce, authorize_params, spawn_app};
 
 /// Every log line written while it is installed, at every level.
 #[derive(Clone, Default)]
