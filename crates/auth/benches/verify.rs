@@ -14,35 +14,19 @@
 #![allow(clippy::unwrap_used, missing_docs)] // benchmark set-up: a failure aborts the run
 
 use std::hint::black_box;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use auth::{Algorithm, Verifier, VerifierConfig};
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
-use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
-use serde_json::{Value, json};
+use serde_json::json;
+use test_support::{ClientKey, MockIssuer, SigningKey, TokenBuilder, access_claims};
 use tokio::runtime::Runtime;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const AUDIENCE: &str = "https://api.bench";
 
-fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn sign(header: &Value, claims: &Value, signer: impl Fn(&[u8]) -> Vec<u8>) -> String {
-    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-    let sig = signer(input.as_bytes());
-    format!("{input}.{}", b64(sig))
-}
-
 struct Setup {
     runtime: Runtime,
-    _server: MockServer,
+    _issuer: MockIssuer,
     issuer: url::Url,
     rs256: String,
     es256: String,
@@ -54,66 +38,35 @@ fn setup() -> Setup {
         .enable_all()
         .build()
         .unwrap();
-    let rsa = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
-    let ec = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
-    let ed = Ed25519KeyPair::generate().unwrap();
-    let rsa_pub = rsa.public_key();
-    let point = ec.public_key().as_ref().to_vec();
-    let jwks = json!({"keys": [
-        {"kty":"RSA","kid":"rsa","use":"sig",
-         "n": b64(rsa_pub.modulus().big_endian_without_leading_zero()),
-         "e": b64(rsa_pub.exponent().big_endian_without_leading_zero())},
-        {"kty":"EC","kid":"ec","use":"sig","crv":"P-256","x":b64(&point[1..33]),"y":b64(&point[33..65])},
-        {"kty":"OKP","kid":"ed","use":"sig","crv":"Ed25519","x":b64(ed.public_key().as_ref())},
-    ]});
-    let server = runtime.block_on(async {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/.well-known/jwks.json"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(jwks))
-            .mount(&server)
-            .await;
-        server
-    });
-    let issuer: url::Url = format!("{}/", server.uri()).parse().unwrap();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let keys = [
+        SigningKey::rsa(0, "rsa"),
+        SigningKey::es256("ec"),
+        SigningKey::ed25519("ed"),
+    ];
+    let server = runtime.block_on(MockIssuer::start_bare(&[&keys[0], &keys[1], &keys[2]]));
+    let issuer = server.issuer_url();
     // A realistic Auth0 access token body (~600 bytes encoded).
-    let claims = json!({
-        "iss": issuer.as_str(), "sub": "auth0|5f7c8ec7c33c6c004bbafe82", "aud": [AUDIENCE, "https://tenant.auth0.com/userinfo"],
-        "iat": now, "exp": now + 24 * 3600, "azp": "local-dev-spa", "scope": "openid profile email read:messages",
-        "permissions": ["read:messages"],
-    });
-    let rng = SystemRandom::new();
-    let rs256 = sign(
-        &json!({"alg":"RS256","typ":"JWT","kid":"rsa"}),
-        &claims,
-        |m| {
-            let mut s = vec![0; rsa.public_modulus_len()];
-            rsa.sign(&signature::RSA_PKCS1_SHA256, &rng, m, &mut s)
-                .unwrap();
-            s
-        },
+    let audience = json!([AUDIENCE, "https://tenant.auth0.com/userinfo"]);
+    let claims = access_claims(
+        issuer.as_str(),
+        audience,
+        24 * 3600,
+        "openid profile email read:messages",
     );
-    let es256 = sign(
-        &json!({"alg":"ES256","typ":"JWT","kid":"ec"}),
-        &claims,
-        |m| ec.sign(&rng, m).unwrap().as_ref().to_vec(),
-    );
-    let eddsa = sign(
-        &json!({"alg":"EdDSA","typ":"JWT","kid":"ed"}),
-        &claims,
-        |m| ed.sign(m).as_ref().to_vec(),
-    );
+    let token = |key: &SigningKey| {
+        TokenBuilder::new(key, claims.clone())
+            .claim("sub", "auth0|5f7c8ec7c33c6c004bbafe82")
+            .claim("azp", "local-dev-spa")
+            .claim("permissions", json!(["read:messages"]))
+            .sign()
+    };
     Setup {
         runtime,
-        _server: server,
+        rs256: token(&keys[0]),
+        es256: token(&keys[1]),
+        eddsa: token(&keys[2]),
+        _issuer: server,
         issuer,
-        rs256,
-        es256,
-        eddsa,
     }
 }
 
@@ -186,39 +139,18 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-/// A fresh ES256 DPoP proof for `GET https://api.bench/api/external` with `token`.
-fn dpop_proof(key: &EcdsaKeyPair, jwk: &Value, token: &str, n: u64) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk});
-    let claims = json!({
-        "jti": format!("bench-{n}"),
-        "htm": "GET",
-        "htu": "https://api.bench/api/external",
-        "iat": now,
-        "ath": b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())),
-    });
-    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-    let sig = key.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
-    format!("{input}.{}", b64(sig.as_ref()))
-}
-
 fn dpop_benches(c: &mut Criterion) {
     let runtime = Runtime::new().unwrap();
-    let key = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
-    let point = key.public_key().as_ref().to_vec();
-    let jwk = json!({"kty":"EC","crv":"P-256","x":b64(&point[1..33]),"y":b64(&point[33..65])});
+    let key = ClientKey::generate();
     let proofs = auth::dpop::ProofVerifier::new(auth::dpop::DpopConfig::default()).unwrap();
-    let jkt = auth::dpop::thumbprint(&jwk).unwrap();
+    let jkt = auth::dpop::thumbprint(&key.jwk).unwrap();
     let token = "bench.access.token";
-    let mut n = 0u64;
     c.bench_function("dpop_proof_es256", |b| {
         b.iter_batched(
             || {
-                n += 1;
-                dpop_proof(&key, &jwk, token, n)
+                key.proof("GET", "https://api.bench/api/external")
+                    .token(token)
+                    .sign()
             },
             |proof| {
                 runtime
