@@ -1,7 +1,8 @@
 //! Every relative link in the repository's Markdown files resolves: the file or folder exists,
 //! and a `#fragment` into a Markdown file names one of its headings (GitHub's anchors). Every
 //! repository path written as code (`` `crates/api/src/startup.rs` ``) names a file or folder
-//! that exists, so a map such as ARCHITECTURE.md cannot point at a file that moved.
+//! that exists, so a map such as ARCHITECTURE.md cannot point at a file that moved. And every
+//! documentation page that source code, comments or error messages name (`docs/api.md`) exists.
 //!
 //! Offline and fast, so `cargo make lint` runs it (`cargo test -p e2e --test doc_links`).
 //! Links with a scheme (`https:`, `mailto:`) are not followed: whether a web page still exists is
@@ -81,6 +82,46 @@ fn every_repository_path_written_as_code_in_the_markdown_files_exists() {
 }
 
 #[test]
+fn every_documentation_page_the_sources_name_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root");
+    let mut sources = Vec::new();
+    files_with(root, &["rs", "toml", "js", "sh", "lua"], &mut sources);
+    sources.push(root.join(".ci/run"));
+    let mut missing = Vec::new();
+    // This file's own examples name pages that need not exist.
+    let this_file = root.join(file!());
+    for file in sources.iter().filter(|f| **f != this_file) {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for (line, page) in page_references(&text) {
+            if !root.join(&page).is_file() {
+                let shown = file.strip_prefix(root).unwrap_or(file);
+                missing.push(format!("{}:{line}: {page}", shown.display()));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "documentation pages named in the sources that do not exist:\n{}",
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn page_references_are_docs_pages_and_readmes_by_path() {
+    let text = "// see docs/api.md, (docs/dev-issuer.md) and bench/README.md.\n\
+                // not: docs/, mydocs/x.md, README.md alone\n";
+    let found: Vec<_> = page_references(text).into_iter().map(|(_, p)| p).collect();
+    assert_eq!(
+        found,
+        ["docs/api.md", "docs/dev-issuer.md", "bench/README.md"]
+    );
+}
+
+#[test]
 fn code_paths_are_single_repository_paths_outside_build_output() {
     let text = "`crates/api/src/startup.rs` and `crates/auth/src/jws/` and `cargo run -p api`\n\
                 `frontend/node_modules/x` `target/bench` `crates/*/tests` `tests/src/stack.rs:12`\n\
@@ -122,6 +163,11 @@ fn heading_anchors_follow_github() {
 }
 
 fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    files_with(dir, &["md"], out);
+}
+
+/// The files under `dir` whose extension is one of `extensions`, outside skipped folders.
+fn files_with(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .expect("a readable folder")
         .map(|e| e.expect("a readable folder entry").path())
@@ -131,9 +177,13 @@ fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if path.is_dir() {
             if !name.starts_with('.') && !SKIPPED_DIRS.contains(&name) {
-                markdown_files(&path, out);
+                files_with(&path, extensions, out);
             }
-        } else if name.ends_with(".md") {
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| extensions.contains(&e))
+        {
             out.push(path);
         }
     }
@@ -212,6 +262,26 @@ fn code_paths(text: &str) -> Vec<(usize, String)> {
                 && !path.contains("node_modules");
             if plain && CHECKED_ROOTS.iter().any(|root| path.starts_with(root)) {
                 found.push((number, path.to_owned()));
+            }
+        }
+    }
+    found
+}
+
+/// The documentation pages a source text names by path, with their 1-based line numbers:
+/// `docs/<page>.md` and `<folder>/README.md`.
+fn page_references(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let words = line.split(|c: char| !(c.is_ascii_alphanumeric() || "/._-".contains(c)));
+        for word in words {
+            let word = word.trim_end_matches('.');
+            let page = word
+                .strip_prefix("docs/")
+                .is_some_and(|p| p.ends_with(".md") && !p.contains('/'))
+                || (word.ends_with("/README.md") && !word.starts_with('/'));
+            if page {
+                found.push((i + 1, word.to_owned()));
             }
         }
     }
