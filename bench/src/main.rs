@@ -250,8 +250,10 @@ fn repeated(kind: ServerKind, scenario: Scenario) -> bool {
 fn scenarios(options: &Options, kind: ServerKind) -> impl Iterator<Item = Scenario> {
     let large_pool = options.large_pool_size > 0;
     let dpop = options.dpop_max_rate > 0;
+    let chosen = options.scenarios.clone();
     Scenario::ALL.into_iter().filter(move |s| {
         s.applies_to(kind)
+            && chosen.contains(s)
             && (*s != Scenario::LargePool || large_pool)
             && (*s != Scenario::Dpop || dpop)
     })

@@ -99,6 +99,16 @@ pub struct Options {
     )]
     pub servers: Vec<ServerKind>,
 
+    /// Scenarios to run, comma-separated: `public`, `a`, `b`, `c`, `d`, `e` (e.g. `e` with
+    /// `--servers ours,ours-redis` compares the two DPoP replay stores alone).
+    #[arg(
+        long,
+        env = "BENCH_SCENARIOS",
+        value_delimiter = ',',
+        default_value = "public,a,b,c,d,e"
+    )]
+    pub scenarios: Vec<crate::scenario::Scenario>,
+
     /// Where results.json, the token files and the server logs go (default: `<target dir>/bench`).
     #[arg(long, env = "BENCH_OUT")]
     pub out: Option<PathBuf>,
@@ -151,6 +161,7 @@ mod tests {
         assert_eq!(o.pool_size, 10_000);
         assert_eq!(o.large_pool_size, 50_000);
         assert_eq!(o.dpop_max_rate, 30_000);
+        assert_eq!(o.scenarios, crate::scenario::Scenario::ALL);
         assert_eq!(
             o.servers(),
             [
@@ -166,6 +177,14 @@ mod tests {
     #[test]
     fn measurement_longer_than_ten_minutes_is_refused() {
         assert!(Options::try_parse_from(["bench", "--measure-secs", "601"]).is_err());
+    }
+
+    #[test]
+    fn scenarios_are_chosen_by_their_short_names() {
+        use crate::scenario::Scenario;
+        let o = Options::try_parse_from(["bench", "--scenarios", "e,a"]).expect("valid");
+        assert_eq!(o.scenarios, [Scenario::Dpop, Scenario::OneToken]);
+        assert!(Options::try_parse_from(["bench", "--scenarios", "f"]).is_err());
     }
 
     #[test]

@@ -9,27 +9,33 @@ use serde::Serialize;
 use crate::options::ServerKind;
 
 /// A load pattern.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 pub enum Scenario {
     /// `/api/public` with no token: the no-auth path.
     #[serde(rename = "public")]
+    #[value(name = "public")]
     Public,
     /// (a) one valid token, repeated.
     #[serde(rename = "a-one-token")]
+    #[value(name = "a")]
     OneToken,
     /// (b) a pool of distinct valid tokens (as many as our verified-token cache holds), rotated
     /// per request.
     #[serde(rename = "b-distinct-tokens")]
+    #[value(name = "b")]
     DistinctTokens,
     /// (c) tokens with a bad signature, rotated per request.
     #[serde(rename = "c-bad-signature")]
+    #[value(name = "c")]
     BadSignature,
     /// (d) a pool larger than our verified-token cache: an RSA verification nearly every request.
     #[serde(rename = "d-large-pool")]
+    #[value(name = "d")]
     LargePool,
     /// (e) one DPoP-bound token with a fresh DPoP proof per request (ours only: the other
     /// servers do not know DPoP).
     #[serde(rename = "e-dpop")]
+    #[value(name = "e")]
     Dpop,
 }
 
