@@ -37,9 +37,13 @@ pub const METRICS_OFFSET: u16 = 100;
 /// (`inter 1s fall 2` in the configuration, 2 s), so a draining replica leaves the rotation
 /// before it stops serving.
 pub const DEFAULT_DRAIN_SECS: u64 = 5;
-/// A replica's request-log line for a passing health check: one a second per replica from
-/// HAProxy, so it is not shown (a failing one is).
-pub const HEALTH_CHECK_LINE: &str = "path=/readyz status=200";
+/// What a replica's request-log line for a passing health check contains, in the text and in
+/// the JSON log format: HAProxy sends one a second per replica, so they are not shown (a failing
+/// one is).
+pub const HEALTH_CHECK_LINES: [&str; 2] = [
+    "path=/readyz status=200",
+    r#""path":"/readyz","status":200,"#,
+];
 
 /// Every address of a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,7 +316,8 @@ pub fn cluster_servers(
             .env("API_DPOP_NONCE", &nonces)
             .env("API_DPOP_NONCE_SECRET", &shared.nonce_secret)
             .env("API_SHUTDOWN_DRAIN_SECS", plan.drain.as_secs().to_string())
-            .hide_lines_containing(HEALTH_CHECK_LINE)
+            .hide_lines_containing(HEALTH_CHECK_LINES[0])
+            .hide_lines_containing(HEALTH_CHECK_LINES[1])
             .ready_when_listening(replica.listen);
         servers.push(Server {
             spec,

@@ -259,6 +259,7 @@ fn every_replica_shares_the_origin_the_store_the_secret_and_the_drain() {
         );
         assert_eq!(env_of(spec, "API_DPOP_NONCE").as_deref(), Some("1"));
         assert_eq!(spec.ready_addr, Some(addr(&format!("127.0.0.1:{port}"))));
+        assert_eq!(spec.hidden, HEALTH_CHECK_LINES);
         let rotation = server.rotation.as_ref().expect("behind HAProxy");
         assert_eq!(rotation.server, spec.name);
         assert_eq!(rotation.backend, "api");
@@ -360,4 +361,24 @@ fn programs_are_found_on_path_and_in_usr_sbin() {
         find_program("no-such-tool-anywhere", Some(dir.path().as_os_str())),
         None
     );
+}
+
+#[test]
+fn passing_health_checks_are_hidden_in_both_log_formats_and_failing_ones_are_not() {
+    let hidden = |line: &str| HEALTH_CHECK_LINES.iter().any(|h| line.contains(h));
+    assert!(hidden(
+        "2026-12-04T16:20:23.687092Z  INFO api::telemetry: request method=GET path=/readyz status=200 latency_us=40"
+    ));
+    assert!(hidden(
+        r#"{"time":"2026-12-04T17:01:02.123456Z","level":"INFO","target":"api::telemetry","message":"request","request_id":"5f3a9c1e-17","method":"GET","path":"/readyz","status":200,"latency_us":41}"#
+    ));
+    assert!(!hidden(
+        "2026-12-04T16:20:23.687092Z  INFO api::telemetry: request method=GET path=/readyz status=503 latency_us=40"
+    ));
+    assert!(!hidden(
+        r#"{"message":"request","method":"GET","path":"/readyz","status":503,"latency_us":41}"#
+    ));
+    assert!(!hidden(
+        "INFO api::telemetry: request method=GET path=/api/external status=200 latency_us=40"
+    ));
 }
