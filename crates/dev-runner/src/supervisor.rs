@@ -198,9 +198,9 @@ impl Supervisor {
         drain(child.forwarders).await;
     }
 
-    /// Stops every child at once: SIGTERM to every group, a second SIGTERM after
-    /// [`SECOND_SIGNAL`] to what is still running, SIGKILL to what is left after `grace`, then
-    /// reaps everything.
+    /// Stops every child at once: SIGTERM to every group, a second SIGTERM after `SECOND_SIGNAL`
+    /// (300 ms) to what is still running, SIGKILL to what is left after `grace`, then reaps
+    /// everything.
     ///
     /// The second signal is for API replicas: the first starts their drain (they keep serving
     /// for a while so a load balancer can move away), a second cuts it short. When everything
