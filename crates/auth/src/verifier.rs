@@ -172,9 +172,13 @@ impl Verifier {
     /// For callers that can skip building a future for the common case (the API's validator
     /// answers such requests without allocating one).
     pub fn verify_now(&self, token: &str) -> Option<Result<Arc<Claims>, VerifyError>> {
-        let answer = self.answer_now(token)?;
-        self.record(&answer);
-        Some(answer)
+        match self.answer_now(token) {
+            Now::Answer(answer) => {
+                self.record(&answer);
+                Some(answer)
+            }
+            Now::NeedsKey(_) => None,
+        }
     }
 
     /// Verifies `token` and deserializes its claims into the caller's type (read from the
@@ -198,32 +202,34 @@ impl Verifier {
         }
     }
 
-    /// [`Verifier::verify_now`] without the statistics.
-    fn answer_now(&self, token: &str) -> Option<Result<Arc<Claims>, VerifyError>> {
+    /// [`Verifier::verify_now`] without the statistics: the answer, or, for a token whose key
+    /// must be fetched, the work done so far.
+    fn answer_now<'v, 't>(&'v self, token: &'t str) -> Now<'v, 't> {
         if token.len() > self.inner.max_token_bytes {
-            return Some(Err(VerifyError::TooLarge));
+            return Now::Answer(Err(VerifyError::TooLarge));
         }
         let cached = self.cache_key(token);
         if let Some((cache, hash)) = &cached
             && let Some(answer) = self.answer_from_cache(cache, hash)
         {
-            return Some(answer);
+            return Now::Answer(answer);
         }
         // A miss is verified here too when its key is at hand (the usual case: only an unknown
         // `kid` or a missing key set waits on a fetch), so it costs no future and the token
         // is hashed and looked up once.
         let unkeyed = match self.before_key(token) {
             Ok(unkeyed) => unkeyed,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Now::Answer(Err(e)),
         };
         let key = match self.inner.issuers[unkeyed.issuer]
             .store
-            .key_now(unkeyed.compact.kid())?
+            .key_now(unkeyed.compact.kid())
         {
-            Ok(key) => key,
-            Err(e) => return Some(Err(e)),
+            Some(Ok(key)) => key,
+            Some(Err(e)) => return Now::Answer(Err(e)),
+            None => return Now::NeedsKey(Pending { unkeyed, cached }),
         };
-        Some(self.verify_with(unkeyed, &key, cached))
+        Now::Answer(self.verify_with(unkeyed, &key, cached))
     }
 
     /// The verified-token cache and this token's key in it, if the cache is on.
@@ -233,13 +239,13 @@ impl Verifier {
     }
 
     async fn verify_claims(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
-        if let Some(answer) = self.answer_now(token) {
-            return answer;
+        match self.answer_now(token) {
+            Now::Answer(answer) => answer,
+            // Only a token whose key needs a fetch gets here. Boxed so that the future of every
+            // other token stays small: the key fetch is a few kilobytes of state that every
+            // caller's future would otherwise carry and allocate on every request.
+            Now::NeedsKey(pending) => Box::pin(self.verify_after_fetch(pending)).await,
         }
-        // Only a token whose key needs a fetch gets here. Boxed so that the future of every
-        // other token stays small: the key fetch is a few kilobytes of state that every
-        // caller's future would otherwise carry and allocate on every request.
-        Box::pin(self.verify_after_fetch(token)).await
     }
 
     /// The answer for a cached token: `None` if it is not cached or its key is no longer
@@ -278,15 +284,19 @@ impl Verifier {
     }
 
     /// Verifies a token whose key [`KeyStore::key_now`] could not give: waits for the key (a
-    /// single-flight fetch), then verifies as [`Verifier::answer_now`] does.
-    async fn verify_after_fetch(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
-        let unkeyed = self.before_key(token)?;
+    /// single-flight fetch), then verifies as [`Verifier::answer_now`] does, with the parts and
+    /// the cache key that pass already made (the token is not parsed or hashed again).
+    async fn verify_after_fetch(
+        &self,
+        pending: Pending<'_, '_>,
+    ) -> Result<Arc<Claims>, VerifyError> {
+        let Pending { unkeyed, cached } = pending;
         let published_by = published_by(&unkeyed.payload, self.inner.leeway_secs);
         let key = self.inner.issuers[unkeyed.issuer]
             .store
             .key_for(unkeyed.compact.kid(), published_by)
             .await?;
-        self.verify_with(unkeyed, &key, self.cache_key(token))
+        self.verify_with(unkeyed, &key, cached)
     }
 
     /// The signature and the claims of a token the cache could not answer, checked with `key`;
@@ -465,6 +475,20 @@ impl Verifier {
         }
         stats
     }
+}
+
+/// What [`Verifier::answer_now`] found: an answer, or a token whose key must be fetched.
+enum Now<'v, 't> {
+    Answer(Result<Arc<Claims>, VerifyError>),
+    NeedsKey(Pending<'v, 't>),
+}
+
+/// The work done on a token before its key turned out to need a fetch, handed on so that the
+/// verification after the fetch starts from it.
+struct Pending<'v, 't> {
+    unkeyed: Unkeyed<'t>,
+    /// The verified-token cache and the token's key in it (the cache missed), if the cache is on.
+    cached: Option<(&'v TokenCache, TokenHash)>,
 }
 
 /// What the steps before the key produce.

@@ -50,6 +50,22 @@ async fn verify_now_verifies_a_token_never_seen_when_its_key_is_at_hand() {
 }
 
 #[tokio::test]
+async fn a_token_verified_after_its_key_was_fetched_is_cached_and_hit_next_time() {
+    let old = SigningKey::rsa(0, "old");
+    let new = SigningKey::rsa(1, "new");
+    let issuer = MockIssuer::start(&[&old]).await;
+    let v = ready_verifier(issuer.config()).await;
+    issuer.serve(&[&old, &new]);
+    let token = new.sign(&issuer.claims());
+    assert!(v.verify_now(&token).is_none(), "its key needs a fetch");
+    let verified = v.verify(&token).await.unwrap();
+    assert_eq!(v.token_cache_len(), 1);
+    let answer = v.verify_now(&token).expect("answered").unwrap();
+    assert!(std::sync::Arc::ptr_eq(&verified, &answer));
+    assert_eq!(v.stats().token_cache_hits, 1);
+}
+
+#[tokio::test]
 async fn verify_now_refuses_a_bad_signature_at_once() {
     let (issuer, _key, v) = one_rsa_key().await;
     let token = SigningKey::rsa(1, "k1").sign(&issuer.claims());
