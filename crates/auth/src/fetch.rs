@@ -238,8 +238,13 @@ enum Discovered {
 /// Whether discovery may send us to `jwks` for `issuer`. An https issuer's key set must come
 /// over https from a host that is not this machine: the discovery document travels over the
 /// network, and one that names `http://` or `https://127.0.0.1/` would turn us into a client
-/// of plain text or of local services. A plain-http issuer is a loopback development issuer
-/// (the configuration allows nothing else), and may name a loopback http URI.
+/// of plain text or of local services. Nor may it name a private, link-local or shared address
+/// literal (`https://169.254.169.254/`, a cloud's metadata service; 10/8, 100.64/10, fc00::/7,
+/// ...) on another host than the issuer's own: the operator chose to trust the issuer's host,
+/// not whatever internal address its document names. Only literals are checked: a DNS name
+/// that resolves to such an address is not (`docs/configuration.md` says so). A plain-http
+/// issuer is a loopback development issuer (the configuration allows nothing else), and may
+/// name a loopback http URI.
 fn acceptable_jwks_uri(issuer: &Url, jwks: &Url) -> bool {
     let Some(host) = jwks.host() else {
         return false;
@@ -248,8 +253,9 @@ fn acceptable_jwks_uri(issuer: &Url, jwks: &Url) -> bool {
         return false;
     }
     let local = is_local_host(&host);
+    let own_host = issuer.host() == Some(host.clone());
     match (issuer.scheme(), jwks.scheme()) {
-        ("https", "https") => !local,
+        ("https", "https") => !local && (own_host || !is_internal_address(&host)),
         ("http", "https") => true,
         ("http", "http") => local,
         _ => false,
@@ -271,6 +277,33 @@ fn is_local_host(host: &url::Host<&str>) -> bool {
                 ip.is_unspecified() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
             }
         }
+}
+
+/// An address literal of a private network (10/8, 172.16/12, 192.168/16, fc00::/7), link-local
+/// (169.254/16, fe80::/10), shared (100.64/10, carrier-grade NAT), broadcast or multicast;
+/// IPv4-mapped IPv6 addresses by their IPv4 rule. Names are not resolved here.
+fn is_internal_address(host: &url::Host<&str>) -> bool {
+    use std::net::Ipv4Addr;
+    use url::Host;
+    let v4 = |ip: Ipv4Addr| {
+        let [a, b, ..] = ip.octets();
+        ip.is_private()
+            || ip.is_link_local()
+            || ip.is_broadcast()
+            || ip.is_multicast()
+            || (a == 100 && (64..128).contains(&b))
+    };
+    match host {
+        Host::Domain(_) => false,
+        Host::Ipv4(ip) => v4(*ip),
+        Host::Ipv6(ip) => match ip.to_ipv4_mapped() {
+            Some(mapped) => v4(mapped),
+            None => {
+                let first = ip.segments()[0];
+                (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80 || ip.is_multicast()
+            }
+        },
+    }
 }
 
 /// `<issuer>.well-known/<name>`, keeping any issuer path (OIDC Discovery §4).
@@ -372,6 +405,45 @@ mod tests {
         ] {
             assert!(!acceptable("https://tenant.example/", jwks), "{jwks}");
         }
+    }
+
+    #[test]
+    fn https_issuer_discovery_may_not_name_keys_on_a_private_link_local_or_shared_address() {
+        for jwks in [
+            "https://169.254.169.254/latest/meta-data",
+            "https://10.1.2.3/jwks",
+            "https://172.16.0.1/jwks",
+            "https://172.31.255.255/jwks",
+            "https://192.168.1.1/jwks",
+            "https://100.64.0.1/jwks",
+            "https://100.127.255.255/jwks",
+            "https://[fc00::1]/jwks",
+            "https://[fd12:3456::1]/jwks",
+            "https://[fe80::1]/jwks",
+            "https://[::ffff:169.254.169.254]/jwks",
+            "https://[::ffff:10.0.0.1]/jwks",
+        ] {
+            assert!(!acceptable("https://tenant.example/", jwks), "{jwks}");
+        }
+    }
+
+    #[test]
+    fn https_issuer_discovery_may_name_keys_on_public_addresses_next_to_the_private_ranges() {
+        for jwks in [
+            "https://172.32.0.1/jwks",
+            "https://100.128.0.1/jwks",
+            "https://11.0.0.1/jwks",
+            "https://[2001:db9::1]/jwks",
+        ] {
+            assert!(acceptable("https://tenant.example/", jwks), "{jwks}");
+        }
+    }
+
+    #[test]
+    fn an_issuer_on_a_private_address_may_name_keys_on_its_own_host() {
+        // The operator chose to trust that host; discovery does not send us anywhere new.
+        assert!(acceptable("https://10.0.0.5/", "https://10.0.0.5/jwks"));
+        assert!(!acceptable("https://10.0.0.5/", "https://10.0.0.6/jwks"));
     }
 
     #[test]
