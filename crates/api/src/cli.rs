@@ -19,6 +19,7 @@ use clap::{CommandFactory as _, Parser};
 
 use crate::Settings;
 use crate::replay_store::ReplayStoreKind;
+use crate::telemetry::LogFormat;
 
 /// The variable holding the DPoP nonce secret itself.
 pub const NONCE_SECRET_VAR: &str = "API_DPOP_NONCE_SECRET";
@@ -73,6 +74,13 @@ pub struct Cli {
     /// 250); then it gets 503 with `Retry-After`.
     #[arg(long = "replay-store-timeout-ms", env = "API_REPLAY_STORE_TIMEOUT_MS")]
     pub replay_store_timeout_ms: Option<String>,
+    /// On SIGTERM/SIGINT: for how many seconds `/readyz` answers 503 while requests are still
+    /// served, before the graceful stop (default 0; at most 3600).
+    #[arg(long = "shutdown-drain-secs", env = "API_SHUTDOWN_DRAIN_SECS")]
+    pub shutdown_drain_secs: Option<String>,
+    /// Log lines: `text` (default) or `json` (one JSON object a line, with request ids).
+    #[arg(long = "log-format", env = "API_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
     /// Address of the `/metrics` listener, `IP:port` (default 127.0.0.1:9464; port 0 picks a
     /// free one), or `off`.
     #[arg(long, env = "API_METRICS_ADDR")]
@@ -104,6 +112,8 @@ pub struct Resolved {
     pub settings: Settings,
     /// One line each, naming the setting.
     pub warnings: Vec<String>,
+    /// How log lines are written (`API_LOG_FORMAT`).
+    pub log_format: LogFormat,
 }
 
 impl Cli {
@@ -142,9 +152,32 @@ impl Cli {
         })?;
         let mut settings = Settings::new(listen, config);
         settings.metrics_listen = metrics_addr(self.metrics_addr.as_deref())?;
+        if let Some(secs) = &self.shutdown_drain_secs {
+            let fix = "use a number of seconds from 0 to 3600, longer than the load balancer needs to see /readyz fail";
+            let secs: u64 = secs
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s| *s <= 3600)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "API_SHUTDOWN_DRAIN_SECS",
+                        format!("{secs:?} is not a number of seconds from 0 to 3600"),
+                        fix,
+                    )
+                })?;
+            settings.shutdown_drain = Duration::from_secs(secs);
+        }
+        let log_format = self.log_format.parse().map_err(|problem: String| {
+            ConfigError::new("API_LOG_FORMAT", problem, "use text or json")
+        })?;
         let mut warnings = Vec::new();
         self.dpop_settings(&mut settings, env, &mut warnings)?;
-        Ok(Resolved { settings, warnings })
+        Ok(Resolved {
+            settings,
+            warnings,
+            log_format,
+        })
     }
 
     /// `API_DPOP`, `API_DPOP_NONCE`, the nonce secret, `API_DPOP_REPLAY_CAPACITY`.
@@ -343,6 +376,8 @@ mod tests {
             "API_REPLAY_STORE",
             "API_REPLAY_STORE_TIMEOUT_MS",
             "API_DPOP_REPLAY_PER_KEY",
+            "API_SHUTDOWN_DRAIN_SECS",
+            "API_LOG_FORMAT",
             "AUTH_CONFIG",
             "AUTH0_DOMAIN",
             "API_ORIGIN",

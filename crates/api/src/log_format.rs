@@ -177,6 +177,12 @@ thread_local! {
 
 /// Writes `now` as RFC 3339 in UTC with microseconds and a space: `2026-11-30T07:30:18.523297Z `.
 fn write_timestamp(writer: &mut impl fmt::Write, now: SystemTime) -> fmt::Result {
+    write_time(writer, now)?;
+    writer.write_char(' ')
+}
+
+/// Writes `now` as RFC 3339 in UTC with microseconds: `2026-11-30T07:30:18.523297Z`.
+pub(crate) fn write_time(writer: &mut impl fmt::Write, now: SystemTime) -> fmt::Result {
     let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let seconds = since_epoch.as_secs();
     SECOND.with_borrow_mut(|(cached, text)| {
@@ -193,7 +199,7 @@ fn write_timestamp(writer: &mut impl fmt::Write, now: SystemTime) -> fmt::Result
     // Zero-padded to six digits by hand: `{:06}` goes through the formatter's padding logic.
     writer.write_str(&".000000"[..7 - digits.len().min(6)])?;
     writer.write_str(digits)?;
-    writer.write_str("Z ")
+    writer.write_char('Z')
 }
 
 /// `2026-11-30T07:30:18` for a count of seconds since the Unix epoch, with the `time` crate.

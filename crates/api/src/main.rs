@@ -9,7 +9,7 @@ async fn main() -> std::io::Result<()> {
     let resolved = Cli::parse_or_exit()
         .resolve()
         .unwrap_or_else(|e| app_config::exit_on_config_error(&e));
-    let _log_writer = api::telemetry::init_subscriber()?;
+    let _log_writer = api::telemetry::init_subscriber(resolved.log_format)?;
     for warning in &resolved.warnings {
         tracing::warn!("{warning}");
     }

@@ -133,7 +133,7 @@ impl Metrics {
             |i| Some(u8::from(i.ready).to_string()),
         );
         out.push_str(
-            "# HELP api_ready Whether every issuer's signing keys are loaded (1) or not (0).\n",
+            "# HELP api_ready What /readyz says: the main issuer's signing keys are loaded and no stop is under way (1), or not (0).\n",
         );
         out.push_str("# TYPE api_ready gauge\n");
         let _ = writeln!(out, "api_ready {}", u8::from(ready));

@@ -19,27 +19,48 @@ pub(crate) fn installed<T>(signal: &str, result: std::io::Result<T>) -> Option<T
         .ok()
 }
 
-/// Resolves on the first SIGINT or SIGTERM whose handler could be installed (see the module
-/// documentation for one that could not).
-pub(crate) async fn shutdown_requested() {
+/// The handlers a stop listens for, installed when the server is built (so that a failure is
+/// reported at start).
+#[derive(Debug)]
+pub(crate) struct Signals {
     #[cfg(unix)]
-    let name = {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut interrupt = installed("SIGINT", signal(SignalKind::interrupt()));
-        let mut terminate = installed("SIGTERM", signal(SignalKind::terminate()));
-        tokio::select! {
-            () = received(interrupt.as_mut()) => "SIGINT",
-            () = received(terminate.as_mut()) => "SIGTERM",
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Installs the SIGINT and SIGTERM handlers. Needs a Tokio runtime.
+    pub(crate) fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                interrupt: installed("SIGINT", signal(SignalKind::interrupt())),
+                terminate: installed("SIGTERM", signal(SignalKind::terminate())),
+            }
         }
-    };
-    #[cfg(not(unix))]
-    let name = {
-        if installed("Ctrl-C", tokio::signal::ctrl_c().await).is_none() {
-            std::future::pending::<()>().await;
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// The next signal whose handler is installed; its name.
+    pub(crate) async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                () = received(self.interrupt.as_mut()) => "SIGINT",
+                () = received(self.terminate.as_mut()) => "SIGTERM",
+            }
         }
-        "Ctrl-C"
-    };
-    tracing::info!("{name} received; finishing in-flight requests, then shutting down");
+        #[cfg(not(unix))]
+        {
+            if installed("Ctrl-C", tokio::signal::ctrl_c().await).is_none() {
+                std::future::pending::<()>().await;
+            }
+            "Ctrl-C"
+        }
+    }
 }
 
 /// The next delivery of a signal, or never if its handler is not installed.

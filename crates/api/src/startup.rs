@@ -27,6 +27,8 @@ use crate::metrics::Metrics;
 use crate::redis_store::RedisReplayStore;
 use crate::replay_store::{CountedStore, ReplayStoreKind};
 use crate::routes;
+use crate::shutdown::{Drain, KEEP_ALIVE, stop_requested};
+use crate::signals::Signals;
 use crate::telemetry::RequestLog;
 use auth::dpop::{MemoryReplayStore, ReplayStore};
 
@@ -53,6 +55,9 @@ pub struct Settings {
     pub replay_store_timeout: Duration,
     /// Worker threads; `None` is actix-web's default (one per physical core).
     pub workers: Option<usize>,
+    /// On SIGTERM/SIGINT: how long `/readyz` answers 503 while requests are still served,
+    /// before the graceful stop (`API_SHUTDOWN_DRAIN_SECS`, default 0).
+    pub shutdown_drain: Duration,
     /// Whether SIGINT and SIGTERM stop the server gracefully. Off in tests, where the process
     /// hosts many servers and Ctrl-C must still end the test run.
     pub handle_signals: bool,
@@ -69,6 +74,7 @@ impl Settings {
             dpop: auth::dpop::DpopConfig::default(),
             replay_store: ReplayStoreKind::Memory,
             replay_store_timeout: DEFAULT_REPLAY_STORE_TIMEOUT,
+            shutdown_drain: Duration::ZERO,
             config,
             workers: None,
             handle_signals: true,
@@ -178,6 +184,7 @@ impl Application {
             &settings.config.api_origin,
         ));
         let metrics = web::Data::new(Metrics::default());
+        let drain = web::Data::new(Drain::default());
         let address = listener.local_addr().map_err(StartupError::Listener)?;
         let app_origin = settings.config.app_origin.clone();
         let metrics_server = metrics_listener
@@ -188,6 +195,7 @@ impl Application {
                     dpop.clone(),
                     metrics.clone(),
                     replay_store.clone(),
+                    drain.clone(),
                 )
             })
             .transpose()?;
@@ -206,11 +214,13 @@ impl Application {
             "DPoP"
         );
 
+        let stop_drain = drain.clone().into_inner();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(verifier.clone())
                 .app_data(dpop.clone())
                 .app_data(metrics.clone())
+                .app_data(drain.clone())
                 .wrap(RequestLog)
                 .wrap(cors(&app_origin))
                 .service(named("/api/public").route(web::get().to(routes::public)))
@@ -230,6 +240,8 @@ impl Application {
                 .service(named("/readyz").route(web::get().to(routes::readyz)))
                 .default_service(web::to(not_found))
         });
+        // Longer than a proxy's idle timeout: the proxy closes an idle connection first.
+        let server = server.keep_alive(KEEP_ALIVE);
         let server = match settings.workers {
             Some(workers) => server.workers(workers),
             None => server,
@@ -237,7 +249,11 @@ impl Application {
         // actix-server's own handlers treat SIGINT as a forced stop that drops in-flight
         // requests; ours make both signals graceful.
         let server = if settings.handle_signals {
-            server.shutdown_signal(crate::signals::shutdown_requested())
+            server.shutdown_signal(stop_requested(
+                Signals::install(),
+                stop_drain,
+                settings.shutdown_drain,
+            ))
         } else {
             server.disable_signals()
         };
@@ -294,6 +310,7 @@ fn metrics_server(
     dpop: web::Data<DpopPolicy>,
     metrics: web::Data<Metrics>,
     replay_store: web::Data<CountedStore>,
+    drain: web::Data<Drain>,
 ) -> Result<(u16, Server), StartupError> {
     let address = listener.local_addr().map_err(StartupError::Listener)?;
     let server = HttpServer::new(move || {
@@ -302,6 +319,7 @@ fn metrics_server(
             .app_data(dpop.clone())
             .app_data(metrics.clone())
             .app_data(replay_store.clone())
+            .app_data(drain.clone())
             .route("/metrics", web::get().to(routes::metrics))
             .default_service(web::to(not_found))
     })

@@ -23,11 +23,18 @@ pub(crate) struct KeySet {
     /// When the fetch that produced the set was sent, in seconds since the Unix epoch (wall
     /// clock, comparable with a token's `iat`): every key published before then is in it.
     fetch_started: f64,
-    pub expires_at: Instant,
-    /// `expires_at` plus the stale grace: past this the set is not used at all.
+    /// The end of the set's lifetime plus the stale grace: past this the set is not used at all.
     usable_until: Instant,
     pub generation: u64,
+    /// When the background task refreshes the set (see [`KeySet::refresh_due`]).
+    refresh_at: Instant,
 }
+
+/// The share of a set's lifetime after which it is refreshed ahead: drawn per set from
+/// [`REFRESH_EARLIEST`, `REFRESH_LATEST`], so that replicas started together, which load
+/// their first sets at the same moment, do not fetch the JWKS in lockstep ever after.
+const REFRESH_LATEST: f64 = 0.75;
+const REFRESH_EARLIEST: f64 = 0.60;
 
 impl KeySet {
     /// Builds a set from a JWKS document; an empty usable set is a failed fetch.
@@ -57,6 +64,9 @@ impl KeySet {
     ) -> Self {
         let now = Instant::now();
         let expires_at = later(now, ttl);
+        let share =
+            REFRESH_LATEST - (REFRESH_LATEST - REFRESH_EARLIEST) * crate::keystore::unit_random();
+        let refresh_at = later(now, ttl.mul_f64(share));
         let only = (keys.len() == 1).then(|| keys[0].clone());
         let by_kid: HashMap<String, Arc<PublicKey>> = keys
             .iter()
@@ -76,9 +86,9 @@ impl KeySet {
             len: keys.len(),
             fetched_at: now,
             fetch_started,
-            expires_at,
             usable_until: later(expires_at, stale_grace),
             generation,
+            refresh_at,
         }
     }
 
@@ -99,12 +109,12 @@ impl KeySet {
         self.len
     }
 
-    /// When the background task refreshes this set: at three quarters of its lifetime, early
-    /// enough that a slow or failing issuer still leaves a quarter of the TTL (plus the grace)
-    /// to recover.
+    /// When the background task refreshes this set: between 60 % and 75 % of its lifetime
+    /// (drawn once per set), early enough that a slow or failing issuer still leaves at least a
+    /// quarter of the TTL (plus the grace) to recover, and spread so that replicas do not
+    /// refresh together.
     pub fn refresh_due(&self) -> Instant {
-        let ttl = self.expires_at.saturating_duration_since(self.fetched_at);
-        later(self.fetched_at, ttl.mul_f64(0.75))
+        self.refresh_at
     }
 
     pub fn kids(&self) -> HashSet<&str> {
@@ -146,20 +156,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn background_refresh_is_due_at_three_quarters_of_the_lifetime() {
-        let set = KeySet::new(
-            Vec::new(),
-            None,
-            0.0,
-            Duration::from_millis(400),
-            Duration::ZERO,
-            1,
+    fn background_refresh_is_due_between_60_and_75_percent_of_the_lifetime_and_varies() {
+        let due: Vec<Duration> = (0..32)
+            .map(|_| {
+                let set = KeySet::new(
+                    Vec::new(),
+                    None,
+                    0.0,
+                    Duration::from_secs(1000),
+                    Duration::ZERO,
+                    1,
+                );
+                set.refresh_due() - set.fetched_at
+            })
+            .collect();
+        for d in &due {
+            assert!(
+                (Duration::from_secs(600)..=Duration::from_secs(750)).contains(d),
+                "{d:?}"
+            );
+        }
+        assert!(
+            due.iter().any(|d| *d != due[0]),
+            "32 sets all due at the same moment: no jitter"
         );
-        assert_eq!(
-            set.refresh_due() - set.fetched_at,
-            Duration::from_millis(300)
-        );
-        assert!(set.refresh_due() < set.expires_at);
     }
 
     #[test]

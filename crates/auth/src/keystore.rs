@@ -72,7 +72,7 @@ fn retry_after(wait: Duration) -> Duration {
 /// A uniform draw from [0, 1) for the jitter, from aws-lc-rs's generator (already linked for the
 /// signatures, so no second random-number crate). Should the OS generator fail, the midpoint: a
 /// jitter-free retry is still a retry.
-fn unit_random() -> f64 {
+pub(crate) fn unit_random() -> f64 {
     let mut bytes = [0u8; 8];
     if aws_lc_rs::rand::fill(&mut bytes).is_err() {
         return 0.5;

@@ -443,6 +443,13 @@ impl Verifier {
             .all(|i| i.store.usable_snapshot().is_some())
     }
 
+    /// Whether the main issuer (`domain`'s) has a usable key set: what a replica's readiness
+    /// follows. A further issuer without keys affects only its own tokens, and every replica
+    /// would share that state, so it must not take them all out of a load balancer.
+    pub fn is_main_issuer_ready(&self) -> bool {
+        self.inner.issuers[0].store.usable_snapshot().is_some()
+    }
+
     /// The main trusted issuer (`domain`'s).
     pub fn issuer(&self) -> &str {
         &self.inner.issuers[0].policy.issuer

@@ -405,3 +405,140 @@ async fn rust_log_sets_the_level() {
         "request logged at warn level:\n{log}"
     );
 }
+
+#[tokio::test]
+async fn with_a_drain_period_sigterm_turns_readyz_503_at_once_keeps_serving_then_exits_0() {
+    let issuer = MockIssuer::start(&[&KEYS.current]).await;
+    let mut api = Running::start(&[
+        ("AUTH0_DOMAIN", issuer.base()),
+        ("API_SHUTDOWN_DRAIN_SECS", "3"),
+    ]);
+    let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    assert!(
+        test_support::eventually(Duration::from_secs(10), || async {
+            client
+                .get(url("/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        })
+        .await,
+        "the API never became ready"
+    );
+    api.signal("TERM");
+    let signalled = Instant::now();
+    api.wait_for("SIGTERM received; draining");
+    let readyz = client.get(url("/readyz")).send().await.expect("readyz");
+    assert_eq!(readyz.status(), 503);
+    assert_eq!(
+        readyz.text().await.expect("body"),
+        r#"{"status":"draining","reason":"shutting down"}"#
+    );
+    // Requests keep being answered through the drain, until the process is gone.
+    let mut last_served = None;
+    let code = loop {
+        if let Some(status) = api.child.try_wait().expect("try_wait") {
+            break status.code();
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(20),
+            "the API did not exit within 20 s of SIGTERM"
+        );
+        if let Ok(response) = client.get(url("/api/public")).send().await {
+            assert_eq!(response.status(), 200);
+            last_served = Some(signalled.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(code, Some(0));
+    let last_served = last_served.expect("no request was served during the drain");
+    assert!(
+        last_served >= Duration::from_millis(2500),
+        "the last request was served {last_served:?} after SIGTERM, before the 3 s drain ended"
+    );
+}
+
+/// The JSON object of the first line containing `needle`.
+fn json_line(api: &mut Running, needle: &str) -> serde_json::Value {
+    let line = api.wait_for(needle);
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"))
+}
+
+#[tokio::test]
+async fn json_log_format_writes_one_object_a_line_with_the_request_fields_and_request_id() {
+    let issuer = MockIssuer::start(&[&KEYS.current]).await;
+    let mut api = Running::start(&[("AUTH0_DOMAIN", issuer.base()), ("API_LOG_FORMAT", "json")]);
+    let listening = json_line(&mut api, "listening on http://127.0.0.1:");
+    let port = port_of(listening["message"].as_str().expect("a message"));
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("http://127.0.0.1:{port}/api/public?q=secret-query"))
+        .header("X-Request-Id", "trace-7f3a.42")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers().get("x-request-id").map(|v| v.as_bytes()),
+        Some(&b"trace-7f3a.42"[..])
+    );
+    let line = json_line(&mut api, "trace-7f3a.42");
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(line["message"], "request");
+    assert_eq!(line["request_id"], "trace-7f3a.42");
+    assert_eq!(line["method"], "GET");
+    assert_eq!(line["path"], "/api/public");
+    assert_eq!(line["status"], 200);
+    assert!(line["latency_us"].is_u64(), "{line}");
+    let time = line["time"].as_str().expect("a time");
+    assert!(time.len() == 27 && time.ends_with('Z'), "{time}");
+
+    let generated = client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .header("X-Request-Id", "not well formed")
+        .send()
+        .await
+        .expect("request");
+    let id = generated
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("a generated request id")
+        .to_owned();
+    assert_ne!(id, "not well formed");
+    assert_eq!(json_line(&mut api, &id)["path"], "/healthz");
+    api.signal("TERM");
+    let (code, log) = api.wait_exit();
+    assert_eq!(code, Some(0));
+    assert!(!log.contains("secret-query"), "{log}");
+    for line in log.lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"));
+    }
+}
+
+#[tokio::test]
+async fn nonces_without_a_secret_in_memory_mode_warn_at_start_naming_the_secret() {
+    let issuer = MockIssuer::start(&[&KEYS.current]).await;
+    let mut api = Running::start(&[("AUTH0_DOMAIN", issuer.base()), ("API_DPOP_NONCE", "1")]);
+    let line = api.wait_for("DPoP nonces use a random secret");
+    assert!(line.contains(" WARN "), "{line}");
+    assert!(line.contains("API_DPOP_NONCE_SECRET"), "{line}");
+}
+
+#[tokio::test]
+async fn a_nonce_secret_with_nonces_off_warns_at_start() {
+    let issuer = MockIssuer::start(&[&KEYS.current]).await;
+    let mut api = Running::start(&[
+        ("AUTH0_DOMAIN", issuer.base()),
+        ("API_DPOP_NONCE_SECRET", "q4Yc1Zr8mP0vX7tL2sN9bK6wH3jF5dGa"),
+    ]);
+    let line = api.wait_for("API_DPOP_NONCE_SECRET is set but DPoP nonces are off");
+    assert!(line.contains(" WARN "), "{line}");
+    assert!(
+        !line.contains("q4Yc1Zr8"),
+        "the secret reached the log: {line}"
+    );
+}

@@ -1,5 +1,5 @@
 //! Several trusted issuers through the HTTP surface: each issuer's tokens pass, an unlisted
-//! issuer is refused without contacting it, readiness and metrics are per issuer.
+//! issuer is refused without contacting it, readiness follows the main issuer, metrics are per issuer.
 
 use std::time::Duration;
 
@@ -78,7 +78,7 @@ async fn key_of_the_first_issuer_with_the_iss_of_the_second_is_401() {
 }
 
 #[tokio::test]
-async fn one_issuer_down_leaves_the_other_serving_and_the_api_not_ready() {
+async fn a_further_issuer_down_leaves_the_main_one_serving_and_the_api_ready() {
     let (app, second) = two_issuers(false).await;
     let first_ready = format!(r#"api_issuer_ready{{issuer="{}"}} 1"#, app.issuer.issuer());
     assert!(
@@ -88,10 +88,11 @@ async fn one_issuer_down_leaves_the_other_serving_and_the_api_not_ready() {
         .await,
         "the first issuer's keys never loaded"
     );
-    assert_eq!(app.get("/readyz").await.status(), 503);
+    assert_eq!(app.get("/readyz").await.status(), 200);
     let text = metrics(&app).await;
     let second_not_ready = format!(r#"api_issuer_ready{{issuer="{}"}} 0"#, second.issuer());
     assert!(text.lines().any(|l| l == second_not_ready), "{text}");
+    assert!(text.lines().any(|l| l == "api_ready 1"), "{text}");
 
     let response = app
         .get_with_token("/api/external", &app.token().sign())
@@ -106,10 +107,34 @@ async fn one_issuer_down_leaves_the_other_serving_and_the_api_not_ready() {
     assert_eq!(response.status(), 503);
 
     second.set_up(true);
+    let second_ready = format!(r#"api_issuer_ready{{issuer="{}"}} 1"#, second.issuer());
     assert!(
-        eventually(Duration::from_secs(30), || app.ready()).await,
-        "/readyz did not turn 200 once the second issuer came up"
+        eventually(Duration::from_secs(30), || async {
+            metrics(&app).await.lines().any(|l| l == second_ready)
+        })
+        .await,
+        "the second issuer's keys never loaded once it came up"
     );
+}
+
+#[tokio::test]
+async fn the_main_issuer_down_makes_the_api_not_ready_whatever_the_others_say() {
+    let second = MockIssuer::start(&[&KEYS.next]).await;
+    let second_url = second.issuer().parse().expect("issuer URL");
+    let app = spawn_app_with(false, |settings| {
+        settings.verifier.issuers = vec![second_url]
+    })
+    .await;
+    let second_ready = format!(r#"api_issuer_ready{{issuer="{}"}} 1"#, second.issuer());
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            metrics(&app).await.lines().any(|l| l == second_ready)
+        })
+        .await,
+        "the second issuer's keys never loaded"
+    );
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    assert!(metrics(&app).await.lines().any(|l| l == "api_ready 0"));
 }
 
 #[tokio::test]

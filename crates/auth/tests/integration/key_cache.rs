@@ -167,7 +167,7 @@ async fn key_set_is_refreshed_in_the_background_without_requests() {
     config.cache.default_ttl = Duration::from_millis(400);
     let _v = ready_verifier(config).await;
     // No request is made; the set is refreshed by itself. (That it happens before expiry, at
-    // three quarters of the lifetime, is a unit test of the key store: timing it here would
+    // 60 to 75 % of the lifetime, is a unit test of the key store: timing it here would
     // depend on how busy the machine is.)
     assert!(
         eventually(Duration::from_secs(10), || async {
@@ -242,10 +242,11 @@ async fn known_key_verification_never_waits_for_a_slow_refresh() {
     let stats = v.stats();
     assert_eq!(stats.jwks_fetch_failures, 0);
     assert_eq!(issuer.jwks_requests(), hits + 1);
+    // The refresh began at 60 to 75 % of the 200 ms lifetime; the set is at least that old.
     assert!(
         stats
             .key_set_age
-            .is_some_and(|age| age >= Duration::from_millis(150)),
+            .is_some_and(|age| age >= Duration::from_millis(120)),
         "the key set was replaced: {:?}",
         stats.key_set_age
     );
