@@ -85,6 +85,10 @@ pub struct Cli {
     /// free one), or `off`.
     #[arg(long, env = "API_METRICS_ADDR")]
     pub metrics_addr: Option<String>,
+    /// Host names the metrics listener answers besides `localhost` and IP address literals,
+    /// comma-separated (e.g. a Service's DNS name Prometheus scrapes by name); others get 421.
+    #[arg(long, env = "API_METRICS_HOSTS")]
+    pub metrics_hosts: Option<String>,
 }
 
 /// Every environment variable the `api` binary reads: its flags' variables, the shared
@@ -152,6 +156,7 @@ impl Cli {
         })?;
         let mut settings = Settings::new(listen, config);
         settings.metrics_listen = metrics_addr(self.metrics_addr.as_deref())?;
+        settings.metrics_hosts = metrics_hosts(self.metrics_hosts.as_deref())?;
         if let Some(secs) = &self.shutdown_drain_secs {
             let fix = "use a number of seconds from 0 to 3600, longer than the load balancer needs to see /readyz fail";
             let secs: u64 = secs
@@ -334,6 +339,33 @@ pub fn check_secret_strength(secret: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// `API_METRICS_HOSTS`: comma-separated host names (no scheme, port or path), blanks ignored.
+fn metrics_hosts(value: Option<&str>) -> Result<Vec<String>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            let plain = url::Url::parse(&format!("http://{name}/"))
+                .ok()
+                .and_then(|u| u.domain().map(str::to_owned))
+                .is_some_and(|domain| domain.eq_ignore_ascii_case(name.trim_end_matches('.')));
+            if plain {
+                Ok(name.to_owned())
+            } else {
+                Err(ConfigError::new(
+                    "API_METRICS_HOSTS",
+                    format!("{name:?} is not a host name"),
+                    "list host names only, comma-separated, e.g. api-metrics.monitoring.svc (no scheme, port or path; addresses are always answered)",
+                ))
+            }
+        })
+        .collect()
+}
+
 /// `API_METRICS_ADDR`: `IP:port` (`localhost:port` too), or `off` to serve no metrics.
 fn metrics_addr(value: Option<&str>) -> Result<Option<SocketAddr>, ConfigError> {
     let Some(value) = value.map(str::trim) else {
@@ -373,6 +405,7 @@ mod tests {
             "API_DPOP_NONCE",
             "API_DPOP_REPLAY_CAPACITY",
             "API_METRICS_ADDR",
+            "API_METRICS_HOSTS",
             "API_REPLAY_STORE",
             "API_REPLAY_STORE_TIMEOUT_MS",
             "API_DPOP_REPLAY_PER_KEY",
@@ -394,6 +427,25 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(names, sorted);
+    }
+
+    #[test]
+    fn api_metrics_hosts_are_host_names_and_anything_else_is_refused_naming_the_setting() {
+        assert_eq!(
+            metrics_hosts(Some(" api-metrics.monitoring.svc, ,metrics.example ")).ok(),
+            Some(vec![
+                "api-metrics.monitoring.svc".to_owned(),
+                "metrics.example".to_owned()
+            ])
+        );
+        for bad in [
+            "https://metrics.example",
+            "metrics.example:9464",
+            "metrics.example/x",
+        ] {
+            let err = metrics_hosts(Some(bad)).expect_err(bad);
+            assert!(err.to_string().contains("API_METRICS_HOSTS"), "{err}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod log_format;
 pub mod log_json;
 pub mod log_writer;
 pub mod metrics;
+mod metrics_host;
 pub mod redis_store;
 pub mod replay_store;
 pub mod routes;

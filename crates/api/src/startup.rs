@@ -24,6 +24,7 @@ use actix_web::{App, HttpResponse, HttpServer, Resource, web};
 use crate::authentication::{DpopMode, DpopPolicy, ProtectedResponse, token_auth};
 use crate::cors::cors;
 use crate::metrics::Metrics;
+use crate::metrics_host::{self, MetricsHosts};
 use crate::redis_store::RedisReplayStore;
 use crate::replay_store::{CountedStore, ReplayStoreKind};
 use crate::routes;
@@ -40,6 +41,9 @@ pub struct Settings {
     /// Where `/metrics` listens (`API_METRICS_ADDR`, default [`DEFAULT_METRICS_ADDR`]; port 0
     /// picks a free one); `None` serves no metrics.
     pub metrics_listen: Option<SocketAddr>,
+    /// Host names the metrics listener answers besides `localhost` and IP address literals
+    /// (`API_METRICS_HOSTS`, comma-separated; default none). Others get 421.
+    pub metrics_hosts: Vec<String>,
     /// The shared configuration (`auth_config.json` plus environment).
     pub config: app_config::AuthConfig,
     /// How tokens are verified; [`Settings::new`] derives it from `config`.
@@ -69,6 +73,7 @@ impl Settings {
         Self {
             listen,
             metrics_listen: Some(DEFAULT_METRICS_ADDR),
+            metrics_hosts: Vec::new(),
             verifier: crate::verifier_config::verifier_config(&config),
             dpop_mode: DpopMode::default(),
             dpop: auth::dpop::DpopConfig::default(),
@@ -191,6 +196,7 @@ impl Application {
             .map(|l| {
                 metrics_server(
                     l,
+                    MetricsHosts::new(&settings.metrics_hosts),
                     verifier.clone(),
                     dpop.clone(),
                     metrics.clone(),
@@ -303,9 +309,11 @@ impl Application {
 }
 
 /// The `/metrics` listener: one route, no CORS, no request log, one worker, no signal handling
-/// of its own (it stops when the API does).
+/// of its own (it stops when the API does); it answers only its own host names (`hosts`, see
+/// `metrics_host`).
 fn metrics_server(
     listener: TcpListener,
+    hosts: MetricsHosts,
     verifier: web::Data<auth::Verifier>,
     dpop: web::Data<DpopPolicy>,
     metrics: web::Data<Metrics>,
@@ -313,8 +321,11 @@ fn metrics_server(
     drain: web::Data<Drain>,
 ) -> Result<(u16, Server), StartupError> {
     let address = listener.local_addr().map_err(StartupError::Listener)?;
+    let hosts = web::Data::new(hosts);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(metrics_host::check_host))
+            .app_data(hosts.clone())
             .app_data(verifier.clone())
             .app_data(dpop.clone())
             .app_data(metrics.clone())

@@ -139,3 +139,56 @@ async fn health_and_readiness_stay_on_the_public_port() {
     assert_eq!(app.get("/healthz").await.status(), 200);
     assert_eq!(app.get("/readyz").await.status(), 200);
 }
+
+/// `GET /metrics` on the metrics listener with the given `Host` header.
+async fn metrics_with_host(app: &test_support::api::TestApp, host: &str) -> reqwest::Response {
+    app.client
+        .get(format!("{}/metrics", app.metrics_address))
+        .header("Host", host)
+        .send()
+        .await
+        .expect("request succeeds")
+}
+
+#[tokio::test]
+async fn the_metrics_listener_refuses_a_host_name_it_does_not_serve_with_421() {
+    // A page whose name resolves to this machine (DNS rebinding) sends its own name as Host.
+    let app = spawn_app().await;
+    let port = app.metrics_address.rsplit(':').next().expect("port");
+    let response = metrics_with_host(&app, &format!("attacker.example:{port}")).await;
+    assert_eq!(response.status(), 421);
+}
+
+#[tokio::test]
+async fn the_metrics_listener_answers_localhost_and_address_literals_as_a_kubernetes_scrape_sends()
+{
+    let app = spawn_app().await;
+    for host in [
+        "localhost:9464",
+        "127.0.0.1:9464",
+        "10.244.1.17:9464",
+        "[fd00::17]:9464",
+    ] {
+        assert_eq!(metrics_with_host(&app, host).await.status(), 200, "{host}");
+    }
+}
+
+#[tokio::test]
+async fn the_metrics_listener_answers_the_names_listed_in_api_metrics_hosts() {
+    let app = test_support::api::spawn_app_with(true, |settings| {
+        settings.metrics_hosts = vec!["api-metrics.monitoring.svc".into()];
+    })
+    .await;
+    assert_eq!(
+        metrics_with_host(&app, "API-Metrics.monitoring.svc:9464")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        metrics_with_host(&app, "other.monitoring.svc")
+            .await
+            .status(),
+        421
+    );
+}
