@@ -106,6 +106,11 @@ pub const DEFAULT_METRICS_ADDR: SocketAddr =
 /// says otherwise.
 pub const DEFAULT_REPLAY_STORE_TIMEOUT: Duration = Duration::from_millis(250);
 
+/// How long a graceful stop waits for in-flight requests before it drops them (actix-web's
+/// default, made explicit: a deployment's termination grace period must cover it, and
+/// deploy/k8s is checked against this value).
+pub const GRACEFUL_STOP_SECS: u64 = 30;
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -264,6 +269,7 @@ impl Application {
             server.disable_signals()
         };
         let server = server
+            .shutdown_timeout(GRACEFUL_STOP_SECS)
             .listen(listener)
             .map_err(StartupError::Listener)?
             .run();
