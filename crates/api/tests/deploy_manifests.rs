@@ -10,12 +10,11 @@
 //! `kubectl` is not a build dependency.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
-use api::{Application, Settings};
 use serde_json::Value;
+use test_support::api::{TestApp, spawn_app_with};
 
 /// One rendered kustomization: its name (`base`, `local`) and its resources.
 struct Rendering {
@@ -25,7 +24,12 @@ struct Rendering {
 
 fn renderings() -> Vec<Rendering> {
     let dir = std::env::var_os("DEPLOY_MANIFESTS").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/deploy-check")),
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../target/deploy-check"
+            ))
+        },
         PathBuf::from,
     );
     let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
@@ -88,7 +92,9 @@ impl Rendering {
             } else {
                 ("Secret", &from["secretRef"])
             };
-            let name = reference["name"].as_str().expect("envFrom names its source");
+            let name = reference["name"]
+                .as_str()
+                .expect("envFrom names its source");
             let source = self.find(kind, name);
             let keys = source["data"]
                 .as_object()
@@ -104,7 +110,10 @@ impl Rendering {
             }
         }
         for var in array(&container["env"]) {
-            let name = var["name"].as_str().expect("env entries have a name").to_owned();
+            let name = var["name"]
+                .as_str()
+                .expect("env entries have a name")
+                .to_owned();
             let source = if let Some(value) = var["value"].as_str() {
                 EnvSource::Literal(value.to_owned())
             } else if var["valueFrom"]["secretKeyRef"].is_object() {
@@ -121,7 +130,10 @@ impl Rendering {
     fn api_setting(&self, name: &str) -> String {
         match self.api_env().remove(name) {
             Some(EnvSource::Literal(value) | EnvSource::ConfigMap(value)) => value,
-            other => panic!("{}: {name} is not set to a plain value: {other:?}", self.name),
+            other => panic!(
+                "{}: {name} is not set to a plain value: {other:?}",
+                self.name
+            ),
         }
     }
 
@@ -160,55 +172,27 @@ fn probe<'a>(container: &'a Value, kind: &str) -> &'a Value {
     probe
 }
 
-/// The API as the binary would run it, with an issuer that never answers: so its signing keys
-/// never load, and only the readiness route can tell (503).
-async fn spawn_api() -> (String, String) {
-    let config = app_config::AuthConfig::from_values(
-        Some("http://127.0.0.1:9".into()),
-        Some("client".into()),
-        Some("https://api.test.local".into()),
-        Some("http://localhost:3000".into()),
-        Some("http://localhost:3001".into()),
-    )
-    .expect("valid configuration");
-    let app = Application::build(Settings::for_tests(config))
-        .await
-        .expect("the API starts");
-    let base = format!("http://{}", SocketAddr::from((Ipv4Addr::LOCALHOST, app.port())));
-    let metrics = format!(
-        "http://{}",
-        SocketAddr::from((Ipv4Addr::LOCALHOST, app.metrics_port().expect("metrics on")))
-    );
-    tokio::spawn(app.run_until_stopped());
-    (base, metrics)
-}
-
-async fn status(url: &str) -> u16 {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match reqwest::get(url).await {
-            Ok(response) => return response.status().as_u16(),
-            Err(e) if Instant::now() > deadline => panic!("GET {url}: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
+/// The API against an issuer that is down: its signing keys never load, so only the readiness
+/// route tells (503) from the liveness route (200).
+async fn spawn_unready_api() -> TestApp {
+    spawn_app_with(false, |_| {}).await
 }
 
 #[tokio::test]
 #[ignore = "reads the renderings of `cargo make deploy-check`, which runs it"]
 async fn probes_name_the_apis_liveness_and_readiness_routes() {
-    let (api, _) = spawn_api().await;
+    let api = spawn_unready_api().await;
     for rendering in renderings() {
         let container = rendering.api_container();
         for kind in ["startupProbe", "livenessProbe"] {
             let path = probe(container, kind)["path"].as_str().expect("probe path");
-            assert_eq!(status(&format!("{api}{path}")).await, 200, "{kind} {path}");
+            assert_eq!(api.get(path).await.status(), 200, "{kind} {path}");
         }
         // Not live-but-unready: without signing keys the readiness route answers 503.
         let path = probe(container, "readinessProbe")["path"]
             .as_str()
             .expect("probe path");
-        assert_eq!(status(&format!("{api}{path}")).await, 503, "readiness {path}");
+        assert_eq!(api.get(path).await.status(), 503, "readiness {path}");
     }
 }
 
@@ -240,14 +224,19 @@ fn probes_and_the_service_target_the_port_the_api_listens_on() {
 #[tokio::test]
 #[ignore = "reads the renderings of `cargo make deploy-check`, which runs it"]
 async fn scrape_annotations_name_the_metrics_listener_on_every_interface() {
-    let (_, metrics) = spawn_api().await;
+    let api = spawn_unready_api().await;
     for rendering in renderings() {
         let address: SocketAddr = rendering
             .api_setting("API_METRICS_ADDR")
             .parse()
             .expect("API_METRICS_ADDR is IP:port");
-        assert!(address.ip().is_unspecified(), "{}: {address}", rendering.name);
-        let annotations = &rendering.api_deployment()["spec"]["template"]["metadata"]["annotations"];
+        assert!(
+            address.ip().is_unspecified(),
+            "{}: {address}",
+            rendering.name
+        );
+        let annotations =
+            &rendering.api_deployment()["spec"]["template"]["metadata"]["annotations"];
         assert_eq!(annotations["prometheus.io/scrape"], "true");
         assert_eq!(
             annotations["prometheus.io/port"],
@@ -260,7 +249,7 @@ async fn scrape_annotations_name_the_metrics_listener_on_every_interface() {
             u64::from(address.port())
         );
         let path = annotations["prometheus.io/path"].as_str().expect("path");
-        assert_eq!(status(&format!("{metrics}{path}")).await, 200, "{path}");
+        assert_eq!(api.get_metrics_listener(path).await.status(), 200, "{path}");
     }
 }
 
@@ -275,10 +264,14 @@ fn termination_grace_outlasts_pre_stop_drain_and_graceful_stop() {
         let pre_stop = rendering.api_container()["lifecycle"]["preStop"]["sleep"]["seconds"]
             .as_u64()
             .expect("a preStop sleep");
-        let drain: u64 = rendering
-            .api_setting("API_SHUTDOWN_DRAIN_SECS")
-            .parse()
-            .expect("API_SHUTDOWN_DRAIN_SECS is a number");
+        // Unset, the API does not drain.
+        let drain: u64 = match rendering.api_env().remove("API_SHUTDOWN_DRAIN_SECS") {
+            None => 0,
+            Some(_) => rendering
+                .api_setting("API_SHUTDOWN_DRAIN_SECS")
+                .parse()
+                .expect("API_SHUTDOWN_DRAIN_SECS is a number"),
+        };
         let stop = api::startup::GRACEFUL_STOP_SECS;
         assert!(
             grace > pre_stop + drain + stop,
@@ -336,7 +329,11 @@ fn every_container_runs_as_non_root_read_only_without_privileges() {
                 let which = format!("{}: {name}/{}", rendering.name, container["name"]);
                 assert_eq!(context["readOnlyRootFilesystem"], true, "{which}");
                 assert_eq!(context["allowPrivilegeEscalation"], false, "{which}");
-                assert_eq!(context["capabilities"]["drop"], serde_json::json!(["ALL"]), "{which}");
+                assert_eq!(
+                    context["capabilities"]["drop"],
+                    serde_json::json!(["ALL"]),
+                    "{which}"
+                );
                 assert!(container["resources"]["limits"].is_object(), "{which}");
                 assert!(container["resources"]["requests"].is_object(), "{which}");
             }
@@ -349,10 +346,18 @@ fn every_container_runs_as_non_root_read_only_without_privileges() {
 fn the_api_keeps_two_replicas_through_scaling_and_disruptions() {
     for rendering in renderings() {
         let replicas = rendering.api_deployment()["spec"]["replicas"].as_u64();
-        assert!(replicas >= Some(2), "{}: replicas {replicas:?}", rendering.name);
+        assert!(
+            replicas >= Some(2),
+            "{}: replicas {replicas:?}",
+            rendering.name
+        );
         let hpa = rendering.find("HorizontalPodAutoscaler", "api");
         assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "api");
-        assert!(hpa["spec"]["minReplicas"].as_u64() >= Some(2), "{}", rendering.name);
+        assert!(
+            hpa["spec"]["minReplicas"].as_u64() >= Some(2),
+            "{}",
+            rendering.name
+        );
         let pdb = rendering.find("PodDisruptionBudget", "api");
         assert_eq!(
             pdb["spec"]["selector"]["matchLabels"],
