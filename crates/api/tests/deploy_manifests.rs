@@ -264,14 +264,10 @@ fn termination_grace_outlasts_pre_stop_drain_and_graceful_stop() {
         let pre_stop = rendering.api_container()["lifecycle"]["preStop"]["sleep"]["seconds"]
             .as_u64()
             .expect("a preStop sleep");
-        // Unset, the API does not drain.
-        let drain: u64 = match rendering.api_env().remove("API_SHUTDOWN_DRAIN_SECS") {
-            None => 0,
-            Some(_) => rendering
-                .api_setting("API_SHUTDOWN_DRAIN_SECS")
-                .parse()
-                .expect("API_SHUTDOWN_DRAIN_SECS is a number"),
-        };
+        let drain: u64 = rendering
+            .api_setting("API_SHUTDOWN_DRAIN_SECS")
+            .parse()
+            .expect("API_SHUTDOWN_DRAIN_SECS is a number");
         let stop = api::startup::GRACEFUL_STOP_SECS;
         assert!(
             grace > pre_stop + drain + stop,
