@@ -45,6 +45,11 @@ pub const HEALTH_CHECK_LINES: [&str; 2] = [
     r#""path":"/readyz","status":200,"#,
 ];
 
+/// What HAProxy's standard-error copy of a replica's state change contains (`[WARNING]
+/// (1234) : Server api/api-2 is DOWN, ...`): the same news is on its log (`Server api/api-2 is
+/// DOWN, ...`), so this copy is not shown. Its other warnings and alerts are.
+pub const HAPROXY_STATE_WARNING: &str = ") : Server ";
+
 /// Every address of a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterPlan {
@@ -336,6 +341,7 @@ pub fn cluster_servers(
         .arg("-db")
         .arg("-f")
         .arg(haproxy_config_path(dir))
+        .hide_lines_containing(HAPROXY_STATE_WARNING)
         .ready_when_listening(plan.public);
     servers.push(Server {
         spec: haproxy,

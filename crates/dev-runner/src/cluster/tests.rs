@@ -332,6 +332,14 @@ fn haproxy_runs_in_the_foreground_on_the_written_configuration() {
         ["-db", "-f", "/p/target/cluster/haproxy.cfg"].map(OsString::from)
     );
     assert_eq!(haproxy.ready_addr, Some(addr("127.0.0.1:3001")));
+    assert_eq!(haproxy.hidden, [HAPROXY_STATE_WARNING]);
+    let copy =
+        "[WARNING]  (22532) : Server api/api-2 is DOWN, reason: Layer7 wrong status, code: 503";
+    let logged = "Server api/api-2 is DOWN, reason: Layer7 wrong status, code: 503";
+    let alert = "[ALERT]    (22532) : backend 'api' has no server available!";
+    assert!(copy.contains(HAPROXY_STATE_WARNING));
+    assert!(!logged.contains(HAPROXY_STATE_WARNING));
+    assert!(!alert.contains(HAPROXY_STATE_WARNING));
 }
 
 #[test]
