@@ -8,7 +8,7 @@
 //! loopback, scenario by scenario and server after server within a scenario, so that the
 //! figures a ratio compares are taken minutes apart at most and background load drifts less
 //! between them. It prints a table, the ratios and the performance targets, and writes
-//! `results.json` under `target/bench/`.
+//! `results.json` under `target/bench/` and a dated copy under `bench/results/`.
 
 mod commands;
 mod dpop;
@@ -202,10 +202,13 @@ async fn run(options: &Options) -> Result<(), BenchError> {
     let results = Results::new(options, machine, records);
     let path = layout.out.join("results.json");
     results.write(&path)?;
+    let dated = layout.bench.join("results").join(results.dated_file_name());
+    results.write(&dated)?;
     print_report(&results.render());
     eprintln!(
-        "bench: wrote {} ({:.0} s in all)",
+        "bench: wrote {} and {} ({:.0} s in all)",
         path.display(),
+        dated.display(),
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -1,5 +1,10 @@
 //! `results.json`: every record of a run with the ratios, the targets, the settings and the
 //! machine, so that a file read later says by itself what was measured, where and how.
+//!
+//! Each run writes it twice: `target/bench/results.json` (the latest run, beside its logs) and
+//! `bench/results/<UTC time>.json`, a dated copy to commit when a run is worth keeping, so that
+//! the history of measurements lives in files rather than in prose (bench/README.md quotes the
+//! latest one).
 
 use std::path::{Path, PathBuf};
 
@@ -79,11 +84,38 @@ impl Results {
     pub fn write(&self, path: &Path) -> Result<(), WriteError> {
         let json = serde_json::to_string_pretty(self)
             .map_err(|e| WriteError(path.to_owned(), e.into()))?;
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).map_err(|e| WriteError(path.to_owned(), e))?;
+        }
         std::fs::write(path, json + "\n").map_err(|e| WriteError(path.to_owned(), e))
+    }
+
+    /// The dated copy's file name: the run's UTC time with `-` for `:` (a name every file system
+    /// takes), e.g. `2026-11-30T16-52-04Z.json`, so the names sort by time.
+    pub fn dated_file_name(&self) -> String {
+        dated_file_name(&self.timestamp)
     }
 
     /// The table, ratios and targets as text.
     pub fn render(&self) -> String {
         report::render(&self.runs, &self.ratios, &self.targets)
+    }
+}
+
+/// `timestamp` (RFC 3339, UTC) as a file name: `:` is not allowed everywhere.
+fn dated_file_name(timestamp: &str) -> String {
+    format!("{}.json", timestamp.replace(':', "-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dated_file_is_named_after_the_runs_utc_time_without_colons() {
+        assert_eq!(
+            dated_file_name("2026-11-30T16:52:04Z"),
+            "2026-11-30T16-52-04Z.json"
+        );
     }
 }
