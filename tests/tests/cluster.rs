@@ -4,6 +4,9 @@
 //! With DPoP and server nonces on, round-robin is itself the test of the shared pieces: the
 //! nonce the browser got from one replica is presented to the next, and each proof is recorded
 //! in the one store, so a call only succeeds when the replicas behave as one API.
+//!
+//! Two plain tests hold HAProxy's timeouts and the API's consistent: HAProxy lets go of an idle
+//! connection before the API closes it, and notices a draining replica before its drain ends.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -115,4 +118,46 @@ async fn with_dpop_through_haproxy_the_calls_land_on_several_replicas_and_work_a
         page.wait_for_text(EXTERNAL_OK).await
     })
     .await;
+}
+
+/// The value of `directive` (e.g. `timeout server`) in the repository's HAProxy configuration,
+/// in seconds (`30s`, `2s` or milliseconds without a unit, as HAProxy reads them).
+fn haproxy_timeout(directive: &str) -> Duration {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(dev_runner::cluster::HAPROXY_TEMPLATE);
+    let text = std::fs::read_to_string(&path).expect("the HAProxy configuration");
+    let value = text
+        .lines()
+        .map(str::trim)
+        .find_map(|line| line.strip_prefix(directive)?.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no `{directive}` in {}", path.display()));
+    match value.strip_suffix('s') {
+        Some(secs) if !secs.ends_with('m') => Duration::from_secs(secs.parse().expect("seconds")),
+        _ => Duration::from_millis(value.trim_end_matches("ms").parse().expect("milliseconds")),
+    }
+}
+
+#[test]
+fn haproxy_lets_go_of_an_idle_replica_connection_before_the_api_closes_it() {
+    // HAProxy keeps an idle connection to a replica at most `timeout server`; were the API to
+    // close first, HAProxy could send a request on a connection being closed, and must not
+    // retry it (its DPoP proof may have been used).
+    let haproxy = haproxy_timeout("timeout server");
+    assert_eq!(haproxy, Duration::from_secs(30));
+    assert!(
+        haproxy < api::shutdown::KEEP_ALIVE,
+        "timeout server {haproxy:?} must be shorter than the API's keep-alive {:?}",
+        api::shutdown::KEEP_ALIVE
+    );
+}
+
+#[test]
+fn a_draining_replica_leaves_haproxys_rotation_before_its_drain_ends() {
+    // `inter 1s fall 2`: two failed checks a second apart, each answered within `timeout check`.
+    let detection = 2 * (Duration::from_secs(1) + haproxy_timeout("timeout check"));
+    assert!(
+        detection < Duration::from_secs(dev_runner::cluster::DEFAULT_DRAIN_SECS),
+        "HAProxy may take {detection:?} to notice a draining replica"
+    );
 }
