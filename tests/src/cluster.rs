@@ -22,13 +22,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
-use app_config::{AuthConfig, ConfigValues};
+use app_config::AuthConfig;
 use dev_runner::balancer::Rotation;
 use dev_runner::cluster::{self, ClusterPlan, Replica};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use test_support::config_with_origins;
 
-use crate::stack::{AUDIENCE, CLIENT_ID, StackError, frontend_dir, http_client};
+use crate::stack::{StackError, frontend_dir, http_client};
 
 /// How long HAProxy and Redis get to come up, and HAProxy to route to every replica.
 const BOUND: Duration = Duration::from_secs(30);
@@ -124,15 +125,10 @@ impl Cluster {
             origin(spa_listener.local_addr()?.port()),
             origin(public.port()),
         );
-        let config = AuthConfig::from_values(ConfigValues {
-            domain: Some(issuer.clone()),
-            client_id: Some(CLIENT_ID.to_owned()),
-            audience: Some(AUDIENCE.to_owned()),
-            app_origin: Some(app.clone()),
-            api_origin: Some(api.clone()),
+        let config = AuthConfig {
             dpop: true,
-            ..ConfigValues::default()
-        })?;
+            ..config_with_origins(&issuer, &app, &api)
+        };
 
         // The issuer first: the replicas fetch its keys as they start.
         let issuer_app = dev_issuer::Application::from_listener(

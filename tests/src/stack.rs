@@ -12,15 +12,14 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
-use app_config::{AuthConfig, ConfigValues};
+use app_config::AuthConfig;
+use test_support::{config_with_origins, eventually};
 
-/// The API identifier the stack's tokens are for.
-pub const AUDIENCE: &str = "https://api.local.test";
-/// The SPA's client id, as in the project's `auth_config.json`.
-pub const CLIENT_ID: &str = "local-dev-spa";
+/// The API identifier the stack's tokens are for (the dev default).
+pub use test_support::AUDIENCE;
 
 /// Why the stack could not start.
 #[derive(Debug, thiserror::Error)]
@@ -95,15 +94,10 @@ impl Stack {
             origin(&api_listener)?,
             origin(&spa_listener)?,
         );
-        let config = AuthConfig::from_values(ConfigValues {
-            domain: Some(issuer.clone()),
-            client_id: Some(CLIENT_ID.to_owned()),
-            audience: Some(AUDIENCE.to_owned()),
-            app_origin: Some(app.clone()),
-            api_origin: Some(api.clone()),
+        let config = AuthConfig {
             dpop,
-            ..ConfigValues::default()
-        })?;
+            ..config_with_origins(&issuer, &app, &api)
+        };
         let (config, spa_config, issuer) = if second_domain {
             let second = format!("http://127.0.0.1:{}", issuer_listener.local_addr()?.port());
             let config = config.with_issuers(std::slice::from_ref(&second))?;
@@ -161,16 +155,19 @@ impl Stack {
         const BOUND: Duration = Duration::from_secs(20);
         let client = http_client();
         let url = format!("{}/readyz", self.api);
-        let deadline = Instant::now() + BOUND;
-        while Instant::now() < deadline {
-            if let Ok(r) = client.get(&url).send().await
-                && r.status() == reqwest::StatusCode::OK
-            {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let ready = eventually(BOUND, || async {
+            client
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == reqwest::StatusCode::OK)
+        })
+        .await;
+        if ready {
+            Ok(())
+        } else {
+            Err(StackError::NotReady(BOUND.as_secs()))
         }
-        Err(StackError::NotReady(BOUND.as_secs()))
     }
 
     /// `origin` + `path`, for the SPA.
@@ -221,14 +218,7 @@ impl LiveReloadSpa {
         copy_frontend(&frontend_dir(), &frontend)?;
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let app = format!("http://localhost:{}", listener.local_addr()?.port());
-        let config = AuthConfig::from_values(ConfigValues {
-            domain: Some(stack.issuer.clone()),
-            client_id: Some(CLIENT_ID.to_owned()),
-            audience: Some(AUDIENCE.to_owned()),
-            app_origin: Some(app.clone()),
-            api_origin: Some(stack.api.clone()),
-            ..ConfigValues::default()
-        })?;
+        let config = config_with_origins(&stack.issuer, &app, &stack.api);
         let mut settings = spa_server::Settings::new(config, &frontend);
         settings.dev_reload = true;
         let spa = spa_server::Application::from_listener(settings, listener)

@@ -1,6 +1,6 @@
 //! The development configuration of the project's `auth_config.json`, for servers under test.
 
-use app_config::AuthConfig;
+use app_config::{AuthConfig, ConfigValues};
 
 /// The dev issuer's domain.
 pub const DOMAIN: &str = "http://localhost:3002";
@@ -20,11 +20,19 @@ pub fn dev_config() -> AuthConfig {
 
 /// [`dev_config`] with `domain` (a loopback origin such as a mock issuer's) as the issuer.
 pub fn config_for(domain: &str) -> AuthConfig {
-    AuthConfig {
-        domain: domain.to_owned(),
-        issuer: app_config::issuer_from_domain(domain).expect("a valid domain"),
-        ..dev_config()
-    }
+    config_with_origins(domain, APP_ORIGIN, API_ORIGIN)
+}
+
+/// [`dev_config`] with every origin replaced: the one configuration a stack of servers on
+/// ports the OS chose shares.
+pub fn config_with_origins(domain: &str, app_origin: &str, api_origin: &str) -> AuthConfig {
+    AuthConfig::from_values(ConfigValues {
+        domain: Some(domain.to_owned()),
+        app_origin: Some(app_origin.to_owned()),
+        api_origin: Some(api_origin.to_owned()),
+        ..ConfigValues::dev_defaults()
+    })
+    .expect("loopback origins are valid")
 }
 
 #[cfg(test)]

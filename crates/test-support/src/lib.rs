@@ -27,7 +27,9 @@ pub mod dev_issuer;
 #[cfg(feature = "spa-server")]
 pub mod spa_server;
 
-pub use config::{API_ORIGIN, APP_ORIGIN, AUDIENCE, CLIENT_ID, config_for, dev_config};
+pub use config::{
+    API_ORIGIN, APP_ORIGIN, AUDIENCE, CLIENT_ID, config_for, config_with_origins, dev_config,
+};
 pub use dpop::{ClientKey, Proof};
 pub use headers::{header, header_list, header_values};
 pub use issuer::{Behaviour, MockIssuer};
