@@ -226,6 +226,7 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Logs alice in through the form with the SDK's parameters; returns the code.
     pub async fn alice_code(&self, pkce: &Pkce) -> String {
         self.code_for(
             &authorize_params(pkce),
@@ -233,6 +234,16 @@ impl TestApp {
             "alice-password",
         )
         .await
+    }
+
+    /// Alice's token response (the JSON body) after a login with the SDK's parameters and the
+    /// code exchange.
+    pub async fn alice_tokens(&self) -> Value {
+        let pkce = Pkce::new();
+        let code = self.alice_code(&pkce).await;
+        let response = self.exchange(&code, &pkce.verifier).await;
+        assert_eq!(response.status(), StatusCode::OK, "the code exchange");
+        response.json().await.expect("json")
     }
 
     /// The token request auth0-spa-js sends (form-urlencoded, with Auth0-Client).

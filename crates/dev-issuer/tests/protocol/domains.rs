@@ -60,14 +60,7 @@ async fn tokens_asked_for_through_the_second_domain_carry_its_iss() {
 #[tokio::test]
 async fn the_second_domains_token_verifies_against_that_issuer_only() {
     let app = spawn_app_through_second_domain().await;
-    let pkce = Pkce::new();
-    let code = app.alice_code(&pkce).await;
-    let body: Value = app
-        .exchange(&code, &pkce.verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let body = app.alice_tokens().await;
     let token = body["access_token"].as_str().expect("access token");
     // `api_verify` trusts `app.issuer`, the second domain, through its own discovery.
     assert!(api_verify(&app, token, AUDIENCE).await.is_ok());
@@ -87,14 +80,7 @@ async fn the_second_domains_token_verifies_against_that_issuer_only() {
 #[tokio::test]
 async fn userinfo_through_the_second_domain_accepts_its_token() {
     let app = spawn_app_through_second_domain().await;
-    let pkce = Pkce::new();
-    let code = app.alice_code(&pkce).await;
-    let body: Value = app
-        .exchange(&code, &pkce.verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let body = app.alice_tokens().await;
     let token = body["access_token"].as_str().expect("access token");
     let response = app
         .browser

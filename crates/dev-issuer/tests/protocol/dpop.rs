@@ -118,14 +118,7 @@ async fn a_proof_for_another_endpoint_is_invalid_dpop_proof() {
 #[tokio::test]
 async fn without_a_proof_the_token_stays_a_bearer_token() {
     let app = spawn_app().await;
-    let pkce = Pkce::new();
-    let code = app.alice_code(&pkce).await;
-    let body: Value = app
-        .exchange(&code, &pkce.verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let body = app.alice_tokens().await;
     assert_eq!(body["token_type"], "Bearer");
     assert!(
         claims(body["access_token"].as_str().expect("token"))

@@ -41,14 +41,7 @@ async fn code_flow_access_token_verifies_against_the_jwks_with_auth0_claims() {
 #[tokio::test]
 async fn id_token_carries_what_auth0_spa_js_checks_and_shows() {
     let app = spawn_app().await;
-    let pkce = Pkce::new();
-    let code = app.alice_code(&pkce).await;
-    let body: Value = app
-        .exchange(&code, &pkce.verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let body = app.alice_tokens().await;
     let id_token = body["id_token"].as_str().expect("id_token");
     assert_eq!(header_of(id_token)["alg"], "RS256");
     let claims = verify_with_jwks(&app, id_token, CLIENT_ID)

@@ -4,14 +4,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 async fn alice_access_token(app: &TestApp) -> String {
-    let pkce = Pkce::new();
-    let code = app.alice_code(&pkce).await;
-    let body: Value = app
-        .exchange(&code, &pkce.verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let body = app.alice_tokens().await;
     body["access_token"].as_str().expect("token").to_owned()
 }
 
