@@ -7,7 +7,7 @@
 //! never takes a slot in it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_lc_rs::digest;
@@ -87,6 +87,9 @@ struct Inner {
     nonces: Option<NonceSource>,
     outcomes: [AtomicU64; DPOP_OUTCOME_LABELS.len()],
     nonces_issued: AtomicU64,
+    /// Whether the last proof that reached the store found it unable to record: the warning is
+    /// logged when that starts, not for every refused proof of an outage.
+    store_failing: AtomicBool,
 }
 
 /// The proof header members we act on; `jku`, `x5u`, `x5c`, `kid` are ignored on purpose.
@@ -143,6 +146,7 @@ impl ProofVerifier {
                 nonces,
                 outcomes: Default::default(),
                 nonces_issued: AtomicU64::new(0),
+                store_failing: AtomicBool::new(false),
             }),
         })
     }
@@ -189,11 +193,21 @@ impl ProofVerifier {
             counter.fetch_add(1, Ordering::Relaxed);
         }
         match &result {
-            Err(DpopError::ReplayStoreUnavailable { .. }) => tracing::warn!(
-                "DPoP replay store cannot record proofs (full or unreachable); refusing them"
-            ),
+            Err(DpopError::ReplayStoreUnavailable { .. }) => {
+                if !self.inner.store_failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "DPoP replay store cannot record proofs (full or unreachable); refusing them until it can"
+                    );
+                }
+            }
             Err(e) => tracing::debug!(outcome = e.outcome_label(), "DPoP proof rejected"),
-            Ok(_) => {}
+            Ok(_) => {
+                if self.inner.store_failing.load(Ordering::Relaxed)
+                    && self.inner.store_failing.swap(false, Ordering::Relaxed)
+                {
+                    tracing::info!("DPoP replay store records proofs again");
+                }
+            }
         }
         result
     }
