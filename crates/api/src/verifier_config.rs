@@ -8,10 +8,12 @@ use app_config::AuthConfig;
 use auth::VerifierConfig;
 
 /// The verifier configuration `config` implies: `domain`'s issuer and every entry of `issuers`,
-/// `audience` and every entry of `audiences`; every other verifier setting at its default.
+/// `audience` and every entry of `audiences` (shared), the audiences of their own some issuers
+/// have; every other verifier setting at its default.
 pub fn verifier_config(config: &AuthConfig) -> VerifierConfig {
     VerifierConfig {
         issuers: config.issuers.clone(),
+        issuer_audiences: config.issuer_audiences.clone(),
         ..VerifierConfig::new(
             config.issuer.clone(),
             config.all_audiences().map(str::to_owned).collect(),
@@ -40,6 +42,27 @@ mod tests {
         );
         assert_eq!(
             c.audiences,
+            ["https://api.local.test", "https://other.test"]
+        );
+    }
+
+    #[test]
+    fn an_issuer_with_audiences_of_its_own_keeps_only_them_in_the_verifier() {
+        let app = AuthConfig::from_values(app_config::ConfigValues {
+            issuers: vec!["http://127.0.0.1:3002".into()],
+            audiences: vec!["https://other.test".into()],
+            issuer_audiences: vec![(
+                "http://127.0.0.1:3002".into(),
+                vec!["https://b.test".into()],
+            )],
+            ..app_config::ConfigValues::dev_defaults()
+        })
+        .expect("valid");
+        let c = verifier_config(&app);
+        let second = "http://127.0.0.1:3002/".parse().expect("url");
+        assert_eq!(c.audiences_for(&second), ["https://b.test"]);
+        assert_eq!(
+            c.audiences_for(&c.issuer),
             ["https://api.local.test", "https://other.test"]
         );
     }

@@ -32,8 +32,13 @@ pub struct AuthConfig {
     /// `https://login.example.com/`. Validated like `domain`, without duplicates.
     pub issuers: Vec<Url>,
     /// Further audiences the API accepts besides [`AuthConfig::audience`] (`audiences` /
-    /// `AUTH0_AUDIENCES`), without duplicates.
+    /// `AUTH0_AUDIENCES`), without duplicates. They are shared: `domain`'s issuer and every
+    /// entry of `issuers` without audiences of its own accept `audience` and all of these.
     pub audiences: Vec<String>,
+    /// Audiences of their own for some of [`AuthConfig::issuers`] (`issuers` entries written
+    /// `{"issuer": ..., "audiences": [...]}`): a token of such an issuer is accepted only for
+    /// these, never for the shared ones. See [`AuthConfig::audiences_for`].
+    pub issuer_audiences: Vec<(Url, Vec<String>)>,
 }
 
 /// The settings as gathered (file merged with environment, or written by a test), before
@@ -61,6 +66,9 @@ pub struct ConfigValues {
     /// `audiences` / `AUTH0_AUDIENCES`: further accepted audiences, see
     /// [`AuthConfig::with_audiences`].
     pub audiences: Vec<String>,
+    /// The `issuers` entries with audiences of their own (issuer, audiences), see
+    /// [`AuthConfig::with_issuer_audiences`]. An issuer named here must also be in `issuers`.
+    pub issuer_audiences: Vec<(String, Vec<String>)>,
 }
 
 impl ConfigValues {
@@ -76,6 +84,7 @@ impl ConfigValues {
             dpop: false,
             issuers: Vec::new(),
             audiences: Vec::new(),
+            issuer_audiences: Vec::new(),
         }
     }
 }
@@ -121,9 +130,11 @@ impl AuthConfig {
             dpop: values.dpop,
             issuers: Vec::new(),
             audiences: Vec::new(),
+            issuer_audiences: Vec::new(),
         }
         .with_issuers(&values.issuers)?
-        .with_audiences(&values.audiences)
+        .with_audiences(&values.audiences)?
+        .with_issuer_audiences(&values.issuer_audiences)
     }
 
     /// The configuration of the repository's `auth_config.json` ([`ConfigValues::dev_defaults`]):
@@ -163,6 +174,68 @@ impl AuthConfig {
             }
         }
         Ok(self)
+    }
+
+    /// Gives some of [`AuthConfig::issuers`] audiences of their own (`issuers` entries written as
+    /// objects). Each issuer is validated like `domain`; `domain`'s own issuer is refused (it
+    /// takes `audience` and `audiences`), as are an empty list, an empty entry and an issuer
+    /// given twice. An issuer that is not among `issuers` (`AUTH0_ISSUERS` replaced the file's
+    /// list and left it out) is skipped: it is not trusted at all.
+    pub fn with_issuer_audiences(
+        mut self,
+        entries: &[(String, Vec<String>)],
+    ) -> Result<Self, ConfigError> {
+        for (issuer, audiences) in entries {
+            let url = parse_issuer(issuer.trim(), ISSUERS_SETTING)?;
+            if url == self.issuer {
+                return Err(ConfigError::new(
+                    ISSUERS_SETTING,
+                    format!("{url} is domain's issuer, which takes audience and audiences"),
+                    "give domain's issuer no audiences of its own; use audience and audiences",
+                ));
+            }
+            let mut own: Vec<String> = Vec::new();
+            for audience in audiences.iter().map(|a| a.trim()) {
+                if !audience.is_empty() && !own.iter().any(|a| a == audience) {
+                    own.push(audience.to_owned());
+                }
+            }
+            if own.is_empty() || audiences.iter().any(|a| a.trim().is_empty()) {
+                return Err(ConfigError::new(
+                    ISSUERS_SETTING,
+                    format!("the entry for {url} has no audiences or an empty one"),
+                    "list its API identifiers in \"audiences\", or write the issuer as a plain string to share audience and audiences",
+                ));
+            }
+            if self
+                .issuer_audiences
+                .iter()
+                .any(|(listed, _)| *listed == url)
+            {
+                return Err(ConfigError::new(
+                    ISSUERS_SETTING,
+                    format!("{url} has audiences of its own twice"),
+                    "write one entry per issuer",
+                ));
+            }
+            if self.issuers.contains(&url) {
+                self.issuer_audiences.push((url, own));
+            }
+        }
+        Ok(self)
+    }
+
+    /// The audiences a token of `issuer` may carry: its own (see
+    /// [`AuthConfig::issuer_audiences`]), or else `audience` and `audiences`.
+    pub fn audiences_for(&self, issuer: &Url) -> Vec<&str> {
+        match self
+            .issuer_audiences
+            .iter()
+            .find(|(listed, _)| listed == issuer)
+        {
+            Some((_, own)) => own.iter().map(String::as_str).collect(),
+            None => self.all_audiences().collect(),
+        }
     }
 
     /// Every trusted issuer: [`AuthConfig::issuer`] first, then [`AuthConfig::issuers`].

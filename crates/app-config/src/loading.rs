@@ -47,8 +47,46 @@ struct RawConfig {
     app_origin: Option<String>,
     api_origin: Option<String>,
     dpop: Option<bool>,
-    issuers: Option<Vec<String>>,
+    issuers: Option<Vec<IssuerEntry>>,
     audiences: Option<Vec<String>>,
+}
+
+/// One entry of `issuers`: a plain issuer, which shares `audience` and `audiences`, or an
+/// issuer with audiences of its own.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum IssuerEntry {
+    Shared(String),
+    Own(OwnAudiences),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OwnAudiences {
+    issuer: String,
+    audiences: Vec<String>,
+}
+
+/// `issuers` entries with audiences of their own: (issuer, audiences).
+type OwnAudienceEntries = Vec<(String, Vec<String>)>;
+
+/// The file's `issuers`: every issuer named, and the entries with audiences of their own.
+fn split_issuers(entries: Option<Vec<IssuerEntry>>) -> (Option<Vec<String>>, OwnAudienceEntries) {
+    let Some(entries) = entries else {
+        return (None, Vec::new());
+    };
+    let mut names = Vec::new();
+    let mut own = Vec::new();
+    for entry in entries {
+        match entry {
+            IssuerEntry::Shared(issuer) => names.push(issuer),
+            IssuerEntry::Own(OwnAudiences { issuer, audiences }) => {
+                names.push(issuer.clone());
+                own.push((issuer, audiences));
+            }
+        }
+    }
+    (Some(names), own)
 }
 
 impl AuthConfig {
@@ -78,7 +116,8 @@ impl AuthConfig {
                 .transpose()
                 .map(|from_env| from_env.or(file).unwrap_or_default())
         };
-        let issuers = pick_list(raw.issuers, AUTH0_ISSUERS)?;
+        let (file_issuers, issuer_audiences) = split_issuers(raw.issuers);
+        let issuers = pick_list(file_issuers, AUTH0_ISSUERS)?;
         let audiences = pick_list(raw.audiences, AUTH0_AUDIENCES)?;
         Self::from_values(ConfigValues {
             domain: pick(raw.domain, AUTH0_DOMAIN),
@@ -89,6 +128,7 @@ impl AuthConfig {
             dpop,
             issuers,
             audiences,
+            issuer_audiences,
         })
     }
 }
@@ -119,7 +159,7 @@ fn read_file(path: &Path) -> Result<RawConfig, ConfigError> {
         ConfigError::new(
             AUTH_CONFIG,
             format!("{shown} is not a valid configuration: {e}"),
-            "write a JSON object with the keys domain, clientId, audience, appOrigin, apiOrigin (optionally dpop: a boolean; issuers, audiences: arrays of strings)",
+            "write a JSON object with the keys domain, clientId, audience, appOrigin, apiOrigin (optionally dpop: a boolean; audiences: an array of strings; issuers: an array of issuer strings or {\"issuer\": ..., \"audiences\": [...]} objects)",
         )
     })
 }
@@ -419,5 +459,74 @@ mod tests {
         let path = write_config(&dir, r#","issuers":"https://login.example.com/""#);
         let err = load_with(&path, &[]).expect_err("must refuse");
         assert_eq!(err.setting, "AUTH_CONFIG");
+    }
+
+    /// A file with a shared issuer, an issuer with audiences of its own and a shared audience.
+    const MIXED_ISSUERS: &str = r#","audiences":["https://shared-api.example.com"],"issuers":["https://shared.example.com/",{"issuer":"login.example.com","audiences":["https://b-api.example.com"]}]"#;
+
+    fn audiences_for<'c>(cfg: &'c AuthConfig, issuer: &str) -> Vec<&'c str> {
+        cfg.audiences_for(&issuer.parse().expect("url"))
+    }
+
+    #[test]
+    fn an_issuer_listed_with_audiences_of_its_own_accepts_only_those() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = load_with(&write_config(&dir, MIXED_ISSUERS), &[]).expect("valid");
+        let issuers: Vec<_> = cfg.issuers.iter().map(Url::as_str).collect();
+        assert_eq!(
+            issuers,
+            ["https://shared.example.com/", "https://login.example.com/"]
+        );
+        assert_eq!(
+            audiences_for(&cfg, "https://login.example.com/"),
+            ["https://b-api.example.com"]
+        );
+        let shared = ["https://api.local.test", "https://shared-api.example.com"];
+        assert_eq!(audiences_for(&cfg, "https://shared.example.com/"), shared);
+        assert_eq!(audiences_for(&cfg, "http://localhost:3002/"), shared);
+    }
+
+    #[test]
+    fn auth0_issuers_keeps_the_files_own_audiences_of_the_issuers_it_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_config(&dir, MIXED_ISSUERS);
+        let cfg =
+            load_with(&path, &[("AUTH0_ISSUERS", "https://login.example.com")]).expect("valid");
+        let issuers: Vec<_> = cfg.issuers.iter().map(Url::as_str).collect();
+        assert_eq!(issuers, ["https://login.example.com/"]);
+        assert_eq!(
+            audiences_for(&cfg, "https://login.example.com/"),
+            ["https://b-api.example.com"]
+        );
+    }
+
+    #[test]
+    fn own_audiences_for_the_main_issuer_are_refused_naming_issuers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_config(
+            &dir,
+            r#","issuers":[{"issuer":"http://localhost:3002","audiences":["https://x"]}]"#,
+        );
+        let err = load_with(&path, &[]).expect_err("must refuse");
+        assert_eq!(err.setting, "issuers / AUTH0_ISSUERS");
+        assert!(err.to_string().contains("domain"), "{err}");
+    }
+
+    #[test]
+    fn an_issuer_entry_without_audiences_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for entry in [
+            r#"{"issuer":"login.example.com","audiences":[]}"#,
+            r#"{"issuer":"login.example.com","audiences":[" "]}"#,
+        ] {
+            let path = write_config(&dir, &format!(r#","issuers":[{entry}]"#));
+            let err = load_with(&path, &[]).expect_err(entry);
+            assert_eq!(err.setting, "issuers / AUTH0_ISSUERS", "{entry}");
+        }
+        let path = write_config(&dir, r#","issuers":[{"issuer":"login.example.com"}]"#);
+        assert_eq!(
+            load_with(&path, &[]).expect_err("no audiences").setting,
+            "AUTH_CONFIG"
+        );
     }
 }

@@ -20,8 +20,14 @@ pub struct VerifierConfig {
     /// with its own discovery and key cache. A token's `iss` must equal one of `issuer` and
     /// these exactly; at most [`MAX_ISSUERS`] in all. `jwks_uri` applies to `issuer` only.
     pub issuers: Vec<Url>,
-    /// Accepted audiences; a token's `aud` must contain at least one. Must not be empty.
+    /// Accepted audiences; a token's `aud` must contain at least one. Must not be empty. They
+    /// apply to `issuer` and to every entry of `issuers` without a list in `issuer_audiences`.
     pub audiences: Vec<String>,
+    /// Audiences of their own for some of `issuers`: a token of such an issuer is accepted only
+    /// for these, never for `audiences` (so a second tenant listed for convenience cannot mint
+    /// tokens for the first tenant's API). Each issuer must be in `issuers` (not `issuer`), at
+    /// most once, with at least one audience. Default empty.
+    pub issuer_audiences: Vec<(Url, Vec<String>)>,
     /// Allowed algorithms (default `[RS256]`). The token's `alg` must be in here and agree with the key.
     /// HMAC algorithms are refused: a public key set cannot hold shared secrets.
     pub algorithms: Vec<Algorithm>,
@@ -133,6 +139,7 @@ impl VerifierConfig {
             issuer,
             issuers: Vec::new(),
             audiences,
+            issuer_audiences: Vec::new(),
             algorithms: vec![Algorithm::RS256],
             leeway: Duration::from_secs(30),
             jwks_uri: None,
@@ -148,6 +155,15 @@ impl VerifierConfig {
     /// Every trusted issuer, `issuer` first.
     pub fn all_issuers(&self) -> impl Iterator<Item = &Url> {
         std::iter::once(&self.issuer).chain(&self.issuers)
+    }
+
+    /// The audiences a token of `issuer` may carry: its own list in `issuer_audiences`, or the
+    /// shared `audiences`.
+    pub fn audiences_for(&self, issuer: &Url) -> &[String] {
+        self.issuer_audiences
+            .iter()
+            .find(|(listed, _)| listed == issuer)
+            .map_or(&self.audiences, |(_, own)| own)
     }
 
     /// Checks every setting; the first bad one is reported by name.
@@ -184,6 +200,26 @@ impl VerifierConfig {
         }
         if self.audiences.iter().any(|a| a.trim().is_empty()) {
             return Err(invalid("audiences", "an audience is empty"));
+        }
+        for (i, (issuer, own)) in self.issuer_audiences.iter().enumerate() {
+            if !self.issuers.contains(issuer) {
+                return Err(invalid(
+                    "issuer_audiences",
+                    format!("{issuer} is not one of issuers (the main issuer takes audiences)"),
+                ));
+            }
+            if self.issuer_audiences[..i].iter().any(|(u, _)| u == issuer) {
+                return Err(invalid(
+                    "issuer_audiences",
+                    format!("{issuer} is listed twice"),
+                ));
+            }
+            if own.is_empty() || own.iter().any(|a| a.trim().is_empty()) {
+                return Err(invalid(
+                    "issuer_audiences",
+                    format!("{issuer} needs at least one audience, none of them empty"),
+                ));
+            }
         }
         if self.algorithms.is_empty() {
             return Err(invalid("algorithms", "at least one algorithm is required"));

@@ -129,7 +129,7 @@ impl Verifier {
                 Ok(TrustedIssuer {
                     policy: ClaimPolicy {
                         issuer: issuer.to_string(),
-                        audiences: config.audiences.clone(),
+                        audiences: config.audiences_for(issuer).to_vec(),
                         leeway_secs,
                     },
                     store,

@@ -289,3 +289,56 @@ async fn a_listed_issuer_whose_discovery_names_another_issuer_never_loads() {
         "{refused:?}"
     );
 }
+
+/// `two`'s configuration where the main issuer `a` accepts the shared audiences (`AUDIENCE`
+/// and `https://shared.test`) and `b` only its own `https://b-api.test`.
+fn with_b_audiences(two: &Two) -> VerifierConfig {
+    let mut c = two.config();
+    c.audiences = vec![AUDIENCE.to_owned(), "https://shared.test".to_owned()];
+    c.issuer_audiences = vec![(two.b.issuer_url(), vec!["https://b-api.test".to_owned()])];
+    c
+}
+
+#[tokio::test]
+async fn an_issuer_with_audiences_of_its_own_is_refused_for_the_shared_audiences() {
+    let two = Two::start().await;
+    let v = ready_verifier(with_b_audiences(&two)).await;
+    // Before, every listed issuer shared every audience: b could mint tokens for a's API.
+    for aud in [AUDIENCE, "https://shared.test"] {
+        let token = two.b_key.sign(&two.b.claims_with("aud", json!(aud)));
+        assert_eq!(
+            v.verify(&token).await.unwrap_err(),
+            VerifyError::Audience,
+            "{aud}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_issuer_with_audiences_of_its_own_is_accepted_for_them_and_only_it() {
+    let two = Two::start().await;
+    let v = ready_verifier(with_b_audiences(&two)).await;
+    let b_token = two
+        .b_key
+        .sign(&two.b.claims_with("aud", json!("https://b-api.test")));
+    assert!(v.verify(&b_token).await.is_ok());
+    // The main issuer keeps the shared audiences and has no share of b's.
+    let a_token = two
+        .a_key
+        .sign(&two.a.claims_with("aud", json!("https://shared.test")));
+    assert!(v.verify(&a_token).await.is_ok());
+    let a_for_b = two
+        .a_key
+        .sign(&two.a.claims_with("aud", json!("https://b-api.test")));
+    assert_eq!(v.verify(&a_for_b).await.unwrap_err(), VerifyError::Audience);
+}
+
+#[tokio::test]
+async fn audiences_of_an_issuer_that_is_not_listed_are_refused_at_build() {
+    let two = Two::start().await;
+    let mut config = two.config();
+    config.issuers.clear();
+    config.issuer_audiences = vec![(two.b.issuer_url(), vec!["https://b-api.test".to_owned()])];
+    let err = Verifier::new(config).unwrap_err();
+    assert!(err.to_string().contains("issuer_audiences"), "{err}");
+}
