@@ -5,7 +5,7 @@
 //! crates' own `Application`s, as in [`crate::stack`]); HAProxy and Redis are Debian's programs,
 //! started here as children with the very configuration `cargo make cluster` uses: HAProxy runs
 //! the repository's `deploy/haproxy/haproxy.cfg` with its addresses rewritten by the
-//! dev-runner's own `haproxy_config`, Redis the dev-runner's `redis_args`. Every replica shares
+//! dev-runner's own `haproxy_config`, Redis the dev-runner's `redis_config`. Every replica shares
 //! the public origin (HAProxy's), the nonce secret and the store, as the cluster's do.
 //!
 //! A missing `haproxy` or `redis-server` is an error naming the package, never a skip: the
@@ -147,9 +147,11 @@ impl Cluster {
 
         let redis_dir = dir.path().join("redis");
         std::fs::create_dir_all(&redis_dir)?;
+        let redis_config = cluster::redis_config_path(dir.path());
+        std::fs::write(&redis_config, cluster::redis_config(redis, &redis_dir))?;
         let mut redis_process = Process::spawn(
             "redis",
-            Command::new(&redis_program).args(cluster::redis_args(redis, &redis_dir)),
+            Command::new(&redis_program).arg(&redis_config),
             dir.path(),
         )?;
         redis_process.wait_listening(redis).await?;

@@ -12,7 +12,6 @@
 //! copy to production: [`haproxy_config`] rewrites only its addresses (the two `bind` lines and
 //! the `server` lines), so with the default ports and three replicas the file runs unchanged.
 
-use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -286,8 +285,9 @@ pub struct Shared {
 /// Redis, the replicas and HAProxy, in start order, as the development loop runs them.
 ///
 /// `dir` holds the cluster's files (`target/cluster/`): Redis's append-only file under
-/// `redis/`, and HAProxy's configuration, which the caller writes to [`haproxy_config_path`].
-/// `reads` are the files every replica reads at start (the configuration), whose change
+/// `redis/`, and the configurations the caller writes: Redis's ([`redis_config`]) to
+/// [`redis_config_path`], whose change restarts Redis (`touch` it to start a stopped Redis
+/// again), and HAProxy's to [`haproxy_config_path`]. `reads` are the files every replica reads at start (the configuration), whose change
 /// restarts them. Variables the user set win over the defaults here for `API_DPOP_NONCE` and
 /// `API_REPLAY_STORE`; the origin, the secret and the drain are always the shared ones.
 pub fn cluster_servers(
@@ -298,14 +298,12 @@ pub fn cluster_servers(
     reads: &[PathBuf],
     env: impl Fn(&str) -> Option<String>,
 ) -> Vec<Server> {
-    let redis = ChildSpec {
-        args: redis_args(plan.redis, &dir.join("redis")),
-        ..ChildSpec::new("redis", &programs.redis)
-    }
-    .ready_when_listening(plan.redis);
+    let redis = ChildSpec::new("redis", &programs.redis)
+        .arg(redis_config_path(dir))
+        .ready_when_listening(plan.redis);
     let mut servers = vec![Server {
         spec: redis,
-        reads: Vec::new(),
+        reads: vec![redis_config_path(dir)],
         rotation: None,
     }];
     let nonces = env("API_DPOP_NONCE").unwrap_or_else(|| "1".to_owned());
@@ -356,25 +354,27 @@ pub fn haproxy_config_path(dir: &Path) -> PathBuf {
     dir.join("haproxy.cfg")
 }
 
-/// Debian's `redis-server` on `addr` only, in the foreground, logging to standard output,
-/// persisting with an append-only file in `dir` (no snapshots).
-pub fn redis_args(addr: SocketAddr, dir: &Path) -> Vec<OsString> {
-    let mut args: Vec<OsString> = Vec::new();
-    for (key, value) in [
-        ("--bind", addr.ip().to_string()),
-        ("--port", addr.port().to_string()),
-        ("--daemonize", "no".to_owned()),
-        ("--protected-mode", "yes".to_owned()),
-        ("--appendonly", "yes".to_owned()),
-        ("--save", String::new()),
-        ("--logfile", String::new()),
-    ] {
-        args.push(key.into());
-        args.push(value.into());
-    }
-    args.push("--dir".into());
-    args.push(dir.into());
-    args
+/// Where the cluster's Redis configuration is written.
+pub fn redis_config_path(dir: &Path) -> PathBuf {
+    dir.join("redis.conf")
+}
+
+/// The configuration of Debian's `redis-server` for the cluster: on `addr` only, in the
+/// foreground, logging to standard output, persisting with an append-only file in `data` (no
+/// snapshots), so the proofs recorded before a restart are still refused after it.
+pub fn redis_config(addr: SocketAddr, data: &Path) -> String {
+    let data = data
+        .display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    format!(
+        "# Written by the dev-runner for `cargo make cluster`; touch it to restart Redis.\n\
+         bind {}\nport {}\ndaemonize no\nprotected-mode yes\nappendonly yes\nsave \"\"\n\
+         logfile \"\"\ndir \"{data}\"\n",
+        addr.ip(),
+        addr.port()
+    )
 }
 
 /// A fresh `API_DPOP_NONCE_SECRET`: 32 random bytes from the kernel, as 64 hexadecimal

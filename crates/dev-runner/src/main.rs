@@ -504,8 +504,10 @@ fn cluster_servers(
     let template = std::fs::read_to_string(&template_path)
         .map_err(|e| format!("cannot read {}: {e}", template_path.display()))?;
     let haproxy = cluster::haproxy_config(&template, plan).map_err(|e| e.to_string())?;
+    let redis = cluster::redis_config(plan.redis, &dir.join("redis"));
     std::fs::create_dir_all(dir.join("redis"))
         .and_then(|()| std::fs::write(cluster::haproxy_config_path(&dir), haproxy))
+        .and_then(|()| std::fs::write(cluster::redis_config_path(&dir), redis))
         .map_err(|e| format!("cannot write to {}: {e}", dir.display()))?;
     let nonce_secret = match std::env::var("API_DPOP_NONCE_SECRET") {
         Ok(secret) => secret,

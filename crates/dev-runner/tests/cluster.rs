@@ -163,6 +163,11 @@ impl Cluster {
             cluster::haproxy_config(&template, &plan).expect("renders"),
         )
         .expect("write");
+        std::fs::write(
+            cluster::redis_config_path(&root),
+            cluster::redis_config(plan.redis, &root.join("redis")),
+        )
+        .expect("write");
         let servers = cluster::cluster_servers(
             &plan,
             &Programs {

@@ -2,6 +2,7 @@
 
 use super::*;
 use std::collections::HashMap;
+use std::ffi::OsString;
 
 const TEMPLATE: &str = include_str!("../../../../deploy/haproxy/haproxy.cfg");
 
@@ -290,36 +291,31 @@ fn nonces_stay_off_when_the_user_turns_them_off() {
 }
 
 #[test]
-fn redis_listens_on_loopback_with_an_append_only_file_under_the_cluster_folder() {
+fn redis_runs_on_its_written_configuration_and_a_change_to_it_restarts_redis() {
     let plan = ClusterPlan::from_env(env(&[])).expect("defaults");
-    let redis = &servers(&plan, env(&[]))[0].spec;
-    let args: Vec<String> = redis
-        .args
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let redis = &servers(&plan, env(&[]))[0];
     assert_eq!(
-        args,
-        [
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            "6390",
-            "--daemonize",
-            "no",
-            "--protected-mode",
-            "yes",
-            "--appendonly",
-            "yes",
-            "--save",
-            "",
-            "--logfile",
-            "",
-            "--dir",
-            "/p/target/cluster/redis",
-        ]
+        redis.spec.args,
+        [OsString::from("/p/target/cluster/redis.conf")]
     );
-    assert_eq!(redis.ready_addr, Some(addr("127.0.0.1:6390")));
+    assert_eq!(redis.reads, [PathBuf::from("/p/target/cluster/redis.conf")]);
+    assert_eq!(redis.spec.ready_addr, Some(addr("127.0.0.1:6390")));
+}
+
+#[test]
+fn redis_listens_on_loopback_with_an_append_only_file_and_no_snapshots() {
+    assert_eq!(
+        redis_config(addr("127.0.0.1:6390"), Path::new("/p/target/cluster/redis")),
+        "# Written by the dev-runner for `cargo make cluster`; touch it to restart Redis.\n\
+         bind 127.0.0.1\nport 6390\ndaemonize no\nprotected-mode yes\nappendonly yes\n\
+         save \"\"\nlogfile \"\"\ndir \"/p/target/cluster/redis\"\n"
+    );
+}
+
+#[test]
+fn a_data_folder_with_quotes_is_escaped_in_the_redis_configuration() {
+    let config = redis_config(addr("127.0.0.1:6390"), Path::new("/tmp/a \"b\\c"));
+    assert!(config.ends_with("dir \"/tmp/a \\\"b\\\\c\"\n"), "{config}");
 }
 
 #[test]
