@@ -182,7 +182,17 @@ impl KeyStore {
             }
             _ => match self.refresh(Reason::NoUsableSet, seen, None).await {
                 Ok(set) => match kid {
-                    Some(kid) => self.settle(Wanted { kid, published_by }),
+                    // A set another request's fetch installed while this one queued may have
+                    // been fetched before this token arrived: then the kid goes through the
+                    // gate like any the set lacks (a fetch of its own if the cooldown allows).
+                    Some(kid) => {
+                        let wanted = Wanted { kid, published_by };
+                        if wanted.settled_by(&set) {
+                            self.settle(wanted)
+                        } else {
+                            self.key_for_unknown_kid(wanted, set.generation).await
+                        }
+                    }
                     None => set.find(None).cloned().ok_or(VerifyError::UnknownKey),
                 },
                 Err(wait) => Err(VerifyError::KeySetUnavailable {

@@ -141,6 +141,15 @@ async fn the_main_issuer_down_makes_the_api_not_ready_whatever_the_others_say() 
 async fn metrics_label_the_key_sets_by_issuer() {
     let (app, second) = two_issuers(true).await;
     app.wait_until_ready().await;
+    // Ready follows the main issuer only: wait for the second's keys too.
+    let second_ready = format!(r#"api_issuer_ready{{issuer="{}"}} 1"#, second.issuer());
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            metrics(&app).await.lines().any(|l| l == second_ready)
+        })
+        .await,
+        "the second issuer's keys never loaded"
+    );
     let text = metrics(&app).await;
     for issuer in [app.issuer.issuer(), second.issuer()] {
         for line in [

@@ -535,3 +535,41 @@ async fn a_storm_of_fresh_bogus_kids_in_the_cooldown_causes_no_fetch() {
     }
     assert_eq!(issuer.jwks_requests(), hits);
 }
+
+#[tokio::test]
+async fn an_unknown_kid_arriving_during_the_first_fetch_is_settled_by_a_fetch_after_it() {
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
+    // Every key-set answer takes 300 ms, so that a request can arrive while one is in flight.
+    wiremock::Mock::given(wiremock::matchers::path("/.well-known/jwks.json"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(jwks(&[&key]))
+                .set_delay(Duration::from_millis(300)),
+        )
+        .with_priority(1)
+        .mount(&issuer.server)
+        .await;
+    let v = Verifier::new(issuer.config()).unwrap();
+    let jwks_requests = || async {
+        issuer
+            .server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path() == "/.well-known/jwks.json")
+            .count()
+    };
+    // The background task's first fetch is in flight (the issuer has the request).
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            jwks_requests().await >= 1
+        })
+        .await
+    );
+    let token = SigningKey::rsa(1, "x").sign(&issuer.claims());
+    // That fetch was sent before the token arrived, so it cannot settle it; one after it does.
+    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::UnknownKey);
+    assert_eq!(jwks_requests().await, 2);
+}
