@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use reqwest::header::HOST;
 use serde_json::Value;
 use test_support::api::{TestApp, spawn_app_with};
 
@@ -248,8 +249,16 @@ async fn scrape_annotations_name_the_metrics_listener_on_every_interface() {
             rendering.api_port(&Value::from("metrics")),
             u64::from(address.port())
         );
+        // Prometheus' pod discovery scrapes `<pod IP>:<port>`, which is then the Host.
         let path = annotations["prometheus.io/path"].as_str().expect("path");
-        assert_eq!(api.get_metrics_listener(path).await.status(), 200, "{path}");
+        let scrape = api
+            .client
+            .get(format!("{}{path}", api.metrics_address))
+            .header(HOST, format!("10.244.1.7:{}", address.port()))
+            .send()
+            .await
+            .expect("scrape answered");
+        assert_eq!(scrape.status(), 200, "{}: {path}", rendering.name);
     }
 }
 
