@@ -6,9 +6,18 @@ use std::process::{Command, Output};
 
 /// Runs the binary from the project root (where `auth_config.json` lives) with `env` added.
 fn dev_runner(env: &[(&str, String)]) -> Output {
+    run(&[], env)
+}
+
+/// `dev-runner --cluster`, as `cargo make cluster` runs it.
+fn cluster(env: &[(&str, String)]) -> Output {
+    run(&["--cluster"], env)
+}
+
+fn run(args: &[&str], env: &[(&str, String)]) -> Output {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dev-runner"));
-    cmd.current_dir(root);
+    cmd.current_dir(root).args(args);
     let listen = [
         "API_HOST",
         "API_PORT",
@@ -17,7 +26,14 @@ fn dev_runner(env: &[(&str, String)]) -> Output {
         "ISSUER_HOST",
         "ISSUER_PORT",
     ];
-    for key in app_config::ENV_VARS.iter().chain(&listen) {
+    let cluster = [
+        "CLUSTER_REPLICAS",
+        "CLUSTER_REPLICA_PORT",
+        "CLUSTER_STATS_PORT",
+        "CLUSTER_REDIS_PORT",
+        "API_SHUTDOWN_DRAIN_SECS",
+    ];
+    for key in app_config::ENV_VARS.iter().chain(&listen).chain(&cluster) {
         cmd.env_remove(key);
     }
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
@@ -79,4 +95,48 @@ fn a_real_tenant_domain_does_not_start_the_dev_issuer() {
         "{stderr}"
     );
     assert!(!stderr.contains("the dev issuer:"), "{stderr}");
+}
+
+#[test]
+fn a_cluster_of_no_replicas_is_one_line_naming_cluster_replicas_and_exit_code_2() {
+    let out = cluster(&[("CLUSTER_REPLICAS", "0".into())]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        "error: invalid setting CLUSTER_REPLICAS: \"0\" is not a number from 1 to 16; fix: use \
+         the number of API replicas to run, e.g. 3\n"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_busy_replica_port_is_refused_before_anything_starts_naming_the_replica() {
+    let (_held, port) = busy_port();
+    let free = || {
+        TcpListener::bind("127.0.0.1:0")
+            .expect("a free port")
+            .local_addr()
+            .expect("bound")
+            .port()
+            .to_string()
+    };
+    let out = cluster(&[
+        ("ISSUER_PORT", "0".into()),
+        ("SPA_PORT", "0".into()),
+        ("API_PORT", free()),
+        ("CLUSTER_STATS_PORT", free()),
+        ("CLUSTER_REDIS_PORT", free()),
+        ("CLUSTER_REPLICA_PORT", port.clone()),
+        ("CLUSTER_REPLICAS", "1".into()),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "dev: cannot start api-1: 127.0.0.1:{port} is not free"
+        )),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing started, nothing printed");
 }
