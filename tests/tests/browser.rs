@@ -8,6 +8,7 @@
 use e2e::browser::{Browser, BrowserError, Page, Step};
 use e2e::stack::{self, AUDIENCE, LiveReloadSpa, Stack};
 use serde_json::{Value, json};
+use test_support::header;
 
 const EXTERNAL_OK: &str = "Your Access Token was successfully validated!";
 const PRIVATE_OK: &str = "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this.";
@@ -376,10 +377,7 @@ async fn the_api_rejects_a_token_minted_for_another_audience() {
         .await
         .expect("the API answers");
     assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED);
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .and_then(|v| v.to_str().ok())
+    let challenge = header(&response, "www-authenticate")
         .unwrap_or_default()
         .to_owned();
     assert!(

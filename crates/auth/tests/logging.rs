@@ -8,8 +8,7 @@
 #[path = "integration/helpers.rs"]
 mod helpers;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use auth::VerifyError;
 use auth::dpop::{
@@ -17,37 +16,9 @@ use auth::dpop::{
     ReplayVerdict,
 };
 use serde_json::json;
-use test_support::ClientKey;
-use tracing_subscriber::fmt::MakeWriter;
+use test_support::{CapturedLogs, ClientKey};
 
 use crate::helpers::*;
-
-/// Every log line written while it is installed, at every level.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl CapturedLogs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for CapturedLogs {
-    type Writer = Self;
-    fn make_writer(&'a self) -> Self {
-        self.clone()
-    }
-}
 
 /// The lines of the global subscriber, installed by the first test that asks.
 fn logs() -> &'static CapturedLogs {

@@ -96,6 +96,33 @@ impl TestApp {
             .expect("request succeeds")
     }
 
+    /// GET `path` from a page of `origin` (an `Origin` header, as a browser sends it).
+    pub async fn get_from_origin(&self, path: &str, origin: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("Origin", origin)
+            .send()
+            .await
+            .expect("request succeeds")
+    }
+
+    /// A CORS preflight for `GET path` from `origin`, asking for `request_headers`.
+    pub async fn preflight(
+        &self,
+        path: &str,
+        origin: &str,
+        request_headers: &str,
+    ) -> reqwest::Response {
+        self.client
+            .request(reqwest::Method::OPTIONS, self.url(path))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .header("Access-Control-Request-Headers", request_headers)
+            .send()
+            .await
+            .expect("request succeeds")
+    }
+
     /// GET `path` with `Authorization: <authorization>`.
     pub async fn get_with_authorization(
         &self,

@@ -17,6 +17,7 @@ pub mod headers;
 pub mod issuer;
 pub mod jose;
 pub mod keys;
+pub mod logs;
 pub mod token;
 pub mod wait;
 
@@ -35,6 +36,7 @@ pub use headers::{header, header_list, header_values};
 pub use issuer::{Behaviour, MockIssuer};
 pub use jose::{ath, b64, b64_json, claims_of, header_of, now, sha256_b64, thumbprint};
 pub use keys::{KEYS, SigningKey, jwks};
+pub use logs::CapturedLogs;
 pub use token::{TokenBuilder, access_claims};
 pub use wait::eventually;
 

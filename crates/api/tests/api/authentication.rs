@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use test_support::api::{assert_refusal, invalid_token_challenge, spawn_app};
+use test_support::header;
 use test_support::{AUDIENCE, KEYS, b64_json, now};
 
 const EXTERNAL_BODY: &str = r#"{"msg":"Your Access Token was successfully validated!"}"#;
@@ -246,10 +247,7 @@ async fn not_a_jwt_is_401_invalid_token() {
     let app = spawn_app().await;
     let response = app.get_with_token("/api/external", "not-a-jwt").await;
     assert_eq!(response.status(), 401);
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .and_then(|v| v.to_str().ok())
+    let challenge = header(&response, "www-authenticate")
         .unwrap_or_default()
         .to_owned();
     assert!(
@@ -271,11 +269,5 @@ async fn characters_outside_b64token_are_401_malformed_token() {
 async fn refusals_are_not_cacheable() {
     let app = spawn_app().await;
     let response = app.get("/api/external").await;
-    assert_eq!(
-        response
-            .headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok()),
-        Some("no-store")
-    );
+    assert_eq!(header(&response, "cache-control"), Some("no-store"));
 }

@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use test_support::header;
 use test_support::{KEYS, MockIssuer};
 
 fn default_config() -> String {
@@ -501,10 +502,7 @@ async fn json_log_format_writes_one_object_a_line_with_the_request_fields_and_re
         .send()
         .await
         .expect("request");
-    let id = generated
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
+    let id = header(&generated, "x-request-id")
         .expect("a generated request id")
         .to_owned();
     assert_ne!(id, "not well formed");

@@ -2,7 +2,7 @@
 //! answers to requests without `Origin` carry no CORS header but `Vary: Origin`.
 
 use test_support::api::spawn_app;
-use test_support::{APP_ORIGIN, header};
+use test_support::{APP_ORIGIN, header, header_list};
 
 /// `GET path` without an `Origin` header, as curl or a backend sends it.
 async fn get_without_origin(path: &str) -> reqwest::Response {
@@ -13,13 +13,7 @@ async fn get_without_origin(path: &str) -> reqwest::Response {
 #[tokio::test]
 async fn allowed_origin_gets_allow_origin_on_success() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/api/public"))
-        .header("Origin", APP_ORIGIN)
-        .send()
-        .await
-        .expect("request");
+    let response = app.get_from_origin("/api/public", APP_ORIGIN).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         header(&response, "access-control-allow-origin"),
@@ -30,24 +24,16 @@ async fn allowed_origin_gets_allow_origin_on_success() {
 #[tokio::test]
 async fn unauthorized_response_carries_cors_headers_and_exposes_the_challenge() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/api/external"))
-        .header("Origin", APP_ORIGIN)
-        .send()
-        .await
-        .expect("request");
+    let response = app.get_from_origin("/api/external", APP_ORIGIN).await;
     assert_eq!(response.status(), 401);
     assert_eq!(
         header(&response, "access-control-allow-origin"),
         Some(APP_ORIGIN)
     );
-    let exposed = header(&response, "access-control-expose-headers")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let exposed = header_list(&response, "access-control-expose-headers");
     assert!(
-        exposed.split(',').any(|h| h.trim() == "www-authenticate"),
-        "{exposed}"
+        exposed.iter().any(|h| h == "www-authenticate"),
+        "{exposed:?}"
     );
 }
 
@@ -74,12 +60,8 @@ async fn forbidden_response_carries_cors_headers() {
 async fn other_origin_gets_no_allow_origin() {
     let app = spawn_app().await;
     let response = app
-        .client
-        .get(app.url("/api/public"))
-        .header("Origin", "https://evil.example")
-        .send()
-        .await
-        .expect("request");
+        .get_from_origin("/api/public", "https://evil.example")
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(header(&response, "access-control-allow-origin"), None);
 }
@@ -88,26 +70,15 @@ async fn other_origin_gets_no_allow_origin() {
 async fn preflight_from_app_origin_allows_get_with_authorization() {
     let app = spawn_app().await;
     let response = app
-        .client
-        .request(reqwest::Method::OPTIONS, app.url("/api/external"))
-        .header("Origin", APP_ORIGIN)
-        .header("Access-Control-Request-Method", "GET")
-        .header("Access-Control-Request-Headers", "authorization")
-        .send()
-        .await
-        .expect("request");
+        .preflight("/api/external", APP_ORIGIN, "authorization")
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         header(&response, "access-control-allow-origin"),
         Some(APP_ORIGIN)
     );
-    let allowed = header(&response, "access-control-allow-headers")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    assert!(
-        allowed.split(',').any(|h| h.trim() == "authorization"),
-        "{allowed}"
-    );
+    let allowed = header_list(&response, "access-control-allow-headers");
+    assert!(allowed.iter().any(|h| h == "authorization"), "{allowed:?}");
     let methods = header(&response, "access-control-allow-methods").unwrap_or_default();
     assert!(methods.split(',').any(|m| m.trim() == "GET"), "{methods}");
 }
@@ -116,14 +87,8 @@ async fn preflight_from_app_origin_allows_get_with_authorization() {
 async fn preflight_from_other_origin_is_refused() {
     let app = spawn_app().await;
     let response = app
-        .client
-        .request(reqwest::Method::OPTIONS, app.url("/api/external"))
-        .header("Origin", "https://evil.example")
-        .header("Access-Control-Request-Method", "GET")
-        .header("Access-Control-Request-Headers", "authorization")
-        .send()
-        .await
-        .expect("request");
+        .preflight("/api/external", "https://evil.example", "authorization")
+        .await;
     assert_eq!(response.status(), 400);
     assert_eq!(header(&response, "access-control-allow-origin"), None);
 }
@@ -158,13 +123,7 @@ async fn refusal_without_origin_varies_on_origin() {
 #[tokio::test]
 async fn answer_to_the_app_origin_varies_on_origin_and_the_preflight_headers() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/api/public"))
-        .header("Origin", APP_ORIGIN)
-        .send()
-        .await
-        .expect("request");
+    let response = app.get_from_origin("/api/public", APP_ORIGIN).await;
     assert_eq!(
         header(&response, "vary"),
         Some("Origin, Access-Control-Request-Method, Access-Control-Request-Headers")

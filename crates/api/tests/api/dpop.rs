@@ -415,14 +415,8 @@ async fn with_nonces_on_a_forged_nonce_gets_use_dpop_nonce() {
 async fn preflight_allows_the_dpop_header() {
     let app = spawn(DpopMode::Allowed, false).await;
     let response = app
-        .client
-        .request(reqwest::Method::OPTIONS, app.url("/api/external"))
-        .header("Origin", APP_ORIGIN)
-        .header("Access-Control-Request-Method", "GET")
-        .header("Access-Control-Request-Headers", "authorization,dpop")
-        .send()
-        .await
-        .expect("request");
+        .preflight("/api/external", APP_ORIGIN, "authorization,dpop")
+        .await;
     assert_eq!(response.status(), 200);
     let allowed = header_list(&response, "access-control-allow-headers");
     assert!(allowed.iter().any(|h| h == "dpop"), "{allowed:?}");
@@ -431,13 +425,7 @@ async fn preflight_allows_the_dpop_header() {
 #[tokio::test]
 async fn refusals_expose_dpop_nonce_and_the_challenge_to_scripts() {
     let app = spawn(DpopMode::Allowed, true).await;
-    let response = app
-        .client
-        .get(app.url("/api/external"))
-        .header("Origin", APP_ORIGIN)
-        .send()
-        .await
-        .expect("request");
+    let response = app.get_from_origin("/api/external", APP_ORIGIN).await;
     let exposed = header_list(&response, "access-control-expose-headers");
     assert!(exposed.iter().any(|h| h == "dpop-nonce"), "{exposed:?}");
     assert!(

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use test_support::api::{assert_refusal, invalid_token_challenge, spawn_app_with};
+use test_support::header;
 use test_support::{APP_ORIGIN, KEYS, eventually};
 
 #[tokio::test]
@@ -34,16 +35,10 @@ async fn token_while_the_issuer_is_down_is_503_temporarily_unavailable_with_retr
         .await
         .expect("request");
     assert_eq!(
-        response
-            .headers()
-            .get("access-control-allow-origin")
-            .and_then(|v| v.to_str().ok()),
+        header(&response, "access-control-allow-origin"),
         Some(APP_ORIGIN)
     );
-    let retry_after: u64 = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
+    let retry_after: u64 = header(&response, "retry-after")
         .and_then(|v| v.parse().ok())
         .expect("Retry-After in whole seconds");
     assert!(retry_after >= 1);
@@ -97,10 +92,7 @@ async fn unknown_kid_while_the_issuer_is_down_is_503_not_401() {
     // keep the token and retry rather than be told it is invalid.
     let token = app.token().signed_by(&KEYS.next).sign();
     let response = app.get_with_token("/api/external", &token).await;
-    let retry_after: u64 = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
+    let retry_after: u64 = header(&response, "retry-after")
         .and_then(|v| v.parse().ok())
         .expect("Retry-After in whole seconds");
     assert!((1..=60).contains(&retry_after), "{retry_after}");
@@ -122,10 +114,7 @@ async fn unknown_kid_while_the_issuer_is_down_is_503_not_401() {
 
 /// The `Retry-After` of a response, in whole seconds.
 fn retry_after_secs(response: &reqwest::Response) -> u64 {
-    response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
+    header(response, "retry-after")
         .and_then(|v| v.parse().ok())
         .expect("Retry-After in whole seconds")
 }

@@ -3,19 +3,14 @@
 use serde_json::{Value, json};
 
 use test_support::api::spawn_app;
+use test_support::header;
 
 #[tokio::test]
 async fn public_answers_the_design_message_without_a_token() {
     let app = spawn_app().await;
     let response = app.get("/api/public").await;
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/json")
-    );
+    assert_eq!(header(&response, "content-type"), Some("application/json"));
     assert_eq!(
         response.text().await.expect("body"),
         r#"{"msg":"Hello from a public endpoint! You don't need to be authenticated to see this."}"#
@@ -69,10 +64,7 @@ async fn metrics_count_requests_by_route_and_status_and_expose_verifier_stats() 
     let response = app.get_metrics_listener("/metrics").await;
     assert_eq!(response.status(), 200);
     assert_eq!(
-        response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
+        header(&response, "content-type"),
         Some("text/plain; version=0.0.4; charset=utf-8")
     );
     let text = response.text().await.expect("body");

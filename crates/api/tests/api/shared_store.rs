@@ -9,6 +9,7 @@ use api::replay_store::ReplayStoreKind;
 use serde_json::{Value, json};
 
 use test_support::api::{TestApp, spawn_app_with};
+use test_support::header;
 use test_support::{API_ORIGIN, ClientKey, MockIssuer, config_for, eventually};
 
 use crate::redis_server::RedisServer;
@@ -244,10 +245,7 @@ async fn a_nonce_issued_by_one_instance_is_accepted_by_another_with_the_same_sec
     let token = bound_token(&a, &key);
     let first = dpop(&a, &token, &proof(&key, &token)).await;
     assert_eq!(first.status(), 401);
-    let nonce = first
-        .headers()
-        .get("dpop-nonce")
-        .and_then(|v| v.to_str().ok())
+    let nonce = header(&first, "dpop-nonce")
         .expect("instance A hands out a nonce")
         .to_owned();
     let at_b = dpop(
@@ -294,10 +292,7 @@ async fn assert_key_bound(app: &TestApp) {
     let refused = dpop(app, &token, &proof(&key, &token)).await;
     assert_eq!(refused.status(), 429);
     assert!(refused.headers().get("www-authenticate").is_none());
-    let retry_after: u64 = refused
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
+    let retry_after: u64 = header(&refused, "retry-after")
         .and_then(|v| v.parse().ok())
         .expect("a Retry-After in seconds");
     assert!(

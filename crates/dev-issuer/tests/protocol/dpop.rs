@@ -64,10 +64,7 @@ async fn the_nonce_answer_exposes_dpop_nonce_to_the_spa() {
         .send()
         .await
         .expect("token request");
-    let exposed = response
-        .headers()
-        .get("access-control-expose-headers")
-        .and_then(|v| v.to_str().ok())
+    let exposed = header(&response, "access-control-expose-headers")
         .unwrap_or_default()
         .to_ascii_lowercase();
     assert!(
