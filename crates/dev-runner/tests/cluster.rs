@@ -23,6 +23,7 @@ use dev_runner::build::BuildCommand;
 use dev_runner::cluster::{self, ClusterPlan, Programs, Replica, Shared};
 use dev_runner::dev_loop::{self, DevLoop, Event};
 use tempfile::TempDir;
+use test_support::until_received;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -242,23 +243,7 @@ impl Cluster {
 
     /// Waits for the first event matching `wanted`; returns it and every event before it.
     async fn until(&mut self, wanted: impl Fn(&Event) -> bool) -> Vec<Event> {
-        let mut seen = Vec::new();
-        let wait = async {
-            while let Some(event) = self.events.recv().await {
-                let done = wanted(&event);
-                seen.push(event);
-                if done {
-                    return true;
-                }
-            }
-            false
-        };
-        let found = tokio::time::timeout(BOUND, wait).await;
-        assert!(
-            matches!(found, Ok(true)),
-            "the awaited event did not come; events: {seen:?}"
-        );
-        seen
+        until_received(&mut self.events, BOUND, wanted).await
     }
 
     /// Sends the shutdown signal and waits (bounded) for the loop to end.

@@ -21,6 +21,7 @@ use dev_runner::build::BuildCommand;
 use dev_runner::dev_loop::{self, DevLoop, Event, Server};
 use dev_runner::{ChildSpec, Timing};
 use tempfile::TempDir;
+use test_support::{eventually, until_received};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -201,23 +202,7 @@ struct Running {
 impl Running {
     /// Waits for the first event matching `wanted`; returns it and every event before it.
     async fn until(&mut self, wanted: impl Fn(&Event) -> bool) -> Vec<Event> {
-        let mut seen = Vec::new();
-        let wait = async {
-            while let Some(event) = self.events.recv().await {
-                let done = wanted(&event);
-                seen.push(event);
-                if done {
-                    return true;
-                }
-            }
-            false
-        };
-        let found = tokio::time::timeout(BOUND, wait).await;
-        assert!(
-            matches!(found, Ok(true)),
-            "the awaited event did not come; events: {seen:?}"
-        );
-        seen
+        until_received(&mut self.events, BOUND, wanted).await
     }
 
     /// Sends the shutdown signal and waits (bounded) for the loop to end.
@@ -272,14 +257,7 @@ fn running(pid: u32) -> bool {
 /// Waits (bounded) for `pid` to be gone; `false` if it is still running after the bound. A
 /// killed grandchild is reaped by init, not by the test, so it may take a moment.
 async fn gone(pid: u32) -> bool {
-    let deadline = tokio::time::Instant::now() + BOUND;
-    while tokio::time::Instant::now() < deadline {
-        if !running(pid) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
+    eventually(BOUND, || async { !running(pid) }).await
 }
 
 /// Waits (bounded) until `file` holds a pid.

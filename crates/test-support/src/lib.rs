@@ -38,7 +38,7 @@ pub use jose::{ath, b64, b64_json, claims_of, header_of, now, sha256_b64, thumbp
 pub use keys::{KEYS, SigningKey, jwks};
 pub use logs::CapturedLogs;
 pub use token::{TokenBuilder, access_claims};
-pub use wait::eventually;
+pub use wait::{eventually, until_received};
 
 /// An HTTP client for tests: never follows redirects (a test asserts them).
 pub fn client() -> reqwest::Client {

@@ -22,3 +22,32 @@ where
         tokio::time::sleep(POLL).await;
     }
 }
+
+/// Receives from `events` until one matches `wanted` or `limit` passes; returns it and every
+/// event before it.
+///
+/// # Panics
+/// When no matching event comes in time (the events seen are in the message).
+pub async fn until_received<T: std::fmt::Debug>(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<T>,
+    limit: Duration,
+    wanted: impl Fn(&T) -> bool,
+) -> Vec<T> {
+    let mut seen = Vec::new();
+    let wait = async {
+        while let Some(event) = events.recv().await {
+            let done = wanted(&event);
+            seen.push(event);
+            if done {
+                return true;
+            }
+        }
+        false
+    };
+    let found = tokio::time::timeout(limit, wait).await;
+    assert!(
+        matches!(found, Ok(true)),
+        "the awaited event did not come; events: {seen:?}"
+    );
+    seen
+}
