@@ -64,11 +64,12 @@ impl ReplayStoreKind {
                 fix,
             ));
         }
-        redis::Client::open(value).map_err(|e| {
+        // The client's own error text is not shown: it may quote the URL, password included.
+        redis::Client::open(value).map_err(|_| {
             ConfigError::new(
                 SETTING,
                 format!(
-                    "{} is not a valid Redis URL: {e}",
+                    "{} is not a valid Redis URL",
                     crate::redis_store::shown_url(value)
                 ),
                 fix,

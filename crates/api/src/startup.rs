@@ -359,7 +359,12 @@ fn replay_store(settings: &Settings) -> Result<Arc<dyn ReplayStore>, StartupErro
         ReplayStoreKind::Memory => Ok(Arc::new(MemoryReplayStore::with_per_key(capacity, per_key))),
         ReplayStoreKind::Redis(url) => {
             let store = RedisReplayStore::new(url, settings.replay_store_timeout, per_key)
-                .map_err(|e| StartupError::ReplayStore(e.to_string()))?;
+                .map_err(|_| {
+                    StartupError::ReplayStore(format!(
+                        "the Redis client refused {}",
+                        crate::redis_store::shown_url(url)
+                    ))
+                })?;
             let store = Arc::new(store);
             let probe = store.clone();
             tokio::spawn(async move {
