@@ -5,7 +5,7 @@
 //! threads already reached without a subscriber.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-#[path = "integration/helpers.rs"]
+#[path = "auth/helpers.rs"]
 mod helpers;
 
 use std::sync::Arc;
