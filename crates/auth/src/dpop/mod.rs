@@ -19,12 +19,14 @@
 //! and target URI. The caller has already verified the access token and passes its `cnf.jkt`.
 //!
 //! Files: `config` (the settings and their validation), `verifier` (the checks, in RFC order),
-//! `error` (one variant per refusal, with its error code), `replay` (the replay store), `nonce`
+//! `error` (one variant per refusal, with its error code), `key_cache` (proof keys imported once
+//! per distinct header; every signature is still checked), `replay` (the replay store), `nonce`
 //! (stateless server nonces), `uri` (`htu` normalisation). The key's RFC 7638 thumbprint is the
 //! JWK's ([`crate::jws::thumbprint`]), re-exported here.
 
 mod config;
 mod error;
+mod key_cache;
 mod nonce;
 mod replay;
 mod uri;

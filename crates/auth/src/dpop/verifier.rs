@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::config::DpopConfig;
 use super::error::{DPOP_OUTCOME_LABELS, DpopError};
+use super::key_cache::{KeyCache, ProofKey};
 use super::nonce::{NonceCheck, NonceSource};
 use super::replay::{MemoryReplayStore, ProofId, ReplayStore, ReplayVerdict};
 use super::uri;
@@ -85,6 +86,7 @@ struct Inner {
     algorithms_text: String,
     store: Arc<dyn ReplayStore>,
     nonces: Option<NonceSource>,
+    keys: KeyCache,
     outcomes: [AtomicU64; DPOP_OUTCOME_LABELS.len()],
     nonces_issued: AtomicU64,
     /// Whether the last proof that reached the store found it unable to record: the warning is
@@ -144,6 +146,7 @@ impl ProofVerifier {
                 algorithms_text,
                 store,
                 nonces,
+                keys: KeyCache::new(),
                 outcomes: Default::default(),
                 nonces_issued: AtomicU64::new(0),
                 store_failing: AtomicBool::new(false),
@@ -236,22 +239,31 @@ impl ProofVerifier {
         if !is_dpop_typ(compact.typ()) {
             return Err(DpopError::Type);
         }
+        // The `jwk`, imported once per distinct header (see `key_cache`): the import is a
+        // function of the header's bytes, so a hit is what the import would give.
         let header_b64 = proof.split('.').next().unwrap_or_default();
-        let header: ProofHeader = URL_SAFE_NO_PAD
-            .decode(header_b64)
-            .ok()
-            .and_then(|h| serde_json::from_slice(&h).ok())
-            .ok_or(DpopError::Malformed("header"))?;
-        let jwk = header.jwk.ok_or(DpopError::Key)?;
-        let key = PublicKey::from_jwk(&jwk, &config.algorithms).map_err(|e| match e {
-            KeyRejected::PrivateMembers => DpopError::PrivateKey,
-            _ => DpopError::Key,
+        let proof_key = inner.keys.get_or_import(header_b64, || {
+            let header: ProofHeader = URL_SAFE_NO_PAD
+                .decode(header_b64)
+                .ok()
+                .and_then(|h| serde_json::from_slice(&h).ok())
+                .ok_or(DpopError::Malformed("header"))?;
+            let jwk = header.jwk.ok_or(DpopError::Key)?;
+            let key = PublicKey::from_jwk(&jwk, &config.algorithms).map_err(|e| match e {
+                KeyRejected::PrivateMembers => DpopError::PrivateKey,
+                _ => DpopError::Key,
+            })?;
+            // Every key `from_jwk` accepts has the members a thumbprint needs.
+            let jkt = thumbprint(&jwk).ok_or(DpopError::Key)?;
+            Ok(ProofKey { key, jkt })
         })?;
-        compact.verify_signature(&key).map_err(|e| match e {
-            VerifyError::Algorithm => DpopError::Algorithm,
-            VerifyError::Signature => DpopError::Signature,
-            _ => DpopError::Malformed("signature"),
-        })?;
+        compact
+            .verify_signature(&proof_key.key)
+            .map_err(|e| match e {
+                VerifyError::Algorithm => DpopError::Algorithm,
+                VerifyError::Signature => DpopError::Signature,
+                _ => DpopError::Malformed("signature"),
+            })?;
         let payload = compact
             .payload()
             .map_err(|_| DpopError::Malformed("payload"))?;
@@ -321,7 +333,7 @@ impl ProofVerifier {
                 }
             }
         }
-        let jkt = thumbprint(&jwk).ok_or(DpopError::Key)?;
+        let jkt = proof_key.jkt.as_str();
         if let Some(bound) = req.jkt
             && bound != jkt
         {
@@ -336,10 +348,13 @@ impl ProofVerifier {
             .min(now_ms.saturating_add(config.replay_window().as_millis() as u64));
         match inner
             .store
-            .check_and_record(ProofId::new(&jkt, jti), now_ms, expires_at_ms)
+            .check_and_record(ProofId::new(jkt, jti), now_ms, expires_at_ms)
             .await
         {
-            ReplayVerdict::Fresh => Ok(VerifiedProof { jkt, next_nonce }),
+            ReplayVerdict::Fresh => Ok(VerifiedProof {
+                jkt: jkt.to_owned(),
+                next_nonce,
+            }),
             ReplayVerdict::Replayed => Err(DpopError::Replayed),
             ReplayVerdict::KeyLimit { retry_after } => {
                 Err(DpopError::TooManyProofs { retry_after })

@@ -204,6 +204,40 @@ async fn a_symmetric_jwk_is_refused() {
 }
 
 #[tokio::test]
+async fn a_bad_signature_is_refused_when_the_key_was_accepted_before() {
+    let key = ClientKey::generate();
+    let verifier = verifier();
+    let first = proof_by(&key).claim("jti", "first").sign();
+    assert!(check_with(&verifier, &[&first], None).await.is_ok());
+    // The same header (so the same cached key), other claims, the first proof's signature.
+    let second = proof_by(&key).claim("jti", "second").sign();
+    let (signed_part, _) = second.rsplit_once('.').unwrap();
+    let (_, first_signature) = first.rsplit_once('.').unwrap();
+    let forged = format!("{signed_part}.{first_signature}");
+    assert_eq!(
+        check_with(&verifier, &[&forged], None).await,
+        Err(DpopError::Signature)
+    );
+}
+
+#[tokio::test]
+async fn a_signature_by_another_key_is_refused_when_the_named_key_was_accepted_before() {
+    let victim = ClientKey::generate();
+    let verifier = verifier();
+    assert!(
+        check_with(&verifier, &[&proof_by(&victim).sign()], None)
+            .await
+            .is_ok()
+    );
+    let mut proof = proof_by(&ClientKey::generate());
+    proof.header["jwk"] = victim.jwk.clone();
+    assert_eq!(
+        check_with(&verifier, &[&proof.sign()], None).await,
+        Err(DpopError::Signature)
+    );
+}
+
+#[tokio::test]
 async fn a_signature_by_another_key_is_refused() {
     let mut proof = es256();
     proof.header["jwk"] = ClientKey::generate().jwk;
