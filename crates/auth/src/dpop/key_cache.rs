@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use quick_cache::sync::Cache;
 
+use super::replay::ProofId;
 use crate::jws::PublicKey;
 
 /// How many imported keys are kept.
@@ -33,6 +34,19 @@ pub(crate) struct ProofKey {
     pub key: PublicKey,
     /// The RFC 7638 thumbprint (base64url SHA-256).
     pub jkt: String,
+    /// Its digest for the replay store ([`ProofId::key_digest`]).
+    pub jkt_digest: [u8; 32],
+}
+
+impl ProofKey {
+    pub fn new(key: PublicKey, jkt: String) -> Self {
+        let jkt_digest = ProofId::key_digest(&jkt);
+        Self {
+            key,
+            jkt,
+            jkt_digest,
+        }
+    }
 }
 
 /// Imported proof keys by header text. See the module documentation.
@@ -92,10 +106,8 @@ mod tests {
             "x": "axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY",
             "y": "T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU",
         });
-        ProofKey {
-            key: PublicKey::from_jwk(&jwk, &[Algorithm::ES256]).expect("a P-256 key"),
-            jkt: jkt.to_owned(),
-        }
+        let key = PublicKey::from_jwk(&jwk, &[Algorithm::ES256]).expect("a P-256 key");
+        ProofKey::new(key, jkt.to_owned())
     }
 
     #[test]

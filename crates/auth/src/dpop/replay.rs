@@ -46,15 +46,26 @@ pub struct ProofId {
 impl ProofId {
     /// The id of the proof `jti` made with the key whose RFC 7638 thumbprint is `jkt`.
     pub fn new(jkt: &str, jti: &str) -> Self {
+        Self::with_key_digest(Self::key_digest(jkt), jkt, jti)
+    }
+
+    /// [`ProofId::new`] for a caller that kept the key's [`ProofId::key_digest`] (it is the
+    /// same for every proof of one key).
+    pub fn with_key_digest(key: [u8; 32], jkt: &str, jti: &str) -> Self {
         let mut ctx = digest::Context::new(&digest::SHA256);
         ctx.update(&(jkt.len() as u64).to_be_bytes());
         ctx.update(jkt.as_bytes());
         ctx.update(jti.as_bytes());
         let mut id = [0u8; 32];
         id.copy_from_slice(ctx.finish().as_ref());
+        Self { id, key }
+    }
+
+    /// SHA-256 of the thumbprint `jkt`: what [`ProofId::key_bytes`] gives for its proofs.
+    pub fn key_digest(jkt: &str) -> [u8; 32] {
         let mut key = [0u8; 32];
         key.copy_from_slice(digest::digest(&digest::SHA256, jkt.as_bytes()).as_ref());
-        Self { id, key }
+        key
     }
 
     /// The proof's digest, for stores that key on bytes.
@@ -253,6 +264,15 @@ mod tests {
 
     fn id(n: u32) -> ProofId {
         ProofId::new("thumb", &n.to_string())
+    }
+
+    #[test]
+    fn an_id_made_from_a_kept_key_digest_is_the_id_made_from_the_thumbprint() {
+        let kept = ProofId::key_digest("thumb");
+        assert_eq!(
+            ProofId::with_key_digest(kept, "thumb", "7"),
+            ProofId::new("thumb", "7")
+        );
     }
 
     #[test]

@@ -255,7 +255,7 @@ impl ProofVerifier {
             })?;
             // Every key `from_jwk` accepts has the members a thumbprint needs.
             let jkt = thumbprint(&jwk).ok_or(DpopError::Key)?;
-            Ok(ProofKey { key, jkt })
+            Ok(ProofKey::new(key, jkt))
         })?;
         compact
             .verify_signature(&proof_key.key)
@@ -289,9 +289,17 @@ impl ProofVerifier {
         let Some(Value::String(htu)) = &claims.htu else {
             return Err(DpopError::Claim("htu"));
         };
-        match (uri::normalize(htu), uri::normalize(req.uri)) {
-            (Some(claimed), Some(actual)) if claimed == actual => {}
-            _ => return Err(DpopError::Uri),
+        // The request's own text needs one normalisation, only to know that it is a URI.
+        let same_uri = if htu == req.uri {
+            uri::normalize(htu).is_some()
+        } else {
+            matches!(
+                (uri::normalize(htu), uri::normalize(req.uri)),
+                (Some(claimed), Some(actual)) if claimed == actual
+            )
+        };
+        if !same_uri {
+            return Err(DpopError::Uri);
         }
         let iat = match &claims.iat {
             Some(Value::Number(n)) => n
@@ -348,7 +356,11 @@ impl ProofVerifier {
             .min(now_ms.saturating_add(config.replay_window().as_millis() as u64));
         match inner
             .store
-            .check_and_record(ProofId::new(jkt, jti), now_ms, expires_at_ms)
+            .check_and_record(
+                ProofId::with_key_digest(proof_key.jkt_digest, jkt, jti),
+                now_ms,
+                expires_at_ms,
+            )
             .await
         {
             ReplayVerdict::Fresh => Ok(VerifiedProof {
