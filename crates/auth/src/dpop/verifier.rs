@@ -6,6 +6,8 @@
 //! [`DpopError`]. The replay store comes last so that a proof refused for any other reason
 //! never takes a slot in it.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,6 +16,7 @@ use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::config::DpopConfig;
@@ -101,16 +104,75 @@ struct ProofHeader {
     jwk: Option<Value>,
 }
 
-/// The claims, kept as raw values so that a wrong type is `Claim(name)`. serde refuses a
+/// The claims, each of any JSON type so that a wrong type is `Claim(name)`. serde refuses a
 /// duplicated member of these names.
 #[derive(Deserialize)]
-struct ProofClaims {
-    jti: Option<Value>,
-    htm: Option<Value>,
-    htu: Option<Value>,
-    iat: Option<Value>,
-    ath: Option<Value>,
-    nonce: Option<Value>,
+struct ProofClaims<'a> {
+    #[serde(borrow)]
+    jti: Option<ClaimValue<'a>>,
+    #[serde(borrow)]
+    htm: Option<ClaimValue<'a>>,
+    #[serde(borrow)]
+    htu: Option<ClaimValue<'a>>,
+    #[serde(borrow)]
+    iat: Option<ClaimValue<'a>>,
+    #[serde(borrow)]
+    ath: Option<ClaimValue<'a>>,
+    #[serde(borrow)]
+    nonce: Option<ClaimValue<'a>>,
+}
+
+/// One claim as sent: a string (borrowed from the payload unless it holds escapes), a number,
+/// or any other JSON value (read past, never kept).
+enum ClaimValue<'a> {
+    Str(Cow<'a, str>),
+    Num(f64),
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for ClaimValue<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AnyJson;
+        impl<'de> Visitor<'de> for AnyJson {
+            type Value = ClaimValue<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(ClaimValue::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(ClaimValue::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(ClaimValue::Str(Cow::Owned(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(ClaimValue::Num(v as f64))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(ClaimValue::Num(v as f64))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(ClaimValue::Num(v))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(ClaimValue::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(ClaimValue::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ClaimValue::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(ClaimValue::Other)
+            }
+        }
+        deserializer.deserialize_any(AnyJson)
+    }
 }
 
 impl ProofVerifier {
@@ -271,22 +333,22 @@ impl ProofVerifier {
         if !crate::jws::is_json_object(&payload) {
             return Err(DpopError::Malformed("claims"));
         }
-        let claims: ProofClaims =
+        let claims: ProofClaims<'_> =
             serde_json::from_slice(&payload).map_err(|_| DpopError::Malformed("claims"))?;
 
         let jti = match &claims.jti {
-            Some(Value::String(jti)) if !jti.is_empty() => jti.as_str(),
+            Some(ClaimValue::Str(jti)) if !jti.is_empty() => jti.as_ref(),
             _ => return Err(DpopError::Claim("jti")),
         };
         if jti.len() > config.max_jti_bytes {
             return Err(DpopError::JtiTooLong);
         }
         match &claims.htm {
-            Some(Value::String(htm)) if htm == req.method => {}
-            Some(Value::String(_)) => return Err(DpopError::Method),
+            Some(ClaimValue::Str(htm)) if htm == req.method => {}
+            Some(ClaimValue::Str(_)) => return Err(DpopError::Method),
             _ => return Err(DpopError::Claim("htm")),
         }
-        let Some(Value::String(htu)) = &claims.htu else {
+        let Some(ClaimValue::Str(htu)) = &claims.htu else {
             return Err(DpopError::Claim("htu"));
         };
         // The request's own text needs one normalisation, only to know that it is a URI.
@@ -302,10 +364,7 @@ impl ProofVerifier {
             return Err(DpopError::Uri);
         }
         let iat = match &claims.iat {
-            Some(Value::Number(n)) => n
-                .as_f64()
-                .filter(|f| f.is_finite())
-                .ok_or(DpopError::Claim("iat"))?,
+            Some(ClaimValue::Num(n)) if n.is_finite() => *n,
             _ => return Err(DpopError::Claim("iat")),
         };
         if iat < now - config.max_age.as_secs_f64() {
@@ -316,7 +375,7 @@ impl ProofVerifier {
         }
         if let Some(token) = req.access_token {
             match &claims.ath {
-                Some(Value::String(ath)) if *ath == access_token_hash(token) => {}
+                Some(ClaimValue::Str(ath)) if *ath == access_token_hash(token) => {}
                 _ => return Err(DpopError::AccessTokenHash),
             }
         }
@@ -324,7 +383,7 @@ impl ProofVerifier {
         if let Some(nonces) = &inner.nonces {
             let now_whole = now as u64;
             let check = match &claims.nonce {
-                Some(Value::String(nonce)) => nonces.check(nonce, now_whole),
+                Some(ClaimValue::Str(nonce)) => nonces.check(nonce, now_whole),
                 _ => NonceCheck::Invalid,
             };
             match check {

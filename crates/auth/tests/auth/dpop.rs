@@ -291,6 +291,34 @@ async fn htm_other_than_the_method_is_refused() {
 }
 
 #[tokio::test]
+async fn a_jti_that_is_an_object_is_refused_as_a_wrong_claim() {
+    let proof = es256().claim("jti", json!({"id": ["a", 1, null]}));
+    assert_eq!(check(&proof).await, Err(DpopError::Claim("jti")));
+}
+
+#[tokio::test]
+async fn an_htm_that_is_an_array_is_refused_as_a_wrong_claim() {
+    let proof = es256().claim("htm", json!(["GET"]));
+    assert_eq!(check(&proof).await, Err(DpopError::Claim("htm")));
+}
+
+#[tokio::test]
+async fn an_htu_written_with_json_escapes_is_read_unescaped() {
+    let key = ClientKey::generate();
+    let proof = proof_by(&key).claim("htu", URI);
+    let text = proof
+        .claims
+        .to_string()
+        .replace("/api/external", "\\/api\\/external");
+    assert!(text.contains(r"\/api\/external"));
+    let escaped = key.signing_key().sign_bytes(&proof.header, text.as_bytes());
+    assert_eq!(
+        check_with(&verifier(), &[&escaped], Some(&key.jkt)).await,
+        Ok(key.jkt.clone())
+    );
+}
+
+#[tokio::test]
 async fn missing_htm_is_refused() {
     let proof = es256().without_claim("htm");
     assert_eq!(check(&proof).await, Err(DpopError::Claim("htm")));
