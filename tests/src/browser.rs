@@ -432,6 +432,17 @@ impl Page {
         }
     }
 
+    /// Opens the external-API page through the nav link, as a person would, and waits for its
+    /// `Call API` button.
+    pub async fn open_external_api(&self) -> Step {
+        let link = self
+            .visible(Locator::Css("#nav-external-api"), "the External API link")
+            .await?;
+        link.click().await?;
+        self.button("Call API").await?;
+        Ok(())
+    }
+
     /// Fills the issuer's login form and presses `Continue`.
     pub async fn submit_login(&self, username: &str, password: &str) -> Step {
         let user = self

@@ -32,20 +32,8 @@ async fn log_in(page: &Page, stack: &Stack, username: &str, password: &str) -> S
 
 /// Opens the external-API page through the nav link (as a person would) and presses `button`.
 async fn call_api(page: &Page, button: &str) -> Step {
-    open_external_api(page).await?;
+    page.open_external_api().await?;
     page.click_button(button).await
-}
-
-async fn open_external_api(page: &Page) -> Step {
-    let link = page
-        .visible(
-            fantoccini::Locator::Css("#nav-external-api"),
-            "the External API link",
-        )
-        .await?;
-    link.click().await?;
-    page.button("Call API").await?;
-    Ok(())
 }
 
 fn expect(condition: bool, message: impl Into<String>) -> Step {

@@ -40,18 +40,6 @@ async fn log_in(page: &Page, cluster: &Cluster) -> Step {
     Ok(())
 }
 
-async fn open_external_api(page: &Page) -> Step {
-    let link = page
-        .visible(
-            fantoccini::Locator::Css("#nav-external-api"),
-            "the External API link",
-        )
-        .await?;
-    link.click().await?;
-    page.button("Call API").await?;
-    Ok(())
-}
-
 /// Presses `Call API` and waits until the replicas together have answered `/api/external`
 /// with 200 `total` times.
 async fn call_until_served(page: &Page, cluster: &Cluster, total: u64) -> Step<Vec<u64>> {
@@ -84,7 +72,7 @@ async fn with_dpop_through_haproxy_the_calls_land_on_several_replicas_and_work_a
     Browser::run("cluster", move |page| async move {
         let cluster = &*c;
         log_in(&page, cluster).await?;
-        open_external_api(&page).await?;
+        page.open_external_api().await?;
         let mut served = Vec::new();
         for call in 1..=CALLS {
             served = call_until_served(&page, cluster, call).await?;
@@ -113,7 +101,7 @@ async fn with_dpop_through_haproxy_the_calls_land_on_several_replicas_and_work_a
 
         page.reload().await?;
         page.button("Log out").await?;
-        open_external_api(&page).await?;
+        page.open_external_api().await?;
         call_until_served(&page, cluster, CALLS + 1).await?;
         page.wait_for_text(EXTERNAL_OK).await
     })
