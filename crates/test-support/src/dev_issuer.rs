@@ -236,6 +236,17 @@ impl TestApp {
         .await
     }
 
+    /// Logs alice in asking for `offline_access` too (a refresh token); returns the code.
+    pub async fn offline_code(&self, pkce: &Pkce) -> String {
+        let params = with(
+            authorize_params(pkce),
+            "scope",
+            Some("openid profile email offline_access"),
+        );
+        self.code_for(&params, "alice@example.com", "alice-password")
+            .await
+    }
+
     /// Alice's token response (the JSON body) after a login with the SDK's parameters and the
     /// code exchange.
     pub async fn alice_tokens(&self) -> Value {
@@ -345,6 +356,14 @@ impl TestApp {
             .await;
         header(&response, "dpop-nonce").expect("a nonce").to_owned()
     }
+}
+
+/// Asserts an error page: 400, no redirect, and `text` in the page.
+pub async fn assert_error_page(response: Response, text: &str) {
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.headers().get(LOCATION).is_none());
+    let page = response.text().await.expect("body");
+    assert!(page.contains(text), "{text:?} not in the page: {page}");
 }
 
 /// Asserts an RFC 6749 error response and returns nothing else worth checking.

@@ -186,14 +186,7 @@ async fn a_malformed_dpop_jkt_is_refused_at_authorize() {
 /// A DPoP-bound token set with a refresh token, for `key`.
 async fn bound_tokens_with_refresh(app: &TestApp, key: &ClientKey) -> Value {
     let pkce = Pkce::new();
-    let params = with(
-        authorize_params(&pkce),
-        "scope",
-        Some("openid profile email offline_access"),
-    );
-    let code = app
-        .code_for(&params, "alice@example.com", "alice-password")
-        .await;
+    let code = app.offline_code(&pkce).await;
     let response = app
         .dpop_token_with_nonce(key, &exchange_form(&code, &pkce.verifier))
         .await;

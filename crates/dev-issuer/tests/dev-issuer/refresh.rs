@@ -7,14 +7,7 @@ use crate::helpers::*;
 
 pub async fn offline_tokens(app: &TestApp) -> Value {
     let pkce = Pkce::new();
-    let params = with(
-        authorize_params(&pkce),
-        "scope",
-        Some("openid profile email offline_access"),
-    );
-    let code = app
-        .code_for(&params, "alice@example.com", "alice-password")
-        .await;
+    let code = app.offline_code(&pkce).await;
     let response = app.exchange(&code, &pkce.verifier).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.expect("json")
@@ -205,14 +198,7 @@ async fn a_refresh_asking_for_more_than_was_granted_is_invalid_scope() {
 async fn a_refresh_token_from_a_replayed_code_is_revoked() {
     let app = spawn_app().await;
     let pkce = Pkce::new();
-    let params = with(
-        authorize_params(&pkce),
-        "scope",
-        Some("openid profile email offline_access"),
-    );
-    let code = app
-        .code_for(&params, "alice@example.com", "alice-password")
-        .await;
+    let code = app.offline_code(&pkce).await;
     let first: Value = app
         .exchange(&code, &pkce.verifier)
         .await
