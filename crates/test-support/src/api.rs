@@ -189,6 +189,12 @@ pub async fn assert_refusal(
     );
 }
 
+/// Asserts a 401 `invalid_token` refusal with `description` (challenge and JSON body).
+pub async fn assert_invalid_token(response: reqwest::Response, description: &str) {
+    let challenge = invalid_token_challenge(description);
+    assert_refusal(response, 401, &challenge, "invalid_token", description).await;
+}
+
 /// The challenge of an `invalid_token` refusal with `description`.
 pub fn invalid_token_challenge(description: &str) -> String {
     format!(r#"Bearer realm="api", error="invalid_token", error_description="{description}""#)
