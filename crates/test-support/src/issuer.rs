@@ -126,6 +126,12 @@ impl Respond for Discovery {
     }
 }
 
+/// How many requests `server` got, whatever their path: a server a test expects never to be
+/// contacted asserts 0.
+pub async fn requests_received(server: &MockServer) -> usize {
+    server.received_requests().await.unwrap_or_default().len()
+}
+
 /// A local issuer: discovery plus a controllable JWKS endpoint. Stops when dropped.
 #[derive(Debug)]
 pub struct MockIssuer {

@@ -33,7 +33,7 @@ pub use config::{
 };
 pub use dpop::{ClientKey, Proof};
 pub use headers::{header, header_list, header_values};
-pub use issuer::{Behaviour, MockIssuer};
+pub use issuer::{Behaviour, MockIssuer, requests_received};
 pub use jose::{ath, b64, b64_json, claims_of, header_of, now, sha256_b64, thumbprint};
 pub use keys::{KEYS, SigningKey, jwks};
 pub use logs::CapturedLogs;

@@ -186,14 +186,7 @@ async fn redirect_off_the_issuers_host_is_refused() {
     let port = elsewhere.address().port();
     issuer.set(Behaviour::Redirect(format!("http://localhost:{port}/jwks")));
     assert!(is_unavailable(&first_fetch_error(&issuer, &key).await));
-    assert_eq!(
-        elsewhere
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .len(),
-        0
-    );
+    assert_eq!(requests_received(&elsewhere).await, 0);
 }
 
 #[tokio::test]
@@ -248,14 +241,7 @@ async fn redirect_to_another_port_on_the_issuers_host_is_refused() {
         elsewhere.address().port()
     )));
     assert!(is_unavailable(&first_fetch_error(&issuer, &key).await));
-    assert_eq!(
-        elsewhere
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .len(),
-        0
-    );
+    assert_eq!(requests_received(&elsewhere).await, 0);
 }
 
 #[tokio::test]

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use auth::{Algorithm, CacheSettings, Verifier, VerifierConfig};
 pub use test_support::issuer::DISCOVERY_PATH;
-pub use test_support::{AUDIENCE, Behaviour, MockIssuer, SigningKey, b64, eventually, jwks, now};
+pub use test_support::{
+    AUDIENCE, Behaviour, MockIssuer, SigningKey, b64, eventually, jwks, now, requests_received,
+};
 
 /// The verifier's configuration for a mock issuer.
 pub trait IssuerConfig {

@@ -37,12 +37,7 @@ impl Two {
 }
 
 async fn total_requests(issuer: &MockIssuer) -> usize {
-    issuer
-        .server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .len()
+    requests_received(&issuer.server).await
 }
 
 #[tokio::test]
