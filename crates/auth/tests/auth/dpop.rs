@@ -794,9 +794,9 @@ proptest! {
     #[test]
     fn a_proof_with_arbitrary_claims_under_a_real_signature_never_passes_for_another_request(claims in prop::collection::btree_map("[a-z]{1,4}", any::<i64>(), 0..6)) {
         // Correctly signed, but the claims are junk: no htm/htu/jti of this request.
-        let key = SigningKey::es256("c");
-        let header = json!({"typ":"dpop+jwt","alg":"ES256","jwk":key.public_jwk()});
-        let signed = key.sign_raw(&header, &json!(claims));
+        let mut proof = es256();
+        proof.claims = json!(claims);
+        let signed = proof.sign();
         prop_assert!(!passes(&signed));
     }
 }
