@@ -25,6 +25,8 @@ mod report;
 mod results;
 mod scenario;
 mod setup;
+mod table;
+mod targets;
 mod tokens;
 mod wrk;
 

@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use crate::machine::MachineInfo;
 use crate::options::{Options, ServerKind};
-use crate::report::{self, Ratio, RunRecord, TargetCheck};
+use crate::report::RunRecord;
+use crate::targets::{self, Ratio, TargetCheck};
 
 /// How to read the figures; written into every file.
 const NOTES: [&str; 6] = [
@@ -73,8 +74,8 @@ impl Results {
                 large_pool_size: options.large_pool_size,
                 servers: options.servers(),
             },
-            ratios: report::ratios(&runs),
-            targets: report::check_targets(&runs),
+            ratios: targets::ratios(&runs),
+            targets: targets::check_targets(&runs),
             runs,
             notes: NOTES,
         }
@@ -98,7 +99,7 @@ impl Results {
 
     /// The table, ratios and targets as text.
     pub fn render(&self) -> String {
-        report::render(&self.runs, &self.ratios, &self.targets)
+        crate::table::render(&self.runs, &self.ratios, &self.targets)
     }
 }
 

@@ -1,0 +1,288 @@
+//! The ratios between servers and the performance targets (bench/README.md), checked against
+//! one run's records.
+
+use serde::Serialize;
+
+use crate::options::ServerKind;
+use crate::report::RunRecord;
+use crate::scenario::Scenario;
+
+/// A ratio of two throughputs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratio {
+    /// e.g. `ours / express-seed`.
+    pub name: String,
+    /// Scenario compared.
+    pub scenario: Scenario,
+    /// Numerator / denominator requests per second.
+    pub value: f64,
+}
+
+/// A performance target (bench/README.md) and whether this run met it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetCheck {
+    /// What is required.
+    pub target: String,
+    /// What was measured, in words.
+    pub measured: String,
+    /// `None` when a needed run is missing.
+    pub met: Option<bool>,
+}
+
+fn find(records: &[RunRecord], server: ServerKind, scenario: Scenario) -> Option<&RunRecord> {
+    records
+        .iter()
+        .find(|r| r.server == server && r.scenario == scenario)
+}
+
+fn rps_ratio(
+    records: &[RunRecord],
+    (a, sa): (ServerKind, Scenario),
+    (b, sb): (ServerKind, Scenario),
+) -> Option<f64> {
+    let num = find(records, a, sa)?.requests_per_sec;
+    let den = find(records, b, sb)?.requests_per_sec;
+    (den > 0.0).then(|| num / den)
+}
+
+/// For each scenario: ours/calibration, ours/express-seed, ours/express-oauth2, and
+/// ours-auth/ours-public.
+pub fn ratios(records: &[RunRecord]) -> Vec<Ratio> {
+    use ServerKind::*;
+    let mut out = Vec::new();
+    for peer in [Calibration, ExpressSeed, ExpressOauth2] {
+        for s in Scenario::ALL {
+            if let Some(value) = rps_ratio(records, (Ours, s), (peer, s)) {
+                out.push(Ratio {
+                    name: format!("ours / {}", peer.label()),
+                    scenario: s,
+                    value,
+                });
+            }
+        }
+    }
+    for s in Scenario::ALL.into_iter().filter(|s| s.sends_tokens()) {
+        if let Some(value) = rps_ratio(records, (Ours, s), (Ours, Scenario::Public)) {
+            out.push(Ratio {
+                name: "ours-auth / ours-public".to_owned(),
+                scenario: s,
+                value,
+            });
+        }
+    }
+    out
+}
+
+/// Our requests/s over the calibration server's in the same scenario: the share of this
+/// machine's HTTP ceiling a row reached.
+pub fn of_ceiling(records: &[RunRecord], record: &RunRecord) -> Option<f64> {
+    let ceiling = find(records, ServerKind::Calibration, record.scenario)?.requests_per_sec;
+    (record.server != ServerKind::Calibration && ceiling > 0.0)
+        .then(|| record.requests_per_sec / ceiling)
+}
+
+/// The performance targets (bench/README.md), checked.
+pub fn check_targets(records: &[RunRecord]) -> Vec<TargetCheck> {
+    use Scenario::*;
+    use ServerKind::*;
+    let mut out = Vec::new();
+    let mut ratio_target = |target: &str, a, b, min: f64| {
+        let value = rps_ratio(records, a, b);
+        out.push(TargetCheck {
+            target: target.to_owned(),
+            measured: value.map_or_else(|| "not measured".to_owned(), |v| format!("{v:.2}x")),
+            met: value.map(|v| v >= min),
+        });
+    };
+    ratio_target(
+        "(a) ours >= 0.8x calibration",
+        (Ours, OneToken),
+        (Calibration, OneToken),
+        0.8,
+    );
+    ratio_target(
+        "(a) ours >= 40x express-seed",
+        (Ours, OneToken),
+        (ExpressSeed, OneToken),
+        40.0,
+    );
+    ratio_target(
+        "public ours >= 0.85x calibration",
+        (Ours, Public),
+        (Calibration, Public),
+        0.85,
+    );
+    ratio_target(
+        "(b) ours >= 20x express-seed",
+        (Ours, DistinctTokens),
+        (ExpressSeed, DistinctTokens),
+        20.0,
+    );
+    // A shared replay store costs one loopback round trip to Redis per DPoP request.
+    ratio_target(
+        "(e) ours-redis >= 0.7x ours (DPoP replay store in Redis vs memory)",
+        (OursRedis, Dpop),
+        (Ours, Dpop),
+        0.7,
+    );
+    for s in Scenario::ALL
+        .into_iter()
+        .filter(|s| s.sends_valid_tokens() && s.is_bearer())
+    {
+        let r = find(records, Ours, s);
+        out.push(TargetCheck {
+            target: format!("{} ours p99 <= 10 ms", s.short()),
+            measured: r.map_or_else(
+                || "not measured".to_owned(),
+                |r| format!("{:.2} ms", r.latency_p99_ms),
+            ),
+            met: r.map(|r| r.latency_p99_ms <= 10.0),
+        });
+    }
+    let redis = find(records, OursRedis, Dpop);
+    out.push(TargetCheck {
+        target: "(e) ours-redis p99 <= 20 ms".to_owned(),
+        measured: redis.map_or_else(
+            || "not measured".to_owned(),
+            |r| format!("{:.2} ms", r.latency_p99_ms),
+        ),
+        met: redis.map(|r| r.latency_p99_ms <= 20.0),
+    });
+    let peak = records
+        .iter()
+        .filter(|r| r.server == Ours && r.scenario.sends_tokens() && r.scenario.is_bearer())
+        .map(|r| r.peak_rss_mib)
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    out.push(TargetCheck {
+        target: "ours peak RSS <= 40 MiB (Bearer scenarios)".to_owned(),
+        measured: peak.map_or_else(|| "not measured".to_owned(), |p| format!("{p:.1} MiB")),
+        met: peak.map(|p| p <= 40.0),
+    });
+    let valid: Vec<&RunRecord> = records.iter().filter(|r| r.expected_status < 400).collect();
+    let failing: Vec<String> = valid
+        .iter()
+        .filter(|r| r.has_failures())
+        .map(|r| format!("{} {}", r.server.label(), r.scenario.short()))
+        .collect();
+    out.push(TargetCheck {
+        target: "zero errors and zero non-2xx where 200 is expected".to_owned(),
+        measured: if valid.is_empty() {
+            "not measured".to_owned()
+        } else if failing.is_empty() {
+            format!("0 in {} runs", valid.len())
+        } else {
+            format!("failures in: {}", failing.join(", "))
+        },
+        met: (!valid.is_empty()).then_some(failing.is_empty()),
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::full_run;
+
+    #[test]
+    fn ratios_compare_ours_with_each_peer_and_with_public() {
+        let r = ratios(&full_run());
+        let get = |name: &str, s: Scenario| {
+            r.iter()
+                .find(|x| x.name == name && x.scenario == s)
+                .map(|x| x.value)
+        };
+        assert_eq!(get("ours / express-seed", Scenario::OneToken), Some(45.0));
+        assert_eq!(
+            get("ours / express-seed", Scenario::BadSignature),
+            Some(18.75)
+        );
+        assert_eq!(
+            get("ours-auth / ours-public", Scenario::OneToken),
+            Some(0.9)
+        );
+        assert_eq!(
+            get("ours / calibration", Scenario::DistinctTokens),
+            Some(0.5)
+        );
+        assert_eq!(get("ours / express-oauth2", Scenario::OneToken), None);
+    }
+
+    #[test]
+    fn every_row_but_the_calibration_shows_its_share_of_the_ceiling() {
+        let run = full_run();
+        let ceiling = |server, scenario| {
+            let r = run
+                .iter()
+                .find(|r| r.server == server && r.scenario == scenario)
+                .expect("present");
+            of_ceiling(&run, r)
+        };
+        assert_eq!(ceiling(ServerKind::Ours, Scenario::OneToken), Some(0.9));
+        assert_eq!(
+            ceiling(ServerKind::ExpressSeed, Scenario::OneToken),
+            Some(0.02)
+        );
+        assert_eq!(ceiling(ServerKind::Calibration, Scenario::OneToken), None);
+        assert_eq!(ceiling(ServerKind::Ours, Scenario::BadSignature), None);
+    }
+
+    #[test]
+    fn targets_met_and_missed_are_told_apart() {
+        let mut run = full_run();
+        run[5].requests_per_sec = 10_000.0; // (b) only 10x the seed
+        let t = check_targets(&run);
+        let met = |prefix: &str| {
+            t.iter()
+                .find(|c| c.target.starts_with(prefix))
+                .and_then(|c| c.met)
+        };
+        assert_eq!(met("(a) ours >= 40x"), Some(true));
+        assert_eq!(met("(a) ours >= 0.8x calibration"), Some(true));
+        assert_eq!(met("public ours >= 0.85x calibration"), Some(true));
+        assert_eq!(met("(b) ours >= 20x"), Some(false));
+        assert_eq!(met("(d) ours p99"), None);
+        assert_eq!(met("ours peak RSS"), Some(true));
+        assert_eq!(met("zero errors"), Some(true));
+    }
+
+    #[test]
+    fn a_single_non_2xx_on_a_valid_token_run_fails_the_zero_errors_target() {
+        let mut run = full_run();
+        run[7].non_2xx = 1;
+        let t = check_targets(&run);
+        let zero = t
+            .iter()
+            .find(|c| c.target.starts_with("zero errors"))
+            .expect("present");
+        assert_eq!(zero.met, Some(false));
+        assert_eq!(zero.measured, "failures in: express-seed (a)");
+    }
+
+    #[test]
+    fn missing_peer_makes_its_targets_not_applicable() {
+        let run: Vec<RunRecord> = full_run()
+            .into_iter()
+            .filter(|r| r.server == ServerKind::Ours)
+            .collect();
+        let t = check_targets(&run);
+        let seed = t
+            .iter()
+            .find(|c| c.target == "(a) ours >= 40x express-seed")
+            .expect("present");
+        assert_eq!(seed.met, None);
+        assert_eq!(seed.measured, "not measured");
+    }
+
+    #[test]
+    fn bearer_scenarios_alone_count_for_the_peak_rss_target() {
+        let mut run = full_run();
+        run[3].peak_rss_mib = 50.0; // ours, /api/public
+        let t = check_targets(&run);
+        let rss = t
+            .iter()
+            .find(|c| c.target.starts_with("ours peak RSS"))
+            .expect("present");
+        assert_eq!(rss.met, Some(true));
+        assert_eq!(rss.measured, "20.0 MiB");
+    }
+}
