@@ -11,12 +11,14 @@
 //!
 //! Modules: `loading` (file + environment → [`ConfigValues`]), `auth_config` ([`ConfigValues`] →
 //! [`AuthConfig`], the rules per setting), `urls` (issuer and origin rules, loopback),
-//! `listen` (listen addresses), `error`.
+//! `listen` (listen addresses), `error`, and [`signals`] (the graceful-stop signal handlers every
+//! server installs).
 
 mod auth_config;
 mod error;
 mod listen;
 mod loading;
+pub mod signals;
 mod urls;
 
 pub use auth_config::{AuthConfig, ConfigValues};

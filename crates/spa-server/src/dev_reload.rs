@@ -148,7 +148,7 @@ impl DevReload {
 pub async fn shutdown_signal(reload: DevReload) {
     use tokio::signal::unix::{SignalKind, signal};
 
-    use crate::signals::{installed, received};
+    use app_config::signals::{installed, received};
     let mut interrupt = installed("SIGINT", signal(SignalKind::interrupt()));
     let mut terminate = installed("SIGTERM", signal(SignalKind::terminate()));
     tokio::select! {

@@ -19,7 +19,6 @@ mod frontend;
 mod middleware;
 mod paths;
 mod routes;
-mod signals;
 mod startup;
 
 pub use dev_reload::{EVENTS_PATH, SCRIPT_PATH, SCRIPT_TAG};

@@ -1,14 +1,13 @@
-//! Installing the handlers of the signals that stop the server gracefully when it handles them
-//! itself (live reload; otherwise actix-web's own handlers, which log their failures, do).
+//! Installing the handlers of the signals that stop a server gracefully (SIGINT, SIGTERM), shared
+//! by the API and the SPA server.
 //!
 //! A handler that cannot be installed is reported at start with a WARN line naming the signal:
 //! without it that signal keeps the operating system's default action, which ends the process
-//! at once, with no graceful stop. The same rule as the API's (`crates/api/src/signals.rs`);
-//! the two crates share no library to hold it.
+//! at once, with no graceful stop (in-flight requests are cut).
 
 /// `result` (the installation of `signal`'s handler) as an option, with a WARN line when the
 /// handler could not be installed.
-pub(crate) fn installed<T>(signal: &str, result: std::io::Result<T>) -> Option<T> {
+pub fn installed<T>(signal: &str, result: std::io::Result<T>) -> Option<T> {
     result
         .map_err(|error| {
             tracing::warn!(
@@ -21,7 +20,8 @@ pub(crate) fn installed<T>(signal: &str, result: std::io::Result<T>) -> Option<T
 }
 
 /// The next delivery of a signal, or never if its handler is not installed.
-pub(crate) async fn received(stream: Option<&mut tokio::signal::unix::Signal>) {
+#[cfg(unix)]
+pub async fn received(stream: Option<&mut tokio::signal::unix::Signal>) {
     match stream {
         Some(stream) => {
             stream.recv().await;
