@@ -12,6 +12,7 @@
 
 mod commands;
 mod dpop;
+mod floor;
 mod issuer;
 mod layout;
 mod machine;
@@ -200,8 +201,13 @@ async fn run(options: &Options) -> Result<(), BenchError> {
     drop(redis);
     drop(issuer);
 
+    // The servers are gone: the floor's loops have the machine to themselves.
+    let floor = floor::measure();
+    if floor.is_none() {
+        eprintln!("bench: the signature floor could not be measured (aws-lc-rs refused a key)");
+    }
     let machine = machine::MachineInfo::collect(wrk::version(&tools.wrk), &layout.root);
-    let results = Results::new(options, machine, records);
+    let results = Results::new(options, machine, records, floor);
     let path = layout.out.join("results.json");
     results.write(&path)?;
     let dated = layout.bench.join("results").join(results.dated_file_name());

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::floor::Floor;
 use crate::machine::MachineInfo;
 use crate::options::{Options, ServerKind};
 use crate::report::RunRecord;
@@ -38,6 +39,8 @@ pub struct Results {
     pub ratios: Vec<Ratio>,
     /// The targets, checked.
     pub targets: Vec<TargetCheck>,
+    /// One ES256 and one RS256 verification, µs, measured after the servers stopped.
+    pub floor: Option<Floor>,
     notes: [&'static str; 6],
 }
 
@@ -59,7 +62,12 @@ pub struct WriteError(PathBuf, std::io::Error);
 
 impl Results {
     /// The document for `runs`, stamped with the current time and `machine`.
-    pub fn new(options: &Options, machine: MachineInfo, runs: Vec<RunRecord>) -> Self {
+    pub fn new(
+        options: &Options,
+        machine: MachineInfo,
+        runs: Vec<RunRecord>,
+        floor: Option<Floor>,
+    ) -> Self {
         let (timestamp, unix_time) = crate::machine::now();
         Self {
             timestamp,
@@ -75,7 +83,12 @@ impl Results {
                 servers: options.servers(),
             },
             ratios: targets::ratios(&runs),
-            targets: targets::check_targets(&runs),
+            targets: [
+                targets::check_targets(&runs),
+                targets::check_floors(&runs, floor.as_ref()),
+            ]
+            .concat(),
+            floor,
             runs,
             notes: NOTES,
         }

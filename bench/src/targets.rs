@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::floor::Floor;
 use crate::options::ServerKind;
 use crate::report::RunRecord;
 use crate::scenario::Scenario;
@@ -178,10 +179,55 @@ pub fn check_targets(records: &[RunRecord]) -> Vec<TargetCheck> {
     out
 }
 
+/// The floor targets: (e)'s and (d)'s CPU per request against one signature verification plus
+/// a cached-Bearer request (a) of the same run ([`Floor`]).
+pub fn check_floors(records: &[RunRecord], floor: Option<&Floor>) -> Vec<TargetCheck> {
+    let cases = [
+        (Scenario::Dpop, "ES256", 1.1, floor.map(|f| f.es256_us)),
+        (
+            Scenario::LargePool,
+            "RS256",
+            1.25,
+            floor.map(|f| f.rs256_us),
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(scenario, algorithm, limit, signature_us)| {
+            let target = format!(
+                "{} ours CPU/request <= {limit}x floor ({algorithm} verification + (a))",
+                scenario.short()
+            );
+            let cpu = |s| {
+                find(records, ServerKind::Ours, s).and_then(|r| r.server_cpu_us_per_request)
+            };
+            match (signature_us, cpu(Scenario::OneToken), cpu(scenario)) {
+                (Some(signature_us), Some(bearer_us), Some(ours_us)) => {
+                    let floor_us = signature_us + bearer_us;
+                    let ratio = ours_us / floor_us;
+                    TargetCheck {
+                        target,
+                        measured: format!(
+                            "floor = signature {signature_us:.1} µs + cached-Bearer request (a) {bearer_us:.1} µs = {floor_us:.1} µs; {} {ours_us:.1} µs = {ratio:.2}x",
+                            scenario.short()
+                        ),
+                        met: Some(ratio <= limit),
+                    }
+                }
+                _ => TargetCheck {
+                    target,
+                    measured: "not measured (needs the floor, (a) and this scenario)".to_owned(),
+                    met: None,
+                },
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixtures::full_run;
+    use crate::report::fixtures::{full_run, record};
 
     #[test]
     fn ratios_compare_ours_with_each_peer_and_with_public() {
@@ -284,5 +330,38 @@ mod tests {
             .expect("present");
         assert_eq!(rss.met, Some(true));
         assert_eq!(rss.measured, "20.0 MiB");
+    }
+
+    #[test]
+    fn the_dpop_floor_target_compares_cpu_with_es256_plus_a_cached_bearer_request() {
+        let mut run = full_run();
+        run.push(record(ServerKind::Ours, Scenario::Dpop, 1.0));
+        let at = run.len() - 1;
+        run[at].server_cpu_us_per_request = Some(60.0);
+        let one_token = run
+            .iter_mut()
+            .find(|r| r.server == ServerKind::Ours && r.scenario == Scenario::OneToken)
+            .unwrap();
+        one_token.server_cpu_us_per_request = Some(10.0);
+        let floor = Floor {
+            es256_us: 45.0,
+            rs256_us: 17.0,
+        };
+        let checks = check_floors(&run, Some(&floor));
+        assert_eq!(checks[0].met, Some(true)); // 60 / 55 = 1.09
+        assert!(
+            checks[0].measured.ends_with("(e) 60.0 µs = 1.09x"),
+            "{}",
+            checks[0].measured
+        );
+        run[at].server_cpu_us_per_request = Some(61.0);
+        assert_eq!(check_floors(&run, Some(&floor))[0].met, Some(false)); // 1.11
+    }
+
+    #[test]
+    fn without_a_floor_the_floor_targets_are_not_applicable() {
+        let checks = check_floors(&full_run(), None);
+        assert_eq!(checks.len(), 2);
+        assert!(checks.iter().all(|c| c.met.is_none()));
     }
 }
