@@ -1,6 +1,7 @@
 //! Minting for tests and benchmarks: tokens that did not come through a login. Used in-process
 //! by the test suites and, over HTTP, by the `/dev/tokens` hook when it is switched on.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -8,6 +9,7 @@ use serde_json::{Map, Value};
 use super::Issuer;
 use super::claims::AccessToken;
 use crate::keys::KeyError;
+use crate::users::User;
 
 /// Why minting a token through the test hooks failed.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +23,14 @@ pub enum MintError {
 }
 
 impl Issuer {
+    /// The user `username` of the users file, or [`MintError::UnknownUser`].
+    fn hook_user(&self, username: &str) -> Result<Arc<User>, MintError> {
+        self.inner
+            .users
+            .find(username)
+            .ok_or_else(|| MintError::UnknownUser(username.to_owned()))
+    }
+
     /// Mints an access token for `username` as if it had logged in through the client and asked
     /// for `audience` and `scopes` (taken as given, not limited to the user's permissions, and
     /// without a `permissions` claim), valid for `lifetime`. Every call yields a distinct
@@ -32,11 +42,7 @@ impl Issuer {
         scopes: &[&str],
         lifetime: Duration,
     ) -> Result<String, MintError> {
-        let user = self
-            .inner
-            .users
-            .find(username)
-            .ok_or_else(|| MintError::UnknownUser(username.to_owned()))?;
+        let user = self.hook_user(username)?;
         let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
         let claims = self.access_claims(&AccessToken {
             issuer: &self.inner.issuer,
@@ -61,11 +67,7 @@ impl Issuer {
         username: &str,
         overrides: &Map<String, Value>,
     ) -> Result<String, MintError> {
-        let user = self
-            .inner
-            .users
-            .find(username)
-            .ok_or_else(|| MintError::UnknownUser(username.to_owned()))?;
+        let user = self.hook_user(username)?;
         let audience = Some(self.inner.audience.as_str());
         let everything: Vec<String> = ["openid", "profile", "email"]
             .iter()
