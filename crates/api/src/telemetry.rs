@@ -42,7 +42,7 @@ use std::time::Instant;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{Error, web};
+use actix_web::{Error, HttpRequest, web};
 use pin_project_lite::pin_project;
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
@@ -158,15 +158,19 @@ where
     }
 }
 
+/// Counts a response of `status` to `request` in the app's metrics (when the app has them).
+fn count(request: &HttpRequest, status: StatusCode) {
+    if let Some(metrics) = request.app_data::<web::Data<Metrics>>() {
+        metrics.record(request.match_name(), status);
+    }
+}
+
 /// Counts `outcome` and writes its line.
 fn record<B>(outcome: &Result<ServiceResponse<B>, Error>, started: Instant, span: &tracing::Span) {
     match outcome {
         Ok(response) => {
-            let status = response.status();
-            let request = response.request();
-            if let Some(metrics) = request.app_data::<web::Data<Metrics>>() {
-                metrics.record(request.match_name(), status);
-            }
+            let (request, status) = (response.request(), response.status());
+            count(request, status);
             if tracing::enabled!(Level::INFO) {
                 let latency_us = started.elapsed().as_micros();
                 REQUEST_LINE.with_borrow_mut(|line| {
@@ -194,11 +198,8 @@ fn record_json<B>(
     let latency_us = started.elapsed().as_micros() as u64;
     match outcome {
         Ok(response) => {
-            let status = response.status();
-            let request = response.request();
-            if let Some(metrics) = request.app_data::<web::Data<Metrics>>() {
-                metrics.record(request.match_name(), status);
-            }
+            let (request, status) = (response.request(), response.status());
+            count(request, status);
             tracing::info!(
                 parent: span,
                 request_id = id.as_str(),
