@@ -79,8 +79,14 @@ mod tests {
     #[test]
     fn both_verifications_are_measured_in_microseconds() {
         let floor = measure().expect("aws-lc-rs makes both keys");
-        assert!(floor.es256_us > 0.0 && floor.es256_us < 10_000.0, "{floor:?}");
-        assert!(floor.rs256_us > 0.0 && floor.rs256_us < 10_000.0, "{floor:?}");
+        assert!(
+            floor.es256_us > 0.0 && floor.es256_us < 10_000.0,
+            "{floor:?}"
+        );
+        assert!(
+            floor.rs256_us > 0.0 && floor.rs256_us < 10_000.0,
+            "{floor:?}"
+        );
     }
 
     #[test]
