@@ -54,7 +54,7 @@ done
 "#;
 
 /// Not a test: the server the fake builds produce. It answers every connection with
-/// `STAND_IN_VERSION` and writes its pid to `STAND_IN_PID` once it listens.
+/// `STAND_IN_VERSION`; it writes its pid to `STAND_IN_PID` just before it listens.
 #[test]
 #[ignore = "a helper process the dev-loop tests start, not a test of its own"]
 fn stand_in_server() {
@@ -65,8 +65,12 @@ fn stand_in_server() {
     ) else {
         return;
     };
+    // The pid is in place before the port accepts connections (the runner's sign that the
+    // server is up), and whole: written aside and renamed, so a reader never sees it half done.
+    let partial = format!("{pid_file}.partial");
+    std::fs::write(&partial, std::process::id().to_string()).expect("pid file");
+    std::fs::rename(&partial, &pid_file).expect("pid file in place");
     let listener = TcpListener::bind(format!("127.0.0.1:{port}")).expect("stand-in binds");
-    std::fs::write(&pid_file, std::process::id().to_string()).expect("pid file");
     for mut stream in listener.incoming().flatten() {
         let _ = stream.write_all(version.as_bytes());
     }
