@@ -50,8 +50,9 @@ impl ProofId {
     }
 
     /// [`ProofId::new`] for a caller that kept the key's [`ProofId::key_digest`] (it is the
-    /// same for every proof of one key).
-    pub fn with_key_digest(key: [u8; 32], jkt: &str, jti: &str) -> Self {
+    /// same for every proof of one key). Crate-private: it trusts `key` to be `jkt`'s digest,
+    /// which only the proof verifier's key cache can promise.
+    pub(crate) fn with_key_digest(key: [u8; 32], jkt: &str, jti: &str) -> Self {
         let mut ctx = digest::Context::new(&digest::SHA256);
         ctx.update(&(jkt.len() as u64).to_be_bytes());
         ctx.update(jkt.as_bytes());
