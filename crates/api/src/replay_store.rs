@@ -10,10 +10,10 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use app_config::ConfigError;
+use auth::counters::PerThreadCounters;
 use auth::dpop::{ProofId, ReplayFuture, ReplayStore, ReplayVerdict};
 
 /// The setting's name.
@@ -92,12 +92,16 @@ const BUCKETS: [f64; 10] = [
 /// Outcome labels, in [`Outcome`] order.
 const OUTCOMES: [&str; 4] = ["fresh", "replay", "key_limit", "error"];
 
+/// The index of the latency sum in `CountedStore`'s counters, after the outcomes and buckets.
+const LATENCY_SUM: usize = OUTCOMES.len() + BUCKETS.len();
+
 /// A replay store with its checks counted by outcome and timed.
 pub struct CountedStore {
     inner: Arc<dyn ReplayStore>,
-    outcomes: [AtomicU64; 4],
-    buckets: [AtomicU64; BUCKETS.len()],
-    latency_micros: AtomicU64,
+    /// Per thread (`auth::counters`), as every counter bumped on every DPoP request: the
+    /// outcomes (`OUTCOMES` order), then the buckets (`BUCKETS` order), then the latency sum in
+    /// microseconds.
+    counters: PerThreadCounters,
 }
 
 impl fmt::Debug for CountedStore {
@@ -126,9 +130,7 @@ impl CountedStore {
     pub fn new(inner: Arc<dyn ReplayStore>) -> Self {
         Self {
             inner,
-            outcomes: Default::default(),
-            buckets: Default::default(),
-            latency_micros: AtomicU64::new(0),
+            counters: PerThreadCounters::new(LATENCY_SUM + 1),
         }
     }
 
@@ -139,36 +141,40 @@ impl CountedStore {
             ReplayVerdict::KeyLimit { .. } => 2,
             ReplayVerdict::Unavailable => 3,
         };
-        self.outcomes[outcome].fetch_add(1, Ordering::Relaxed);
+        self.counters.bump(outcome);
         let secs = took.as_secs_f64();
         if let Some(bucket) = BUCKETS.iter().position(|bound| secs <= *bound) {
-            self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+            self.counters.bump(OUTCOMES.len() + bucket);
         }
-        self.latency_micros
-            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        self.counters.add(
+            LATENCY_SUM,
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+        );
     }
 
     /// The counters now.
     pub fn stats(&self) -> ReplayCheckStats {
+        let totals = self.counters.totals();
+        let (counts, rest) = totals.split_at(OUTCOMES.len());
         let outcomes: Vec<_> = OUTCOMES
             .iter()
-            .zip(&self.outcomes)
-            .map(|(label, count)| (*label, count.load(Ordering::Relaxed)))
+            .copied()
+            .zip(counts.iter().copied())
             .collect();
         let mut cumulative = 0;
         let buckets = BUCKETS
             .iter()
-            .zip(&self.buckets)
+            .zip(rest)
             .map(|(bound, count)| {
-                cumulative += count.load(Ordering::Relaxed);
+                cumulative += count;
                 (*bound, cumulative)
             })
             .collect();
         ReplayCheckStats {
-            count: outcomes.iter().map(|(_, n)| n).sum(),
+            count: counts.iter().sum(),
             outcomes,
             buckets,
-            latency_sum_secs: self.latency_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            latency_sum_secs: rest.get(BUCKETS.len()).copied().unwrap_or(0) as f64 / 1e6,
         }
     }
 }

@@ -43,6 +43,13 @@ impl PerThreadCounters {
     /// Adds one to counter `index`; an index out of range is ignored.
     #[inline]
     pub fn bump(&self, index: usize) {
+        self.add(index, 1);
+    }
+
+    /// Adds `n` to counter `index` (a sum, such as of latencies); an index out of range is
+    /// ignored.
+    #[inline]
+    pub fn add(&self, index: usize, n: u64) {
         if index >= self.len {
             return;
         }
@@ -52,7 +59,7 @@ impl PerThreadCounters {
                 .collect()
         });
         if let Some(counter) = table.get(index) {
-            counter.fetch_add(1, Ordering::Relaxed);
+            counter.fetch_add(n, Ordering::Relaxed);
         }
     }
 
@@ -111,6 +118,17 @@ mod tests {
             scope.spawn(|| counters.bump(0));
         });
         assert_eq!(counters.get(0), 2);
+    }
+
+    #[test]
+    fn adds_from_two_threads_sum_their_amounts() {
+        let counters = PerThreadCounters::new(2);
+        std::thread::scope(|scope| {
+            scope.spawn(|| counters.add(1, 250));
+            scope.spawn(|| counters.add(1, 40));
+        });
+        counters.bump(1);
+        assert_eq!(counters.totals(), [0, 291]);
     }
 
     #[test]
