@@ -50,11 +50,16 @@ pub struct IssuerStats {
 impl Stats {
     /// The count for one outcome label (0 if unknown).
     pub fn verifications_with(&self, label: &str) -> u64 {
-        self.verifications
-            .iter()
-            .find(|(l, _)| *l == label)
-            .map_or(0, |(_, n)| *n)
+        count_with(&self.verifications, label)
     }
+}
+
+/// The count for one outcome label in a list of (label, count) pairs (0 if absent).
+pub(crate) fn count_with(counts: &[(&'static str, u64)], label: &str) -> u64 {
+    counts
+        .iter()
+        .find(|(l, _)| *l == label)
+        .map_or(0, |(_, n)| *n)
 }
 
 /// The live counters shared by the verifier and the key store.

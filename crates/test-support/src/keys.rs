@@ -55,10 +55,8 @@ enum Material {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("alg", &self.default_alg())
-            .finish_non_exhaustive()
+        let (kid, alg) = (&self.kid, self.default_alg());
+        write!(f, "SigningKey {{ kid: {kid:?}, alg: {alg:?}, .. }}")
     }
 }
 
@@ -73,21 +71,25 @@ impl SigningKey {
 
     /// A fresh P-256 key (ES256), named `kid`.
     pub fn es256(kid: &str) -> Self {
-        let pair =
-            EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).expect("P-256 key");
-        Self {
-            kid: Some(kid.to_owned()),
-            material: Material::Ec(Arc::new(pair), false),
-        }
+        Self::ec(kid, false)
     }
 
     /// A fresh P-384 key (ES384), named `kid`.
     pub fn es384(kid: &str) -> Self {
-        let pair =
-            EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).expect("P-384 key");
+        Self::ec(kid, true)
+    }
+
+    /// A fresh P-384 (`p384`) or P-256 key, named `kid`.
+    fn ec(kid: &str, p384: bool) -> Self {
+        let alg = if p384 {
+            &signature::ECDSA_P384_SHA384_FIXED_SIGNING
+        } else {
+            &signature::ECDSA_P256_SHA256_FIXED_SIGNING
+        };
+        let pair = EcdsaKeyPair::generate(alg).expect("an EC key");
         Self {
             kid: Some(kid.to_owned()),
-            material: Material::Ec(Arc::new(pair), true),
+            material: Material::Ec(Arc::new(pair), p384),
         }
     }
 

@@ -19,9 +19,7 @@ pub struct NonceSettings {
 
 impl std::fmt::Debug for NonceSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NonceSettings")
-            .field("slot", &self.slot)
-            .finish_non_exhaustive()
+        write!(f, "NonceSettings {{ slot: {:?}, .. }}", self.slot)
     }
 }
 

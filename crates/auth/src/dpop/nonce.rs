@@ -24,9 +24,7 @@ pub(crate) struct NonceSource {
 
 impl std::fmt::Debug for NonceSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NonceSource")
-            .field("slot_secs", &self.slot_secs)
-            .finish_non_exhaustive()
+        write!(f, "NonceSource {{ slot_secs: {}, .. }}", self.slot_secs)
     }
 }
 

@@ -70,10 +70,7 @@ pub struct DpopStats {
 impl DpopStats {
     /// The count for one outcome label (0 if unknown).
     pub fn proofs_with(&self, label: &str) -> u64 {
-        self.proofs
-            .iter()
-            .find(|(l, _)| *l == label)
-            .map_or(0, |(_, n)| *n)
+        crate::stats::count_with(&self.proofs, label)
     }
 }
 

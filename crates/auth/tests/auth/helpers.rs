@@ -2,9 +2,10 @@
 //! short cache lifetimes, and a verifier that has loaded its keys.
 #![allow(dead_code, unused_imports)] // shared with `logging.rs`, which uses a part
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use auth::{Algorithm, CacheSettings, Verifier, VerifierConfig};
+use auth::{Algorithm, CacheSettings, Claims, Verifier, VerifierConfig, VerifyError};
 pub use test_support::issuer::DISCOVERY_PATH;
 pub use test_support::{
     AUDIENCE, Behaviour, MockIssuer, SigningKey, b64, eventually, jwks, now, requests_received,
@@ -39,6 +40,14 @@ pub fn fast_cache() -> CacheSettings {
     }
 }
 
+/// [`fast_cache`] with key sets living `default_ttl` unless the issuer says otherwise.
+pub fn fast_cache_lasting(default_ttl: Duration) -> CacheSettings {
+    CacheSettings {
+        default_ttl,
+        ..fast_cache()
+    }
+}
+
 /// Builds a verifier and waits (bounded) until its first key set is loaded.
 pub async fn ready_verifier(config: VerifierConfig) -> Verifier {
     let v = Verifier::new(config).expect("valid config");
@@ -56,6 +65,52 @@ pub async fn one_rsa_key() -> (MockIssuer, SigningKey, Verifier) {
     let issuer = MockIssuer::start(&[&key]).await;
     let v = ready_verifier(issuer.config()).await;
     (issuer, key, v)
+}
+
+/// [`one_rsa_key`] with the verifier's configuration changed by `tweak` first.
+pub async fn one_rsa_key_with(
+    tweak: impl FnOnce(&mut VerifierConfig),
+) -> (MockIssuer, SigningKey, Verifier) {
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[&key]).await;
+    let mut config = issuer.config();
+    tweak(&mut config);
+    (issuer, key, ready_verifier(config).await)
+}
+
+/// An issuer serving `key` with this `Cache-Control` header.
+pub async fn issuer_with_cache_control(key: &SigningKey, cache_control: &str) -> MockIssuer {
+    let issuer = MockIssuer::start(&[]).await;
+    issuer.set(Behaviour::Keys {
+        body: jwks(&[key]),
+        cache_control: Some(cache_control.into()),
+    });
+    issuer
+}
+
+/// Whether the issuer gets at least `count` key-set requests within `within`.
+pub async fn jwks_requests_reach(issuer: &MockIssuer, count: usize, within: Duration) -> bool {
+    eventually(within, || async { issuer.jwks_requests() >= count }).await
+}
+
+/// Whether a verification ended in `KeySetUnavailable` (try again later).
+pub fn is_unavailable(result: Result<Arc<Claims>, VerifyError>) -> bool {
+    matches!(result, Err(VerifyError::KeySetUnavailable { .. }))
+}
+
+/// The `Retry-After` of a `KeySetUnavailable` error; any other error fails the test.
+pub fn retry_after_of(err: &VerifyError) -> Duration {
+    let VerifyError::KeySetUnavailable { retry_after } = err else {
+        panic!("expected KeySetUnavailable, got {err:?}");
+    };
+    *retry_after
+}
+
+/// The error building a verifier from this issuer's configuration, changed by `tweak`.
+pub fn build_error(issuer: &MockIssuer, tweak: impl FnOnce(&mut VerifierConfig)) -> String {
+    let mut config = issuer.config();
+    tweak(&mut config);
+    Verifier::new(config).unwrap_err().to_string()
 }
 
 pub fn algorithms(list: &[Algorithm]) -> Vec<Algorithm> {

@@ -48,17 +48,12 @@ const PS: &str = "key alg member says PS256, token says PS384 (RFC 7520 fig. 20)
 const ES: &str =
     "ES512/P-521: not in jsonwebtoken's Algorithm enum, which is our public alg type; unsupported";
 
-const ALL_ASYMMETRIC: &[Algorithm] = &[
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
+const ALL_ASYMMETRIC: &[Algorithm] = {
+    use Algorithm::*;
+    &[
+        RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA,
+    ]
+};
 
 /// Our verdict on one row: `Ok` = signature verified, `Err` = why not.
 fn verdict(public: Option<&Value>, group_alg: Option<&str>, jws: &str) -> Result<(), String> {
