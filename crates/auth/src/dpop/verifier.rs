@@ -102,20 +102,15 @@ struct ProofHeader {
 }
 
 /// The claims, each of any JSON type so that a wrong type is `Claim(name)`. serde refuses a
-/// duplicated member of these names.
+/// duplicated member of these names. Each borrows from the payload (`'de: 'a`).
 #[derive(Deserialize)]
+#[serde(bound(deserialize = "'de: 'a"))]
 struct ProofClaims<'a> {
-    #[serde(borrow)]
     jti: Option<ClaimValue<'a>>,
-    #[serde(borrow)]
     htm: Option<ClaimValue<'a>>,
-    #[serde(borrow)]
     htu: Option<ClaimValue<'a>>,
-    #[serde(borrow)]
     iat: Option<ClaimValue<'a>>,
-    #[serde(borrow)]
     ath: Option<ClaimValue<'a>>,
-    #[serde(borrow)]
     nonce: Option<ClaimValue<'a>>,
 }
 

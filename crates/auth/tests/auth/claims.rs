@@ -42,9 +42,8 @@ async fn permissions_claim_is_typed() {
 
 #[tokio::test]
 async fn expired_token_is_rejected() {
-    let (issuer, key, v) = one_rsa_key().await;
-    let token = key.sign(&issuer.claims_with("exp", json!(now() - 120)));
-    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Expired);
+    let err = refusal_with("exp", json!(now() - 120)).await;
+    assert_eq!(err, VerifyError::Expired);
 }
 
 #[tokio::test]
@@ -56,29 +55,20 @@ async fn expiry_within_the_leeway_is_accepted() {
 
 #[tokio::test]
 async fn not_yet_valid_token_is_rejected() {
-    let (issuer, key, v) = one_rsa_key().await;
-    let token = key.sign(&issuer.claims_with("nbf", json!(now() + 120)));
-    assert_eq!(
-        v.verify(&token).await.unwrap_err(),
-        VerifyError::NotYetValid
-    );
+    let err = refusal_with("nbf", json!(now() + 120)).await;
+    assert_eq!(err, VerifyError::NotYetValid);
 }
 
 #[tokio::test]
 async fn token_issued_in_the_future_is_rejected() {
-    let (issuer, key, v) = one_rsa_key().await;
-    let token = key.sign(&issuer.claims_with("iat", json!(now() + 120)));
-    assert_eq!(
-        v.verify(&token).await.unwrap_err(),
-        VerifyError::IssuedInFuture
-    );
+    let err = refusal_with("iat", json!(now() + 120)).await;
+    assert_eq!(err, VerifyError::IssuedInFuture);
 }
 
 #[tokio::test]
 async fn wrong_issuer_is_rejected() {
-    let (issuer, key, v) = one_rsa_key().await;
-    let token = key.sign(&issuer.claims_with("iss", json!("https://evil.example/")));
-    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Issuer);
+    let err = refusal_with("iss", json!("https://evil.example/")).await;
+    assert_eq!(err, VerifyError::Issuer);
 }
 
 #[tokio::test]
@@ -86,34 +76,25 @@ async fn issuer_without_trailing_slash_is_rejected() {
     let (issuer, key, v) = one_rsa_key().await;
     let iss = issuer.issuer().as_str().trim_end_matches('/').to_owned();
     let token = key.sign(&issuer.claims_with("iss", json!(iss)));
-    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Issuer);
+    assert_eq!(refusal(&v, &token).await, VerifyError::Issuer);
 }
 
 #[tokio::test]
 async fn missing_issuer_is_rejected() {
-    let (issuer, key, v) = one_rsa_key().await;
-    let token = key.sign(&issuer.claims_without("iss"));
-    assert_eq!(
-        v.verify(&token).await.unwrap_err(),
-        VerifyError::Claim("iss")
-    );
+    let err = refusal_without("iss").await;
+    assert_eq!(err, VerifyError::Claim("iss"));
 }
 
 #[tokio::test]
 async fn wrong_audience_is_rejected() {
-    let (issuer, key, v) = one_rsa_key().await;
-    let token = key.sign(&issuer.claims_with("aud", json!("https://other.api")));
-    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Audience);
+    let err = refusal_with("aud", json!("https://other.api")).await;
+    assert_eq!(err, VerifyError::Audience);
 }
 
 #[tokio::test]
 async fn missing_audience_is_rejected() {
-    let (issuer, key, v) = one_rsa_key().await;
-    let token = key.sign(&issuer.claims_without("aud"));
-    assert_eq!(
-        v.verify(&token).await.unwrap_err(),
-        VerifyError::Claim("aud")
-    );
+    let err = refusal_without("aud").await;
+    assert_eq!(err, VerifyError::Claim("aud"));
 }
 
 #[tokio::test]
@@ -126,64 +107,41 @@ async fn audience_array_containing_ours_is_accepted() {
 
 #[tokio::test]
 async fn audience_array_without_ours_is_rejected() {
-    let (issuer, key, v) = one_rsa_key().await;
-    let token = key.sign(&issuer.claims_with("aud", json!(["a", "b"])));
-    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Audience);
+    let err = refusal_with("aud", json!(["a", "b"])).await;
+    assert_eq!(err, VerifyError::Audience);
 }
 
 #[tokio::test]
 async fn missing_exp_is_rejected() {
-    let (issuer, key, v) = one_rsa_key().await;
-    let token = key.sign(&issuer.claims_without("exp"));
-    assert_eq!(
-        v.verify(&token).await.unwrap_err(),
-        VerifyError::Claim("exp")
-    );
+    let err = refusal_without("exp").await;
+    assert_eq!(err, VerifyError::Claim("exp"));
 }
 
 #[tokio::test]
 async fn oversized_token_is_rejected_before_decoding() {
     let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_with("pad", json!("x".repeat(17 * 1024))));
-    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::TooLarge);
+    assert_eq!(refusal(&v, &token).await, VerifyError::TooLarge);
     // Garbage of the same size is refused the same way: nothing was decoded.
     assert_eq!(
-        v.verify(&"!".repeat(17 * 1024)).await.unwrap_err(),
+        refusal(&v, &"!".repeat(17 * 1024)).await,
         VerifyError::TooLarge
     );
 }
 
 #[tokio::test]
 async fn strict_mode_rejects_typ_jwt_and_accepts_at_jwt() {
-    let key = SigningKey::rsa(0, "k1");
-    let issuer = MockIssuer::start(&[&key]).await;
-    let mut config = issuer.config();
-    config.require_at_jwt = true;
-    let v = ready_verifier(config).await;
+    let (issuer, key, v) = one_rsa_key_with(|c| c.require_at_jwt = true).await;
     let jwt = key.sign(&issuer.claims());
-    assert_eq!(
-        v.verify(&jwt).await.unwrap_err(),
-        VerifyError::UnsupportedType
-    );
-    let mut header = key.header();
-    header["typ"] = json!("at+jwt");
-    assert!(
-        v.verify(&key.sign_raw(&header, &issuer.claims()))
-            .await
-            .is_ok()
-    );
+    assert_eq!(refusal(&v, &jwt).await, VerifyError::UnsupportedType);
+    let at_jwt = TokenBuilder::new(&key, issuer.claims()).header("typ", "at+jwt");
+    assert!(v.verify(&at_jwt.sign()).await.is_ok());
 }
 
 #[tokio::test]
 async fn foreign_typ_is_rejected() {
-    let (issuer, key, v) = one_rsa_key().await;
-    let mut header = key.header();
-    header["typ"] = json!("logout+jwt");
-    let token = key.sign_raw(&header, &issuer.claims());
-    assert_eq!(
-        v.verify(&token).await.unwrap_err(),
-        VerifyError::UnsupportedType
-    );
+    let err = refusal_with_header("typ", "logout+jwt").await;
+    assert_eq!(err, VerifyError::UnsupportedType);
 }
 
 #[tokio::test]
@@ -193,10 +151,7 @@ async fn tampered_payload_fails_the_signature() {
     let parts: Vec<&str> = token.split('.').collect();
     let forged = b64(issuer.claims_with("scope", json!("admin")).to_string());
     let tampered = format!("{}.{}.{}", parts[0], forged, parts[2]);
-    assert_eq!(
-        v.verify(&tampered).await.unwrap_err(),
-        VerifyError::Signature
-    );
+    assert_eq!(refusal(&v, &tampered).await, VerifyError::Signature);
 }
 
 #[tokio::test]
@@ -227,7 +182,7 @@ async fn error_descriptions_never_contain_token_bytes() {
         "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.".to_owned(),
     ];
     for token in candidates {
-        let err = v.verify(&token).await.unwrap_err();
+        let err = refusal(&v, &token).await;
         let d = err.description();
         for segment in token.split('.').filter(|s| s.len() >= 4) {
             assert!(!d.contains(segment), "{d}");
@@ -246,4 +201,18 @@ async fn signed_claims_set_that_is_a_json_array_is_malformed_whatever_the_caller
         v.verify_as::<serde_json::Value>(&token).await.unwrap_err(),
         VerifyError::Malformed("claims")
     );
+}
+
+/// Why the verifier of [`one_rsa_key`] refuses a token of its key whose claims are the
+/// issuer's with `name` set to `value`.
+async fn refusal_with(name: &str, value: serde_json::Value) -> VerifyError {
+    let (issuer, key, v) = one_rsa_key().await;
+    refusal(&v, &key.sign(&issuer.claims_with(name, value))).await
+}
+
+/// Why the verifier of [`one_rsa_key`] refuses a token of its key whose claims are the
+/// issuer's without `name`.
+async fn refusal_without(name: &str) -> VerifyError {
+    let (issuer, key, v) = one_rsa_key().await;
+    refusal(&v, &key.sign(&issuer.claims_without(name))).await
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use auth::Algorithm;
 use auth::dpop::{
     DpopConfig, DpopError, MemoryReplayStore, NonceSettings, ProofId, ProofRequest, ProofVerifier,
-    ReplayFuture, ReplayStore, ReplayVerdict,
+    ReplayFuture, ReplayStore, ReplayVerdict, VerifiedProof,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -53,19 +53,36 @@ async fn check_with(
     jkt: Option<&str>,
 ) -> Result<String, DpopError> {
     let proofs: Vec<&[u8]> = proofs.iter().map(|p| p.as_bytes()).collect();
-    verifier
-        .verify_at(
-            &ProofRequest {
-                proofs: &proofs,
-                method: "GET",
-                uri: URI,
-                access_token: Some(TOKEN),
-                jkt,
-            },
-            NOW,
-        )
-        .await
-        .map(|v| v.jkt)
+    let request = ProofRequest {
+        proofs: &proofs,
+        method: "GET",
+        uri: URI,
+        access_token: Some(TOKEN),
+        jkt,
+    };
+    verifier.verify_at(&request, NOW).await.map(|v| v.jkt)
+}
+
+/// Checks one unbound proof for `GET URI` with `TOKEN` at time `at`.
+async fn check_at(
+    verifier: &ProofVerifier,
+    proof: &str,
+    at: f64,
+) -> Result<VerifiedProof, DpopError> {
+    let request = ProofRequest {
+        proofs: &[proof.as_bytes()],
+        method: "GET",
+        uri: URI,
+        access_token: Some(TOKEN),
+        jkt: None,
+    };
+    verifier.verify_at(&request, at).await
+}
+
+/// The nonce a verifier with nonces on hands out with its refusal of a proof without one.
+async fn nonce_from(verifier: &ProofVerifier) -> String {
+    let refusal = check_with(verifier, &[&es256().sign()], None).await;
+    refusal.unwrap_err().nonce().unwrap().to_owned()
 }
 
 /// Checks `proof` with a fresh default verifier, bound to the proof's own key.
@@ -394,18 +411,14 @@ async fn ath_of_another_token_is_refused() {
 async fn at_a_token_endpoint_no_ath_is_needed() {
     let proof = es256().without_claim("ath");
     let signed = proof.sign();
-    let result = verifier()
-        .verify_at(
-            &ProofRequest {
-                proofs: &[signed.as_bytes()],
-                method: "GET",
-                uri: URI,
-                access_token: None,
-                jkt: None,
-            },
-            NOW,
-        )
-        .await;
+    let request = ProofRequest {
+        proofs: &[signed.as_bytes()],
+        method: "GET",
+        uri: URI,
+        access_token: None,
+        jkt: None,
+    };
+    let result = verifier().verify_at(&request, NOW).await;
     assert_eq!(result.map(|v| v.jkt), Ok(proof.jkt()));
 }
 
@@ -610,10 +623,7 @@ async fn with_nonces_on_a_proof_without_nonce_gets_one() {
 #[tokio::test]
 async fn the_nonce_round_trip_passes() {
     let verifier = verifier_with(nonce_config(SECRET));
-    let first = check_with(&verifier, &[&es256().sign()], None)
-        .await
-        .unwrap_err();
-    let nonce = first.nonce().unwrap().to_owned();
+    let nonce = nonce_from(&verifier).await;
     let proof = es256().claim("nonce", json!(nonce));
     assert_eq!(
         check_with(&verifier, &[&proof.sign()], None).await,
@@ -624,31 +634,12 @@ async fn the_nonce_round_trip_passes() {
 #[tokio::test]
 async fn a_nonce_from_the_previous_slot_passes_with_a_new_nonce() {
     let verifier = verifier_with(nonce_config(SECRET));
-    let proof = es256();
-    let old = check_with(&verifier, &[&proof.sign()], None)
-        .await
-        .unwrap_err()
-        .nonce()
-        .unwrap()
-        .to_owned();
+    let old = nonce_from(&verifier).await;
     let later = NOW + 60.0;
     let proof = es256()
         .claim("nonce", json!(old))
         .claim("iat", json!(later as i64));
-    let signed = proof.sign();
-    let verified = verifier
-        .verify_at(
-            &ProofRequest {
-                proofs: &[signed.as_bytes()],
-                method: "GET",
-                uri: URI,
-                access_token: Some(TOKEN),
-                jkt: None,
-            },
-            later,
-        )
-        .await
-        .unwrap();
+    let verified = check_at(&verifier, &proof.sign(), later).await.unwrap();
     let next = verified.next_nonce.expect("a new nonce for the new slot");
     assert_ne!(next, old);
 }
@@ -656,30 +647,12 @@ async fn a_nonce_from_the_previous_slot_passes_with_a_new_nonce() {
 #[tokio::test]
 async fn a_nonce_two_slots_old_is_refused_with_a_new_one() {
     let verifier = verifier_with(nonce_config(SECRET));
-    let old = check_with(&verifier, &[&es256().sign()], None)
-        .await
-        .unwrap_err()
-        .nonce()
-        .unwrap()
-        .to_owned();
+    let old = nonce_from(&verifier).await;
     let later = NOW + 120.0;
     let proof = es256()
         .claim("nonce", json!(old))
         .claim("iat", json!(later as i64));
-    let signed = proof.sign();
-    let err = verifier
-        .verify_at(
-            &ProofRequest {
-                proofs: &[signed.as_bytes()],
-                method: "GET",
-                uri: URI,
-                access_token: Some(TOKEN),
-                jkt: None,
-            },
-            later,
-        )
-        .await
-        .unwrap_err();
+    let err = check_at(&verifier, &proof.sign(), later).await.unwrap_err();
     assert!(err.nonce().is_some_and(|n| n != old), "{err:?}");
 }
 
@@ -688,12 +661,7 @@ async fn replicas_sharing_the_nonce_secret_accept_each_others_nonces() {
     let a = verifier_with(nonce_config(SECRET));
     let b = verifier_with(nonce_config(SECRET));
     let stranger = verifier_with(nonce_config(b"another secret, also 32 bytes!!!"));
-    let nonce = check_with(&a, &[&es256().sign()], None)
-        .await
-        .unwrap_err()
-        .nonce()
-        .unwrap()
-        .to_owned();
+    let nonce = nonce_from(&a).await;
     let proof = es256().claim("nonce", json!(nonce)).sign();
     assert!(
         check_with(&stranger, &[&proof], None)
@@ -755,8 +723,6 @@ fn passes(proof: &str) -> bool {
         .is_ok()
 }
 
-const JWS_CHARS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ ";
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -771,23 +737,16 @@ proptest! {
     }
 
     #[test]
-    fn a_proof_with_one_character_changed_never_passes(pos in any::<prop::sample::Index>(), c in prop::sample::select(JWS_CHARS.chars().collect::<Vec<_>>())) {
-        let proof = &FIXTURE.proof;
-        let i = pos.index(proof.len());
-        let mut mutated = proof.clone();
-        mutated.replace_range(i..=i, &c.to_string());
-        prop_assume!(&mutated != proof);
+    fn a_proof_with_one_character_changed_never_passes(pos in any::<prop::sample::Index>(), c in jws_char()) {
+        let mutated = one_character_changed(&FIXTURE.proof, pos, c);
+        prop_assume!(mutated != FIXTURE.proof);
         prop_assert!(!passes(&mutated));
     }
 
     #[test]
     fn a_proof_with_a_cut_or_insertion_never_passes(pos in any::<prop::sample::Index>(), insert in "[A-Za-z0-9_.=-]{0,3}", cut in 0usize..4) {
-        let proof = &FIXTURE.proof;
-        let i = pos.index(proof.len());
-        let end = (i + cut).min(proof.len());
-        let mut mutated = proof.clone();
-        mutated.replace_range(i..end, &insert);
-        prop_assume!(&mutated != proof);
+        let mutated = cut_or_insertion(&FIXTURE.proof, pos, &insert, cut);
+        prop_assume!(mutated != FIXTURE.proof);
         prop_assert!(!passes(&mutated));
     }
 

@@ -17,15 +17,21 @@ fn is_unavailable(e: &VerifyError) -> bool {
 /// A verifier whose first fetch must fail: returns the error a request gets.
 async fn first_fetch_error(issuer: &MockIssuer, key: &SigningKey) -> VerifyError {
     let v = Verifier::new(issuer.config()).unwrap();
-    let err = v.verify(&key.sign(&issuer.claims())).await.unwrap_err();
+    let err = refusal(&v, &key.sign(&issuer.claims())).await;
     assert!(!v.is_ready());
     err
 }
 
-#[tokio::test]
-async fn discovery_provides_the_jwks_uri() {
-    let key = SigningKey::rsa(0, "k1");
-    let issuer = MockIssuer::start_bare(&[]).await;
+/// The error a request gets from a verifier whose issuer answers its key-set requests with
+/// `behaviour`.
+async fn first_error_when_keys_are_answered_with(behaviour: Behaviour) -> VerifyError {
+    let issuer = MockIssuer::start(&[]).await;
+    issuer.set(behaviour);
+    first_fetch_error(&issuer, &SigningKey::rsa(0, "k1")).await
+}
+
+/// Makes `issuer` serve a discovery document naming `/custom/keys`, which serves `key`.
+async fn discovery_naming_custom_keys(issuer: &MockIssuer, key: &SigningKey) {
     let doc = json!({"issuer": issuer.issuer().as_str(), "jwks_uri": format!("{}/custom/keys", issuer.server.uri())});
     Mock::given(method("GET"))
         .and(path(DISCOVERY_PATH))
@@ -34,9 +40,16 @@ async fn discovery_provides_the_jwks_uri() {
         .await;
     Mock::given(method("GET"))
         .and(path("/custom/keys"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[&key])))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[key])))
         .mount(&issuer.server)
         .await;
+}
+
+#[tokio::test]
+async fn discovery_provides_the_jwks_uri() {
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start_bare(&[]).await;
+    discovery_naming_custom_keys(&issuer, &key).await;
     let v = ready_verifier(issuer.config()).await;
     assert!(v.verify(&key.sign(&issuer.claims())).await.is_ok());
     assert_eq!(issuer.jwks_requests(), 0);
@@ -79,34 +92,26 @@ async fn explicit_jwks_uri_skips_discovery() {
 
 #[tokio::test]
 async fn non_200_status_is_a_failed_fetch() {
-    let key = SigningKey::rsa(0, "k1");
-    let issuer = MockIssuer::start(&[]).await;
-    issuer.set(Behaviour::Status(500));
-    assert!(is_unavailable(&first_fetch_error(&issuer, &key).await));
+    let err = first_error_when_keys_are_answered_with(Behaviour::Status(500)).await;
+    assert!(is_unavailable(&err));
 }
 
 #[tokio::test]
 async fn non_json_content_type_is_a_failed_fetch() {
-    let key = SigningKey::rsa(0, "k1");
-    let issuer = MockIssuer::start(&[]).await;
-    issuer.set(Behaviour::WrongContentType);
-    assert!(is_unavailable(&first_fetch_error(&issuer, &key).await));
+    let err = first_error_when_keys_are_answered_with(Behaviour::WrongContentType).await;
+    assert!(is_unavailable(&err));
 }
 
 #[tokio::test]
 async fn garbage_body_is_a_failed_fetch() {
-    let key = SigningKey::rsa(0, "k1");
-    let issuer = MockIssuer::start(&[]).await;
-    issuer.set(Behaviour::Garbage);
-    assert!(is_unavailable(&first_fetch_error(&issuer, &key).await));
+    let err = first_error_when_keys_are_answered_with(Behaviour::Garbage).await;
+    assert!(is_unavailable(&err));
 }
 
 #[tokio::test]
 async fn body_over_the_cap_is_a_failed_fetch() {
-    let key = SigningKey::rsa(0, "k1");
-    let issuer = MockIssuer::start(&[]).await;
-    issuer.set(Behaviour::Huge(600 * 1024));
-    assert!(is_unavailable(&first_fetch_error(&issuer, &key).await));
+    let err = first_error_when_keys_are_answered_with(Behaviour::Huge(600 * 1024)).await;
+    assert!(is_unavailable(&err));
 }
 
 #[tokio::test]
@@ -163,7 +168,7 @@ async fn endless_chunked_body_is_cut_at_the_cap_while_streaming() {
     config.jwks_uri = Some(format!("{origin}/jwks").parse().unwrap());
     let v = Verifier::new(config).unwrap();
     let claims = json!({"iss": format!("{origin}/"), "aud": AUDIENCE, "exp": now() + 60});
-    let err = v.verify(&key.sign(&claims)).await.unwrap_err();
+    let err = refusal(&v, &key.sign(&claims)).await;
     assert!(is_unavailable(&err), "{err:?}");
     let sent = tokio::time::timeout(Duration::from_secs(5), server)
         .await
@@ -173,14 +178,20 @@ async fn endless_chunked_body_is_cut_at_the_cap_while_streaming() {
     assert!(sent < 16 * 1024 * 1024, "server pushed {sent} bytes");
 }
 
+/// A server other than the issuer answering every GET with a key set holding `key`.
+async fn server_of_keys(key: &SigningKey) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[key])))
+        .mount(&server)
+        .await;
+    server
+}
+
 #[tokio::test]
 async fn redirect_off_the_issuers_host_is_refused() {
     let key = SigningKey::rsa(0, "k1");
-    let elsewhere = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[&key])))
-        .mount(&elsewhere)
-        .await;
+    let elsewhere = server_of_keys(&key).await;
     let issuer = MockIssuer::start(&[]).await;
     // Same machine, other host name: `localhost` is not the issuer's `127.0.0.1`.
     let port = elsewhere.address().port();
@@ -209,9 +220,7 @@ async fn redirect_within_the_issuers_host_is_followed() {
 #[tokio::test]
 async fn fetches_and_failures_are_counted() {
     let key = SigningKey::rsa(0, "k1");
-    let issuer = MockIssuer::start(&[]).await;
-    issuer.set(Behaviour::Status(503));
-    let v = Verifier::new(issuer.config()).unwrap();
+    let (issuer, v) = issuer_down_at_start().await;
     assert!(
         eventually(Duration::from_secs(5), || async {
             v.stats().jwks_fetch_failures >= 1
@@ -229,11 +238,7 @@ async fn fetches_and_failures_are_counted() {
 #[tokio::test]
 async fn redirect_to_another_port_on_the_issuers_host_is_refused() {
     let key = SigningKey::rsa(0, "k1");
-    let elsewhere = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[&key])))
-        .mount(&elsewhere)
-        .await;
+    let elsewhere = server_of_keys(&key).await;
     let issuer = MockIssuer::start(&[]).await;
     // Same host (127.0.0.1), same scheme, another port: another origin, another service.
     issuer.set(Behaviour::Redirect(format!(
@@ -246,27 +251,16 @@ async fn redirect_to_another_port_on_the_issuers_host_is_refused() {
 
 #[tokio::test]
 async fn discovery_is_tried_again_after_a_404_instead_of_pinning_the_fallback() {
-    let old = SigningKey::rsa(0, "old");
-    let new = SigningKey::rsa(1, "new");
+    let (old, new) = (SigningKey::rsa(0, "old"), SigningKey::rsa(1, "new"));
     // No discovery document at first: the well-known JWKS path serves the old key.
     let issuer = MockIssuer::start_bare(&[&old]).await;
-    let mut config = issuer.config();
-    config.cache = fast_cache();
-    config.cache.default_ttl = Duration::from_millis(200);
-    let v = ready_verifier(config).await;
+    let v = ready_verifier_for(&issuer, |c| {
+        c.cache = fast_cache_lasting(Duration::from_millis(200));
+    })
+    .await;
     assert!(v.verify(&old.sign(&issuer.claims())).await.is_ok());
     // Discovery comes back and names another JWKS URI, which holds the new key.
-    let doc = json!({"issuer": issuer.issuer().as_str(), "jwks_uri": format!("{}/custom/keys", issuer.server.uri())});
-    Mock::given(method("GET"))
-        .and(path(DISCOVERY_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(doc))
-        .mount(&issuer.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/custom/keys"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[&new])))
-        .mount(&issuer.server)
-        .await;
+    discovery_naming_custom_keys(&issuer, &new).await;
     let mut moved = false;
     for _ in 0..100 {
         if issuer.requests_to("/custom/keys").await > 0 {

@@ -8,7 +8,8 @@ use std::time::Duration;
 use auth::{Algorithm, CacheSettings, Claims, Verifier, VerifierConfig, VerifyError};
 pub use test_support::issuer::DISCOVERY_PATH;
 pub use test_support::{
-    AUDIENCE, Behaviour, MockIssuer, SigningKey, b64, eventually, jwks, now, requests_received,
+    AUDIENCE, Behaviour, MockIssuer, SigningKey, TokenBuilder, b64, eventually, jwks, now,
+    requests_received,
 };
 
 /// The verifier's configuration for a mock issuer.
@@ -72,10 +73,54 @@ pub async fn one_rsa_key_with(
     tweak: impl FnOnce(&mut VerifierConfig),
 ) -> (MockIssuer, SigningKey, Verifier) {
     let key = SigningKey::rsa(0, "k1");
-    let issuer = MockIssuer::start(&[&key]).await;
+    let (issuer, v) = serving(&[&key], tweak).await;
+    (issuer, key, v)
+}
+
+/// An issuer serving `keys` and a ready verifier trusting it, its configuration changed by
+/// `tweak` first.
+pub async fn serving(
+    keys: &[&SigningKey],
+    tweak: impl FnOnce(&mut VerifierConfig),
+) -> (MockIssuer, Verifier) {
+    let issuer = MockIssuer::start(keys).await;
+    let v = ready_verifier_for(&issuer, tweak).await;
+    (issuer, v)
+}
+
+/// A ready verifier trusting `issuer`, its configuration changed by `tweak` first.
+pub async fn ready_verifier_for(
+    issuer: &MockIssuer,
+    tweak: impl FnOnce(&mut VerifierConfig),
+) -> Verifier {
     let mut config = issuer.config();
     tweak(&mut config);
-    (issuer, key, ready_verifier(config).await)
+    ready_verifier(config).await
+}
+
+/// An issuer publishing `k1` pinned to RS256 (its JWK's `alg`), and a ready verifier allowing
+/// RS256 and PS256, its configuration changed by `tweak` too.
+pub async fn rs256_pinned_key_with(
+    tweak: impl FnOnce(&mut VerifierConfig),
+) -> (MockIssuer, SigningKey, Verifier) {
+    let key = SigningKey::rsa(0, "k1");
+    let issuer = MockIssuer::start(&[]).await;
+    issuer.serve_json(serde_json::json!({"keys": [key.jwk_with("alg", "RS256".into())]}));
+    let v = ready_verifier_for(&issuer, |c| {
+        c.algorithms = vec![Algorithm::RS256, Algorithm::PS256];
+        tweak(c);
+    })
+    .await;
+    (issuer, key, v)
+}
+
+/// An issuer answering every key-set request with 503, and a verifier trusting it that has
+/// not waited for keys.
+pub async fn issuer_down_at_start() -> (MockIssuer, Verifier) {
+    let issuer = MockIssuer::start(&[]).await;
+    issuer.set(Behaviour::Status(503));
+    let v = Verifier::new(issuer.config()).unwrap();
+    (issuer, v)
 }
 
 /// An issuer serving `key` with this `Cache-Control` header.
@@ -91,6 +136,19 @@ pub async fn issuer_with_cache_control(key: &SigningKey, cache_control: &str) ->
 /// Whether the issuer gets at least `count` key-set requests within `within`.
 pub async fn jwks_requests_reach(issuer: &MockIssuer, count: usize, within: Duration) -> bool {
     eventually(within, || async { issuer.jwks_requests() >= count }).await
+}
+
+/// Why `v` refuses `token`; an accepted token fails the test.
+pub async fn refusal(v: &Verifier, token: &str) -> VerifyError {
+    v.verify(token).await.unwrap_err()
+}
+
+/// Why the verifier of [`one_rsa_key`] refuses a token of its key with the usual claims and
+/// header member `name` set to `value`.
+pub async fn refusal_with_header(name: &str, value: impl Into<serde_json::Value>) -> VerifyError {
+    let (issuer, key, v) = one_rsa_key().await;
+    let token = TokenBuilder::new(&key, issuer.claims()).header(name, value);
+    refusal(&v, &token.sign()).await
 }
 
 /// Whether a verification ended in `KeySetUnavailable` (try again later).
@@ -115,4 +173,34 @@ pub fn build_error(issuer: &MockIssuer, tweak: impl FnOnce(&mut VerifierConfig))
 
 pub fn algorithms(list: &[Algorithm]) -> Vec<Algorithm> {
     list.to_vec()
+}
+
+/// The characters of a compact JWS, and a few that are not, for mutating tokens and proofs.
+const JWS_CHARS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ ";
+
+/// One of [`JWS_CHARS`].
+pub fn jws_char() -> impl proptest::strategy::Strategy<Value = char> {
+    proptest::sample::select(JWS_CHARS.chars().collect::<Vec<_>>())
+}
+
+/// `jws` with the character at `pos` replaced by `c`.
+pub fn one_character_changed(jws: &str, pos: proptest::sample::Index, c: char) -> String {
+    let i = pos.index(jws.len());
+    let mut mutated = jws.to_owned();
+    mutated.replace_range(i..=i, &c.to_string());
+    mutated
+}
+
+/// `jws` with up to `cut` characters from `pos` replaced by `insert`.
+pub fn cut_or_insertion(
+    jws: &str,
+    pos: proptest::sample::Index,
+    insert: &str,
+    cut: usize,
+) -> String {
+    let i = pos.index(jws.len());
+    let end = (i + cut).min(jws.len());
+    let mut mutated = jws.to_owned();
+    mutated.replace_range(i..end, insert);
+    mutated
 }

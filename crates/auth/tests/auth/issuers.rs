@@ -18,8 +18,10 @@ struct Two {
 
 impl Two {
     async fn start() -> Self {
-        let a_key = SigningKey::rsa(0, "a-key");
-        let b_key = SigningKey::rsa(1, "b-key");
+        Self::with_keys(SigningKey::rsa(0, "a-key"), SigningKey::rsa(1, "b-key")).await
+    }
+
+    async fn with_keys(a_key: SigningKey, b_key: SigningKey) -> Self {
         let a = MockIssuer::start(&[&a_key]).await;
         let b = MockIssuer::start(&[&b_key]).await;
         Self { a, a_key, b, b_key }
@@ -38,6 +40,20 @@ impl Two {
 
 async fn total_requests(issuer: &MockIssuer) -> usize {
     requests_received(&issuer.server).await
+}
+
+/// Whether `v`'s issuer number `n` gets its keys within 5 s.
+async fn issuer_ready(v: &Verifier, n: usize) -> bool {
+    eventually(Duration::from_secs(5), || async {
+        v.stats().issuers[n].ready
+    })
+    .await
+}
+
+/// `two` with `b` answering 503, and a verifier trusting both that has not waited for keys.
+fn verifier_with_b_down(two: &Two) -> Verifier {
+    two.b.set(Behaviour::Status(503));
+    Verifier::new(two.config()).unwrap()
 }
 
 #[tokio::test]
@@ -83,7 +99,7 @@ async fn unlisted_issuer_is_refused_before_any_key_exists() {
     let c = MockIssuer::start(&[]).await;
     let v = Verifier::new(two.config()).unwrap();
     let token = two.a_key.sign(&c.claims());
-    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Issuer);
+    assert_eq!(refusal(&v, &token).await, VerifyError::Issuer);
     assert_eq!(total_requests(&c).await, 0);
 }
 
@@ -96,11 +112,7 @@ async fn issuer_must_match_a_listed_one_exactly() {
     let upper = two.b.issuer().as_str().replace("http://", "HTTP://");
     for iss in [without_slash, upper] {
         let token = two.b_key.sign(&two.b.claims_with("iss", json!(iss)));
-        assert_eq!(
-            v.verify(&token).await.unwrap_err(),
-            VerifyError::Issuer,
-            "{iss}"
-        );
+        assert_eq!(refusal(&v, &token).await, VerifyError::Issuer, "{iss}");
     }
     assert_eq!(two.requests().await, before);
 }
@@ -110,7 +122,7 @@ async fn key_of_one_issuer_with_the_iss_of_another_is_refused() {
     let two = Two::start().await;
     let v = ready_verifier(two.config()).await;
     let token = two.a_key.sign(&two.b.claims());
-    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::UnknownKey);
+    assert_eq!(refusal(&v, &token).await, VerifyError::UnknownKey);
     let b_requests = total_requests(&two.b).await;
     // The unknown kid makes B (only B) refetch once; A is never asked.
     assert!(b_requests <= 3, "{b_requests}");
@@ -120,21 +132,17 @@ async fn key_of_one_issuer_with_the_iss_of_another_is_refused() {
 async fn same_kid_in_two_issuers_never_crosses_over() {
     // Both issuers publish a key named "shared", with different material: the token claiming
     // B must be checked against B's "shared", so A's signature fails.
-    let a_key = SigningKey::rsa(0, "shared");
-    let b_key = SigningKey::rsa(1, "shared");
-    let a = MockIssuer::start(&[&a_key]).await;
-    let b = MockIssuer::start(&[&b_key]).await;
-    let mut config = a.config();
-    config.issuers = vec![b.issuer_url()];
-    let v = ready_verifier(config).await;
+    let two = Two::with_keys(SigningKey::rsa(0, "shared"), SigningKey::rsa(1, "shared")).await;
+    let v = ready_verifier(two.config()).await;
+    let (a, a_key, b, b_key) = (&two.a, &two.a_key, &two.b, &two.b_key);
 
     assert!(v.verify(&b_key.sign(&b.claims())).await.is_ok());
     assert_eq!(
-        v.verify(&a_key.sign(&b.claims())).await.unwrap_err(),
+        refusal(&v, &a_key.sign(&b.claims())).await,
         VerifyError::Signature
     );
     assert_eq!(
-        v.verify(&b_key.sign(&a.claims())).await.unwrap_err(),
+        refusal(&v, &b_key.sign(&a.claims())).await,
         VerifyError::Signature
     );
 }
@@ -143,15 +151,12 @@ async fn same_kid_in_two_issuers_never_crosses_over() {
 async fn cached_token_stays_tied_to_its_issuers_key() {
     // A token verified (and cached) for B stops verifying when B drops its key, even though A
     // still publishes a key with the same kid.
-    let a_key = SigningKey::rsa(0, "shared");
-    let b_key = SigningKey::rsa(1, "shared");
+    let two = Two::with_keys(SigningKey::rsa(0, "shared"), SigningKey::rsa(1, "shared")).await;
     let b_next = SigningKey::rsa(2, "b-next");
-    let a = MockIssuer::start(&[&a_key]).await;
-    let b = MockIssuer::start(&[&b_key]).await;
-    let mut config = a.config();
-    config.issuers = vec![b.issuer_url()];
+    let mut config = two.config();
     config.cache = fast_cache();
     let v = ready_verifier(config).await;
+    let (a, a_key, b, b_key) = (&two.a, &two.a_key, &two.b, &two.b_key);
     let token = b_key.sign(&b.claims());
     assert!(v.verify(&token).await.is_ok());
     assert_eq!(v.token_cache_len(), 1);
@@ -162,22 +167,15 @@ async fn cached_token_stays_tied_to_its_issuers_key() {
     })
     .await;
     assert!(dropped, "B's rotation did not purge the cached token");
-    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::UnknownKey);
+    assert_eq!(refusal(&v, &token).await, VerifyError::UnknownKey);
     assert!(v.verify(&a_key.sign(&a.claims())).await.is_ok());
 }
 
 #[tokio::test]
 async fn one_issuer_down_leaves_the_other_serving() {
     let two = Two::start().await;
-    two.b.set(Behaviour::Status(503));
-    let v = Verifier::new(two.config()).unwrap();
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            v.stats().issuers[0].ready
-        })
-        .await,
-        "A's keys never loaded"
-    );
+    let v = verifier_with_b_down(&two);
+    assert!(issuer_ready(&v, 0).await, "A's keys never loaded");
 
     assert!(v.verify(&two.a_key.sign(&two.a.claims())).await.is_ok());
     let refused = v.verify(&two.b_key.sign(&two.b.claims())).await;
@@ -191,14 +189,8 @@ async fn one_issuer_down_leaves_the_other_serving() {
 #[tokio::test]
 async fn ready_only_when_every_issuer_has_keys() {
     let two = Two::start().await;
-    two.b.set(Behaviour::Status(503));
-    let v = Verifier::new(two.config()).unwrap();
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            v.stats().issuers[0].ready
-        })
-        .await
-    );
+    let v = verifier_with_b_down(&two);
+    assert!(issuer_ready(&v, 0).await);
     assert!(!v.is_ready());
 
     two.b.serve(&[&two.b_key]);
@@ -212,12 +204,7 @@ async fn ready_only_when_every_issuer_has_keys() {
 async fn each_issuer_runs_its_own_discovery_and_counts_its_own_fetches() {
     let two = Two::start().await;
     let v = ready_verifier(two.config()).await;
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            v.stats().issuers[1].ready
-        })
-        .await
-    );
+    assert!(issuer_ready(&v, 1).await);
     assert_eq!(two.a.requests_to(DISCOVERY_PATH).await, 1);
     assert_eq!(two.b.requests_to(DISCOVERY_PATH).await, 1);
     let stats = v.stats();
@@ -242,17 +229,14 @@ async fn each_issuer_runs_its_own_discovery_and_counts_its_own_fetches() {
 
 #[tokio::test]
 async fn any_of_several_audiences_is_accepted() {
-    let key = SigningKey::rsa(0, "k1");
-    let issuer = MockIssuer::start(&[&key]).await;
-    let mut config = issuer.config();
-    config.audiences.push("https://second.api.test".into());
-    let v = ready_verifier(config).await;
+    let (issuer, key, v) =
+        one_rsa_key_with(|c| c.audiences.push("https://second.api.test".into())).await;
     for aud in [json!(AUDIENCE), json!("https://second.api.test")] {
         let token = key.sign(&issuer.claims_with("aud", aud.clone()));
         assert!(v.verify(&token).await.is_ok(), "{aud}");
     }
     let token = key.sign(&issuer.claims_with("aud", json!("https://third.api.test")));
-    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Audience);
+    assert_eq!(refusal(&v, &token).await, VerifyError::Audience);
 }
 
 #[tokio::test]
@@ -270,12 +254,7 @@ async fn a_listed_issuer_whose_discovery_names_another_issuer_never_loads() {
     let mut config = two.a.config();
     config.issuers = vec![impostor.issuer_url()];
     let v = Verifier::new(config).unwrap();
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            v.stats().issuers[0].ready
-        })
-        .await
-    );
+    assert!(issuer_ready(&v, 0).await);
     assert!(!v.stats().issuers[1].ready);
     assert_eq!(impostor.jwks_requests(), 0);
     let refused = v.verify(&two.b_key.sign(&impostor.claims())).await;
@@ -301,11 +280,7 @@ async fn an_issuer_with_audiences_of_its_own_is_refused_for_the_shared_audiences
     // Before, every listed issuer shared every audience: b could mint tokens for a's API.
     for aud in [AUDIENCE, "https://shared.test"] {
         let token = two.b_key.sign(&two.b.claims_with("aud", json!(aud)));
-        assert_eq!(
-            v.verify(&token).await.unwrap_err(),
-            VerifyError::Audience,
-            "{aud}"
-        );
+        assert_eq!(refusal(&v, &token).await, VerifyError::Audience, "{aud}");
     }
 }
 
@@ -325,7 +300,7 @@ async fn an_issuer_with_audiences_of_its_own_is_accepted_for_them_and_only_it() 
     let a_for_b = two
         .a_key
         .sign(&two.a.claims_with("aud", json!("https://b-api.test")));
-    assert_eq!(v.verify(&a_for_b).await.unwrap_err(), VerifyError::Audience);
+    assert_eq!(refusal(&v, &a_for_b).await, VerifyError::Audience);
 }
 
 #[tokio::test]

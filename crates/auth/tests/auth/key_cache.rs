@@ -30,10 +30,7 @@ async fn kid_that_left_the_set_is_rejected_after_a_refetch() {
     issuer.serve(&[&new]);
     // The new kid triggers the refetch; the old kid is gone from the new set.
     assert!(v.verify(&new.sign(&issuer.claims())).await.is_ok());
-    assert_eq!(
-        v.verify(&old_token).await.unwrap_err(),
-        VerifyError::UnknownKey
-    );
+    assert_eq!(refusal(&v, &old_token).await, VerifyError::UnknownKey);
 }
 
 #[tokio::test]
@@ -60,7 +57,7 @@ async fn unknown_kid_refetch_waits_for_the_cooldown() {
     let before = issuer.jwks_requests();
     for kid in ["x1", "x2", "x3"] {
         let token = SigningKey::rsa(1, kid).sign(&issued_ago(&issuer, 120));
-        assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::UnknownKey);
+        assert_eq!(refusal(&v, &token).await, VerifyError::UnknownKey);
     }
     assert_eq!(issuer.jwks_requests() - before, 1);
 }
@@ -104,7 +101,7 @@ async fn outage_past_the_grace_is_key_set_unavailable_with_retry_after() {
     .await;
     issuer.set(Behaviour::Status(503));
     assert!(eventually(Duration::from_secs(5), || async { !v.is_ready() }).await);
-    let err = v.verify(&key.sign(&issuer.claims())).await.unwrap_err();
+    let err = refusal(&v, &key.sign(&issuer.claims())).await;
     let retry_after = retry_after_of(&err);
     assert!(retry_after >= Duration::from_secs(1) && retry_after <= Duration::from_secs(60));
     assert_eq!(err.code(), auth::ErrorCode::TemporarilyUnavailable);
@@ -113,9 +110,7 @@ async fn outage_past_the_grace_is_key_set_unavailable_with_retry_after() {
 #[tokio::test]
 async fn issuer_down_at_start_is_unavailable_then_recovers() {
     let key = SigningKey::rsa(0, "k1");
-    let issuer = MockIssuer::start(&[]).await;
-    issuer.set(Behaviour::Status(503));
-    let v = Verifier::new(issuer.config()).unwrap();
+    let (issuer, v) = issuer_down_at_start().await;
     let token = key.sign(&issuer.claims());
     assert!(is_unavailable(v.verify(&token).await));
     assert!(!v.is_ready());
@@ -233,7 +228,7 @@ async fn unknown_kid_in_the_cooldown_is_answered_without_waiting_for_an_in_fligh
     .await;
     // One unknown kid starts the cooldown (30 s).
     let first = SigningKey::rsa(1, "x1").sign(&issued_ago(&issuer, 120));
-    assert_eq!(v.verify(&first).await.unwrap_err(), VerifyError::UnknownKey);
+    assert_eq!(refusal(&v, &first).await, VerifyError::UnknownKey);
     // Then a background refresh hangs in I/O, holding the refresh guard.
     issuer.set(Behaviour::Hang(Duration::from_secs(30)));
     let hits = issuer.jwks_requests();
@@ -253,7 +248,7 @@ async fn failed_unknown_kid_refetch_is_key_set_unavailable_not_unknown_key() {
     let (issuer, key, v) = one_rsa_key().await;
     issuer.set(Behaviour::Status(503));
     let token = SigningKey::rsa(1, "rotated-in").sign(&issuer.claims());
-    let retry_after = retry_after_of(&v.verify(&token).await.unwrap_err());
+    let retry_after = retry_after_of(&refusal(&v, &token).await);
     assert!(retry_after >= Duration::from_secs(1) && retry_after <= Duration::from_secs(60));
     // The known key keeps working from the last good set.
     assert!(v.verify(&key.sign(&issuer.claims())).await.is_ok());
@@ -285,10 +280,7 @@ async fn unknown_kid_is_unknown_key_again_once_a_later_refresh_succeeds() {
     assert!(jwks_requests_reach(&issuer, hits + 2, Duration::from_secs(5)).await);
     // Issued before that refresh: the refresh settles it.
     let second = SigningKey::rsa(1, "x2").sign(&issued_ago(&issuer, 120));
-    assert_eq!(
-        v.verify(&second).await.unwrap_err(),
-        VerifyError::UnknownKey
-    );
+    assert_eq!(refusal(&v, &second).await, VerifyError::UnknownKey);
 }
 
 #[tokio::test]
@@ -347,7 +339,7 @@ async fn retry_after_a_failed_unknown_kid_fetch_lasts_until_the_next_fetch_is_al
     let (issuer, _key, v) = one_rsa_key().await;
     issuer.set(Behaviour::Status(503));
     let token = SigningKey::rsa(1, "rotated-in").sign(&issuer.claims());
-    let retry_after = retry_after_of(&v.verify(&token).await.unwrap_err());
+    let retry_after = retry_after_of(&refusal(&v, &token).await);
     assert!(
         retry_after >= Duration::from_secs(29) && retry_after <= Duration::from_secs(30),
         "{retry_after:?}"
@@ -364,7 +356,7 @@ async fn a_key_published_just_after_a_fetch_is_unavailable_until_the_next_fetch_
     let hits = issuer.jwks_requests();
     // ...then the issuer publishes a key and signs with it.
     issuer.serve(&[&key, &new]);
-    let err = v.verify(&new.sign(&issuer.claims())).await.unwrap_err();
+    let err = refusal(&v, &new.sign(&issuer.claims())).await;
     let VerifyError::KeySetUnavailable { retry_after } = err else {
         panic!("a valid token was called invalid: {err:?}");
     };
@@ -382,15 +374,12 @@ async fn an_unknown_kid_is_unknown_key_once_a_fetch_after_its_arrival_lacks_it()
     let first = SigningKey::rsa(1, "x1").sign(&issuer.claims());
     let second = SigningKey::rsa(1, "x2").sign(&issuer.claims());
     // x1 claims the fetch, which starts after x1 arrived: x1 is not the issuer's.
-    assert_eq!(v.verify(&first).await.unwrap_err(), VerifyError::UnknownKey);
+    assert_eq!(refusal(&v, &first).await, VerifyError::UnknownKey);
     // x2, just issued, arrives after that fetch started: it may be newer than the fetch.
     assert!(is_unavailable(v.verify(&second).await));
     // Back after the cooldown, x2 claims a fetch of its own, which settles it.
     tokio::time::sleep(Duration::from_millis(350)).await;
-    assert_eq!(
-        v.verify(&second).await.unwrap_err(),
-        VerifyError::UnknownKey
-    );
+    assert_eq!(refusal(&v, &second).await, VerifyError::UnknownKey);
 }
 
 #[tokio::test]
@@ -432,6 +421,6 @@ async fn an_unknown_kid_arriving_during_the_first_fetch_is_settled_by_a_fetch_af
     );
     let token = SigningKey::rsa(1, "x").sign(&issuer.claims());
     // That fetch was sent before the token arrived, so it cannot settle it; one after it does.
-    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::UnknownKey);
+    assert_eq!(refusal(&v, &token).await, VerifyError::UnknownKey);
     assert_eq!(jwks_requests().await, 2);
 }

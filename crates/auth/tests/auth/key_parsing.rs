@@ -13,11 +13,12 @@ async fn verdict_for_bad_key(bad: &SigningKey, bad_jwk: Value) -> VerifyError {
     let good = SigningKey::rsa(0, "good");
     let issuer = MockIssuer::start(&[]).await;
     issuer.serve_json(json!({"keys": [good.jwk(), bad_jwk]}));
-    let mut config = issuer.config();
-    config.algorithms = vec![auth::Algorithm::RS256, auth::Algorithm::ES256];
-    let v = ready_verifier(config).await;
+    let v = ready_verifier_for(&issuer, |c| {
+        c.algorithms = vec![auth::Algorithm::RS256, auth::Algorithm::ES256];
+    })
+    .await;
     assert!(v.verify(&good.sign(&issuer.claims())).await.is_ok());
-    v.verify(&bad.sign(&issuer.claims())).await.unwrap_err()
+    refusal(&v, &bad.sign(&issuer.claims())).await
 }
 
 #[tokio::test]
@@ -79,14 +80,13 @@ async fn every_key_of_a_duplicated_kid_is_skipped() {
     let good = SigningKey::rsa(0, "good");
     let dup_a = SigningKey::rsa(1, "dup");
     let dup_b = SigningKey::rsa(2, "dup");
-    let issuer = MockIssuer::start(&[&good, &dup_a, &dup_b]).await;
-    let v = ready_verifier(issuer.config()).await;
+    let (issuer, v) = serving(&[&good, &dup_a, &dup_b], |_| {}).await;
     assert!(v.verify(&good.sign(&issuer.claims())).await.is_ok());
     // Issued before the set was fetched: the set settles them.
     let issued_earlier = issuer.claims_with("iat", json!(now() - 120));
     for k in [&dup_a, &dup_b] {
         assert_eq!(
-            v.verify(&k.sign(&issued_earlier)).await.unwrap_err(),
+            refusal(&v, &k.sign(&issued_earlier)).await,
             VerifyError::UnknownKey
         );
     }
@@ -107,7 +107,7 @@ async fn a_set_without_usable_keys_is_a_failed_fetch() {
     assert!(!v.is_ready());
     let token = SigningKey::rsa(0, "s").sign(&issuer.claims());
     assert!(matches!(
-        v.verify(&token).await.unwrap_err(),
+        refusal(&v, &token).await,
         VerifyError::KeySetUnavailable { .. }
     ));
 }

@@ -1,18 +1,16 @@
 //! The verified-token cache: hits skip the signature, never outlive the token or its key.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use auth::{Verifier, VerifyError};
+use auth::{Claims, Verifier, VerifyError};
 use serde_json::json;
 
 use crate::helpers::*;
 
 #[tokio::test]
 async fn repeated_token_is_served_from_the_cache() {
-    let (issuer, key, v) = one_rsa_key().await;
-    let token = key.sign(&issuer.claims());
-    let first = v.verify(&token).await.unwrap();
-    let second = v.verify(&token).await.unwrap();
+    let (v, first, second) = verified_twice().await;
     assert_eq!(v.stats().token_cache_hits, 1);
     assert_eq!(first.sub, second.sub);
     assert_eq!(v.token_cache_len(), 1);
@@ -20,11 +18,17 @@ async fn repeated_token_is_served_from_the_cache() {
 
 #[tokio::test]
 async fn a_cache_hit_hands_out_the_claims_parsed_at_verification() {
+    let (_v, first, second) = verified_twice().await;
+    assert!(std::sync::Arc::ptr_eq(&first, &second));
+}
+
+/// The verifier of [`one_rsa_key`] and its two answers for one valid token.
+async fn verified_twice() -> (Verifier, Arc<Claims>, Arc<Claims>) {
     let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims());
     let first = v.verify(&token).await.unwrap();
     let second = v.verify(&token).await.unwrap();
-    assert!(std::sync::Arc::ptr_eq(&first, &second));
+    (v, first, second)
 }
 
 #[tokio::test]
@@ -51,10 +55,8 @@ async fn verify_now_verifies_a_token_never_seen_when_its_key_is_at_hand() {
 
 #[tokio::test]
 async fn a_token_verified_after_its_key_was_fetched_is_cached_and_hit_next_time() {
-    let old = SigningKey::rsa(0, "old");
-    let new = SigningKey::rsa(1, "new");
-    let issuer = MockIssuer::start(&[&old]).await;
-    let v = ready_verifier(issuer.config()).await;
+    let (old, new) = (SigningKey::rsa(0, "old"), SigningKey::rsa(1, "new"));
+    let (issuer, v) = serving(&[&old], |_| {}).await;
     issuer.serve(&[&old, &new]);
     let token = new.sign(&issuer.claims());
     assert!(v.verify_now(&token).is_none(), "its key needs a fetch");
@@ -113,11 +115,7 @@ async fn verify_as_reads_the_callers_type_on_a_cache_hit_too() {
 
 #[tokio::test]
 async fn cached_token_is_rejected_once_it_expires() {
-    let key = SigningKey::rsa(0, "k1");
-    let issuer = MockIssuer::start(&[&key]).await;
-    let mut config = issuer.config();
-    config.leeway = Duration::ZERO;
-    let v = ready_verifier(config).await;
+    let (issuer, key, v) = one_rsa_key_with(|c| c.leeway = Duration::ZERO).await;
     let token = key.sign(&issuer.claims_with("exp", json!(now() + 2)));
     assert!(v.verify(&token).await.is_ok());
     assert_eq!(v.token_cache_len(), 1);
@@ -146,42 +144,33 @@ async fn verify_then_hit(v: &Verifier, token: &str, hits: u64) {
 /// A token of kid `old`, asked for `hits` times from the cache, then rotated out of the set:
 /// what the verifier answers for it afterwards, and how many entries are left.
 async fn after_its_kid_left_the_set(hits: u64) -> (VerifyError, usize) {
-    let old = SigningKey::rsa(0, "old");
-    let new = SigningKey::rsa(1, "new");
-    let issuer = MockIssuer::start(&[&old]).await;
-    let v = ready_verifier(issuer.config()).await;
+    let (old, new) = (SigningKey::rsa(0, "old"), SigningKey::rsa(1, "new"));
+    let (issuer, v) = serving(&[&old], |_| {}).await;
     let old_token = old.sign(&issuer.claims());
     verify_then_hit(&v, &old_token, hits).await;
     issuer.serve(&[&new]);
     assert!(v.verify(&new.sign(&issuer.claims())).await.is_ok());
     let left = v.token_cache_len();
-    let refusal = v.verify(&old_token).await.unwrap_err();
+    let answer = refusal(&v, &old_token).await;
     assert_eq!(v.stats().token_cache_hits, hits);
-    (refusal, left)
+    (answer, left)
 }
 
 /// A token of kid `k1`, asked for `hits` times from the cache, then its kid republished with
 /// other key material: what the verifier answers for it afterwards.
 async fn after_its_kid_names_another_key(hits: u64) -> VerifyError {
-    let first = SigningKey::rsa(0, "k1");
-    let replacement = SigningKey::rsa(1, "k1");
-    let issuer = MockIssuer::start(&[&first]).await;
-    let mut config = issuer.config();
-    config.cache = fast_cache();
-    config.cache.default_ttl = Duration::from_millis(200);
-    let v = ready_verifier(config).await;
+    let (first, replacement) = (SigningKey::rsa(0, "k1"), SigningKey::rsa(1, "k1"));
+    let (issuer, v) = serving(&[&first], |c| {
+        c.cache = fast_cache_lasting(Duration::from_millis(200));
+    })
+    .await;
     let token = first.sign(&issuer.claims());
     verify_then_hit(&v, &token, hits).await;
     // Same kid, other key material, picked up by the background refresh.
     issuer.serve(&[&replacement]);
     let fetches = issuer.jwks_requests();
-    assert!(
-        eventually(Duration::from_secs(3), || async {
-            issuer.jwks_requests() > fetches + 1
-        })
-        .await
-    );
-    v.verify(&token).await.unwrap_err()
+    assert!(jwks_requests_reach(&issuer, fetches + 2, Duration::from_secs(3)).await);
+    refusal(&v, &token).await
 }
 
 #[tokio::test]
@@ -221,11 +210,7 @@ async fn a_token_hit_repeatedly_is_not_served_once_its_kid_names_another_key() {
 
 #[tokio::test]
 async fn cache_can_be_turned_off() {
-    let key = SigningKey::rsa(0, "k1");
-    let issuer = MockIssuer::start(&[&key]).await;
-    let mut config = issuer.config();
-    config.token_cache_bytes = 0;
-    let v = ready_verifier(config).await;
+    let (issuer, key, v) = one_rsa_key_with(|c| c.token_cache_bytes = 0).await;
     let token = key.sign(&issuer.claims());
     for _ in 0..3 {
         assert!(v.verify(&token).await.is_ok());
@@ -236,12 +221,11 @@ async fn cache_can_be_turned_off() {
 
 #[tokio::test]
 async fn a_background_sweep_drops_a_token_that_expired_unasked() {
-    let key = SigningKey::rsa(0, "k1");
-    let issuer = MockIssuer::start(&[&key]).await;
-    let mut config = issuer.config();
-    config.leeway = Duration::ZERO;
-    config.token_cache_sweep_every = Duration::from_millis(50);
-    let v = ready_verifier(config).await;
+    let (issuer, key, v) = one_rsa_key_with(|c| {
+        c.leeway = Duration::ZERO;
+        c.token_cache_sweep_every = Duration::from_millis(50);
+    })
+    .await;
     let short = key.sign(&issuer.claims_with("exp", json!(now() + 2)));
     let long = key.sign(&issuer.claims());
     assert!(v.verify(&short).await.is_ok());
@@ -258,11 +242,7 @@ async fn a_background_sweep_drops_a_token_that_expired_unasked() {
 
 #[tokio::test]
 async fn cache_holds_at_most_its_byte_budget() {
-    let key = SigningKey::rsa(0, "k1");
-    let issuer = MockIssuer::start(&[&key]).await;
-    let mut config = issuer.config();
-    config.token_cache_bytes = 64 * 1024;
-    let v = ready_verifier(config).await;
+    let (issuer, key, v) = one_rsa_key_with(|c| c.token_cache_bytes = 64 * 1024).await;
     for i in 0..40 {
         let mut claims = issuer.claims_with("pad", json!("x".repeat(4 * 1024)));
         claims["jti"] = json!(i);
@@ -300,14 +280,8 @@ async fn large_tokens_are_held_within_the_default_byte_budget() {
 
 #[tokio::test]
 async fn cached_token_is_not_served_once_its_key_no_longer_allows_the_alg() {
-    let key = SigningKey::rsa(0, "k1");
-    let issuer = MockIssuer::start(&[]).await;
-    issuer.serve_json(json!({"keys": [key.jwk_with("alg", json!("RS256"))]}));
-    let mut config = issuer.config();
-    config.algorithms = vec![auth::Algorithm::RS256, auth::Algorithm::PS256];
-    config.cache = fast_cache();
-    config.cache.default_ttl = Duration::from_millis(200);
-    let v = ready_verifier(config).await;
+    let (issuer, key, v) =
+        rs256_pinned_key_with(|c| c.cache = fast_cache_lasting(Duration::from_millis(200))).await;
     let token = key.sign(&issuer.claims());
     assert!(v.verify(&token).await.is_ok());
     assert!(v.verify(&token).await.is_ok());
@@ -315,13 +289,8 @@ async fn cached_token_is_not_served_once_its_key_no_longer_allows_the_alg() {
     // The same key material, now published for PS256 only; picked up by the background refresh.
     issuer.serve_json(json!({"keys": [key.jwk_with("alg", json!("PS256"))]}));
     let hits = issuer.jwks_requests();
-    assert!(
-        eventually(Duration::from_secs(3), || async {
-            issuer.jwks_requests() > hits + 1
-        })
-        .await
-    );
-    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Algorithm);
+    assert!(jwks_requests_reach(&issuer, hits + 2, Duration::from_secs(3)).await);
+    assert_eq!(refusal(&v, &token).await, VerifyError::Algorithm);
 }
 
 #[tokio::test]
@@ -329,7 +298,7 @@ async fn failed_verifications_are_not_cached() {
     let (issuer, key, v) = one_rsa_key().await;
     let token = key.sign(&issuer.claims_with("aud", json!("other")));
     for _ in 0..2 {
-        assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Audience);
+        assert_eq!(refusal(&v, &token).await, VerifyError::Audience);
     }
     assert_eq!(v.token_cache_len(), 0);
     assert_eq!(v.stats().token_cache_hits, 0);

@@ -76,31 +76,23 @@ fn verdict(public: Option<&Value>, group_alg: Option<&str>, jws: &str) -> Result
 
 #[test]
 fn wycheproof_jws_vectors_agree_except_the_listed_rows() {
-    let doc: Value = serde_json::from_str(VECTORS).unwrap();
     let mut agree = 0;
-    let mut total = 0;
     let mut differ: BTreeMap<u64, String> = BTreeMap::new();
     let mut accepted_invalid = Vec::new();
-    for group in doc["testGroups"].as_array().unwrap() {
+    let total = each_row(VECTORS, |group, id, expected_valid, jws| {
         let public = group.get("public");
         let group_alg = public
             .and_then(|p| p.get("alg"))
             .or_else(|| group["private"].get("alg"))
             .and_then(Value::as_str);
-        for test in group["tests"].as_array().unwrap() {
-            total += 1;
-            let id = test["tcId"].as_u64().unwrap();
-            let expected_valid = test["result"] == "valid";
-            let ours = verdict(public, group_alg, test["jws"].as_str().unwrap());
-            match (expected_valid, &ours) {
-                (true, Ok(())) | (false, Err(_)) => agree += 1,
-                (true, Err(why)) => {
-                    differ.insert(id, why.clone());
-                }
-                (false, Ok(())) => accepted_invalid.push(id),
+        match (expected_valid, verdict(public, group_alg, jws)) {
+            (true, Ok(())) | (false, Err(_)) => agree += 1,
+            (true, Err(why)) => {
+                differ.insert(id, why);
             }
+            (false, Ok(())) => accepted_invalid.push(id),
         }
-    }
+    });
     eprintln!("wycheproof JWS: {agree}/{total} rows agree");
     for (id, why) in &differ {
         eprintln!("  tcId {id}: valid per Wycheproof, rejected by us: {why}");
@@ -109,10 +101,35 @@ fn wycheproof_jws_vectors_agree_except_the_listed_rows() {
         accepted_invalid.is_empty(),
         "accepted invalid rows: {accepted_invalid:?}"
     );
-    let listed: Vec<u64> = DISAGREEMENTS.iter().map(|(id, _)| *id).collect();
+    assert_rows_are_listed(&differ, DISAGREEMENTS);
+    assert_eq!(agree + DISAGREEMENTS.len(), total);
+}
+
+/// Calls `check(group, tcId, valid per Wycheproof, jws)` for every row of a vectors file;
+/// returns how many rows there were.
+fn each_row(vectors: &str, mut check: impl FnMut(&Value, u64, bool, &str)) -> usize {
+    let doc: Value = serde_json::from_str(vectors).unwrap();
+    let mut total = 0;
+    for group in doc["testGroups"].as_array().unwrap() {
+        for test in group["tests"].as_array().unwrap() {
+            total += 1;
+            let id = test["tcId"].as_u64().unwrap();
+            check(
+                group,
+                id,
+                test["result"] == "valid",
+                test["jws"].as_str().unwrap(),
+            );
+        }
+    }
+    total
+}
+
+/// The rows we disagree on are exactly those of the table.
+fn assert_rows_are_listed(differ: &BTreeMap<u64, String>, table: &[(u64, &str)]) {
+    let listed: Vec<u64> = table.iter().map(|(id, _)| *id).collect();
     let actual: Vec<u64> = differ.keys().copied().collect();
     assert_eq!(actual, listed, "disagreements differ from the table");
-    assert_eq!(agree + listed.len(), total);
 }
 
 /// The public half of a JWK: private members removed (the groups carry private keys).
@@ -151,34 +168,22 @@ fn key_set_verdict(group: &Value, jws: &str) -> Result<(), String> {
 
 #[test]
 fn wycheproof_jwk_vectors_agree_except_the_listed_rows() {
-    let doc: Value = serde_json::from_str(KEY_VECTORS).unwrap();
     let mut agree = 0;
-    let mut total = 0;
     let mut differ: BTreeMap<u64, String> = BTreeMap::new();
-    for group in doc["testGroups"].as_array().unwrap() {
-        for test in group["tests"].as_array().unwrap() {
-            total += 1;
-            let id = test["tcId"].as_u64().unwrap();
-            let expected_valid = test["result"] == "valid";
-            match (
-                expected_valid,
-                key_set_verdict(group, test["jws"].as_str().unwrap()),
-            ) {
-                (true, Ok(())) | (false, Err(_)) => agree += 1,
-                (true, Err(why)) => {
-                    differ.insert(id, format!("valid per Wycheproof, rejected by us: {why}"));
-                }
-                (false, Ok(())) => {
-                    differ.insert(id, "INVALID per Wycheproof, accepted by us".into());
-                }
+    let total = each_row(KEY_VECTORS, |group, id, expected_valid, jws| {
+        match (expected_valid, key_set_verdict(group, jws)) {
+            (true, Ok(())) | (false, Err(_)) => agree += 1,
+            (true, Err(why)) => {
+                differ.insert(id, format!("valid per Wycheproof, rejected by us: {why}"));
+            }
+            (false, Ok(())) => {
+                differ.insert(id, "INVALID per Wycheproof, accepted by us".into());
             }
         }
-    }
+    });
     eprintln!("wycheproof JWK: {agree}/{total} rows agree");
     for (id, why) in &differ {
         eprintln!("  tcId {id}: {why}");
     }
-    let listed: Vec<u64> = KEY_DISAGREEMENTS.iter().map(|(id, _)| *id).collect();
-    let actual: Vec<u64> = differ.keys().copied().collect();
-    assert_eq!(actual, listed, "disagreements differ from the table");
+    assert_rows_are_listed(&differ, KEY_DISAGREEMENTS);
 }
