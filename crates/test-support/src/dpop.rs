@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 
-use crate::jose::{ath, b64, b64_json, now, thumbprint};
+use crate::jose::{ath, b64, b64_json, now, remove_member, thumbprint};
 use crate::keys::SigningKey;
 
 /// A client's DPoP key: the private key, its public JWK and its RFC 7638 thumbprint.
@@ -106,9 +106,7 @@ impl Proof {
 
     /// Removes claim `name`.
     pub fn without_claim(mut self, name: &str) -> Self {
-        if let Some(claims) = self.claims.as_object_mut() {
-            claims.remove(name);
-        }
+        remove_member(&mut self.claims, name);
         self
     }
 
@@ -120,9 +118,7 @@ impl Proof {
 
     /// Removes header member `name`.
     pub fn without_header(mut self, name: &str) -> Self {
-        if let Some(header) = self.header.as_object_mut() {
-            header.remove(name);
-        }
+        remove_member(&mut self.header, name);
         self
     }
 

@@ -16,6 +16,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::config::AUDIENCE;
+use crate::jose::remove_member;
 use crate::keys::{KEYS, SigningKey, jwks};
 use crate::token::{TokenBuilder, access_claims};
 
@@ -270,9 +271,7 @@ impl MockIssuer {
     /// [`MockIssuer::claims`] without claim `name`.
     pub fn claims_without(&self, name: &str) -> Value {
         let mut claims = self.claims();
-        if let Some(map) = claims.as_object_mut() {
-            map.remove(name);
-        }
+        remove_member(&mut claims, name);
         claims
     }
 

@@ -21,6 +21,13 @@ pub fn b64_json(value: &Value) -> String {
     b64(value.to_string())
 }
 
+/// Removes member `name` from a JSON object (anything else is left as it is).
+pub(crate) fn remove_member(object: &mut Value, name: &str) {
+    if let Some(map) = object.as_object_mut() {
+        map.remove(name);
+    }
+}
+
 /// base64url of the SHA-256 of `data`.
 pub fn sha256_b64(data: impl AsRef<[u8]>) -> String {
     b64(digest::digest(&digest::SHA256, data.as_ref()))

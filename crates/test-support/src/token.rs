@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::jose::now;
+use crate::jose::{now, remove_member};
 use crate::keys::SigningKey;
 
 /// The claims of an ordinary valid access token: `iss`, `sub` (alice), `aud`, `iat` now, `exp`
@@ -45,9 +45,7 @@ impl TokenBuilder {
 
     /// Removes claim `name`.
     pub fn without(mut self, name: &str) -> Self {
-        if let Some(map) = self.claims.as_object_mut() {
-            map.remove(name);
-        }
+        remove_member(&mut self.claims, name);
         self
     }
 

@@ -276,12 +276,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_id_is_fresh_once_then_replayed() {
+    /// The verdict on id 1 recorded again at `now` (until `expires_at`) after a first record
+    /// at 10 (until 70), which is fresh; the store holds one entry either way.
+    fn second_record_of_one_id(now: u64, expires_at: u64) -> ReplayVerdict {
         let store = MemoryReplayStore::new(100);
         assert_eq!(store.record(id(1), 10, 70), ReplayVerdict::Fresh);
-        assert_eq!(store.record(id(1), 11, 71), ReplayVerdict::Replayed);
+        let verdict = store.record(id(1), now, expires_at);
         assert_eq!(store.entries(), Some(1));
+        verdict
+    }
+
+    #[test]
+    fn an_id_is_fresh_once_then_replayed() {
+        assert_eq!(second_record_of_one_id(11, 71), ReplayVerdict::Replayed);
     }
 
     #[test]
@@ -299,10 +306,7 @@ mod tests {
 
     #[test]
     fn an_expired_id_is_forgotten() {
-        let store = MemoryReplayStore::new(100);
-        assert_eq!(store.record(id(1), 10, 70), ReplayVerdict::Fresh);
-        assert_eq!(store.record(id(1), 70, 130), ReplayVerdict::Fresh);
-        assert_eq!(store.entries(), Some(1));
+        assert_eq!(second_record_of_one_id(70, 130), ReplayVerdict::Fresh);
     }
 
     #[test]

@@ -134,10 +134,15 @@ mod tests {
 
     const RS: &[Algorithm] = &[Algorithm::RS256];
 
+    /// Why `t` is refused with RS256 allowed, if it is.
+    fn refusal(t: &str) -> Option<VerifyError> {
+        Compact::parse(t, RS).err()
+    }
+
     #[test]
     fn alg_none_is_refused() {
         let t = token_with_header(json!({"alg":"none"}));
-        assert_eq!(Compact::parse(&t, RS).err(), Some(VerifyError::Algorithm));
+        assert_eq!(refusal(&t), Some(VerifyError::Algorithm));
     }
 
     #[test]
@@ -152,36 +157,27 @@ mod tests {
     #[test]
     fn alg_outside_allow_list_is_refused() {
         let t = token_with_header(json!({"alg":"PS256"}));
-        assert_eq!(Compact::parse(&t, RS).err(), Some(VerifyError::Algorithm));
+        assert_eq!(refusal(&t), Some(VerifyError::Algorithm));
     }
 
     #[test]
     fn any_crit_is_refused() {
         let t = token_with_header(json!({"alg":"RS256","crit":["exp"],"exp":1}));
-        assert_eq!(
-            Compact::parse(&t, RS).err(),
-            Some(VerifyError::CriticalHeader)
-        );
+        assert_eq!(refusal(&t), Some(VerifyError::CriticalHeader));
     }
 
     #[test]
     fn duplicate_alg_member_is_malformed() {
         let h = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","alg":"none"}"#);
         let t = format!("{h}.e30.c2ln");
-        assert_eq!(
-            Compact::parse(&t, RS).err(),
-            Some(VerifyError::Malformed("header"))
-        );
+        assert_eq!(refusal(&t), Some(VerifyError::Malformed("header")));
     }
 
     #[test]
     fn header_that_is_a_json_array_is_malformed() {
         let h = URL_SAFE_NO_PAD.encode(r#"["RS256","k1","JWT"]"#);
         let t = format!("{h}.e30.c2ln");
-        assert_eq!(
-            Compact::parse(&t, RS).err(),
-            Some(VerifyError::Malformed("header"))
-        );
+        assert_eq!(refusal(&t), Some(VerifyError::Malformed("header")));
     }
 
     #[test]
@@ -194,19 +190,13 @@ mod tests {
     #[test]
     fn four_segments_are_malformed() {
         let t = format!("{}.e30.c2ln.x", enc(&json!({"alg":"RS256"})));
-        assert!(matches!(
-            Compact::parse(&t, RS),
-            Err(VerifyError::Malformed(_))
-        ));
+        assert!(matches!(refusal(&t), Some(VerifyError::Malformed(_))));
     }
 
     #[test]
     fn padded_header_is_malformed() {
         let t = format!("{}=.e30.c2ln", enc(&json!({"alg":"RS256"})));
-        assert!(matches!(
-            Compact::parse(&t, RS),
-            Err(VerifyError::Malformed(_))
-        ));
+        assert!(matches!(refusal(&t), Some(VerifyError::Malformed(_))));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Claim rules through the whole verifier: iss, aud, exp, nbf, iat, typ, size; typed claims.
 
-use auth::VerifyError;
+use std::sync::Arc;
+
+use auth::{Claims, VerifyError};
 use serde_json::json;
 
 use crate::helpers::*;
@@ -48,9 +50,7 @@ async fn expired_token_is_rejected() {
 
 #[tokio::test]
 async fn expiry_within_the_leeway_is_accepted() {
-    let (issuer, key, v) = one_rsa_key().await;
-    let token = key.sign(&issuer.claims_with("exp", json!(now() - 10)));
-    assert!(v.verify(&token).await.is_ok());
+    assert!(verified_with("exp", json!(now() - 10)).await.is_ok());
 }
 
 #[tokio::test]
@@ -99,10 +99,8 @@ async fn missing_audience_is_rejected() {
 
 #[tokio::test]
 async fn audience_array_containing_ours_is_accepted() {
-    let (issuer, key, v) = one_rsa_key().await;
     let aud = json!(["https://tenant/userinfo", AUDIENCE]);
-    let token = key.sign(&issuer.claims_with("aud", aud));
-    assert!(v.verify(&token).await.is_ok());
+    assert!(verified_with("aud", aud).await.is_ok());
 }
 
 #[tokio::test]
@@ -203,11 +201,16 @@ async fn signed_claims_set_that_is_a_json_array_is_malformed_whatever_the_caller
     );
 }
 
-/// Why the verifier of [`one_rsa_key`] refuses a token of its key whose claims are the
+/// The answer of the verifier of [`one_rsa_key`] for a token of its key whose claims are the
 /// issuer's with `name` set to `value`.
-async fn refusal_with(name: &str, value: serde_json::Value) -> VerifyError {
+async fn verified_with(name: &str, value: serde_json::Value) -> Result<Arc<Claims>, VerifyError> {
     let (issuer, key, v) = one_rsa_key().await;
-    refusal(&v, &key.sign(&issuer.claims_with(name, value))).await
+    v.verify(&key.sign(&issuer.claims_with(name, value))).await
+}
+
+/// Why [`verified_with`] refuses that token.
+async fn refusal_with(name: &str, value: serde_json::Value) -> VerifyError {
+    verified_with(name, value).await.unwrap_err()
 }
 
 /// Why the verifier of [`one_rsa_key`] refuses a token of its key whose claims are the
