@@ -13,14 +13,19 @@
 //!   [`MAX_HEADER_BYTES`]; at most [`ENTRIES`] of them (S3-FIFO eviction by `quick_cache`).
 //!   A client sending a new header per proof only evicts entries: it pays the import it
 //!   would pay anyway, and the memory stays bounded.
-//! - Only the key is cached, never a verdict: every proof's signature is still checked with
-//!   it, and every other check still runs.
+//! - An entry is made only for a header that passed the header rules (compact JWS, `alg`
+//!   allowed, no `crit`, `typ` of a DPoP proof) and whose key imported, so a hit also stands
+//!   for those rules (the header's `alg` is kept for the signature check); they are a
+//!   function of the same bytes.
+//! - Only the key and the header's verdict are cached, never a proof's: every proof's
+//!   signature is still checked with the key, and every claim check still runs.
 
 use std::sync::Arc;
 
 use quick_cache::sync::Cache;
 
 use super::replay::ProofId;
+use crate::Algorithm;
 use crate::jws::PublicKey;
 
 /// How many imported keys are kept.
@@ -28,10 +33,12 @@ pub(crate) const ENTRIES: usize = 512;
 /// Longer headers are imported every time (an RSA-8192 JWK header is about 1,500 bytes).
 pub(crate) const MAX_HEADER_BYTES: usize = 2048;
 
-/// A proof key, imported, with its thumbprint.
+/// A proof key, imported, with its thumbprint and the `alg` of the header it came in.
 #[derive(Debug)]
 pub(crate) struct ProofKey {
     pub key: PublicKey,
+    /// The header's `alg` (checked against the verifier's allowed algorithms).
+    pub alg: Algorithm,
     /// The RFC 7638 thumbprint (base64url SHA-256).
     pub jkt: String,
     /// Its digest for the replay store ([`ProofId::key_digest`]).
@@ -39,10 +46,11 @@ pub(crate) struct ProofKey {
 }
 
 impl ProofKey {
-    pub fn new(key: PublicKey, jkt: String) -> Self {
+    pub fn new(key: PublicKey, alg: Algorithm, jkt: String) -> Self {
         let jkt_digest = ProofId::key_digest(&jkt);
         Self {
             key,
+            alg,
             jkt,
             jkt_digest,
         }
@@ -96,7 +104,6 @@ impl KeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Algorithm;
     use serde_json::json;
 
     /// The P-256 generator as a key, under a made-up thumbprint.
@@ -107,7 +114,7 @@ mod tests {
             "y": "T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU",
         });
         let key = PublicKey::from_jwk(&jwk, &[Algorithm::ES256]).expect("a P-256 key");
-        ProofKey::new(key, jkt.to_owned())
+        ProofKey::new(key, Algorithm::ES256, jkt.to_owned())
     }
 
     #[test]

@@ -8,7 +8,34 @@
 //! upper-cased and octets of unreserved characters are decoded, so `/%7Euser` and `/~user` are
 //! the same resource. Only `http` and `https` URIs with a host and no user information count.
 
+use std::cell::RefCell;
+
 use url::Url;
+
+/// Request URIs longer than this are normalised every time rather than remembered.
+const MAX_REMEMBERED: usize = 2048;
+
+thread_local! {
+    /// The last request URI this thread found to be a URI (empty for none yet).
+    static LAST_URI: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Whether `uri` is an absolute http(s) URI, as [`normalize`] decides. A server asks this for
+/// the same few request URIs over and over, so each thread remembers the last one that was:
+/// a text compared byte for byte with one that normalised is one too.
+pub fn is_uri(uri: &str) -> bool {
+    if !uri.is_empty() && LAST_URI.with_borrow(|last| last == uri) {
+        return true;
+    }
+    let ok = normalize(uri).is_some();
+    if ok && uri.len() <= MAX_REMEMBERED {
+        LAST_URI.with_borrow_mut(|last| {
+            last.clear();
+            last.push_str(uri);
+        });
+    }
+    ok
+}
 
 /// The normalised form of `uri` without query and fragment, or `None` if it is not an absolute
 /// http(s) URI.
@@ -121,6 +148,16 @@ mod tests {
             "https://a.example/API/external",
             "https://a.example/api/external"
         ));
+    }
+
+    #[test]
+    fn a_uri_is_a_uri_again_when_asked_twice_and_a_non_uri_never() {
+        assert!(is_uri("https://a.example/x"));
+        assert!(is_uri("https://a.example/x"));
+        assert!(!is_uri("/x"));
+        assert!(!is_uri("/x"));
+        assert!(is_uri("http://b.example/y"));
+        assert!(!is_uri(""));
     }
 
     #[test]

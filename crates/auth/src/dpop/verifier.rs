@@ -7,6 +7,7 @@
 //! never takes a slot in it.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,6 +27,7 @@ use super::nonce::{NonceCheck, NonceSource};
 use super::replay::{MemoryReplayStore, ProofId, ReplayStore, ReplayVerdict};
 use super::uri;
 use crate::clock::now_secs;
+use crate::counters::PerThreadCounters;
 use crate::jws::{Compact, KeyRejected, PublicKey, thumbprint};
 use crate::{Algorithm, BuildError, VerifyError};
 
@@ -87,7 +89,8 @@ struct Inner {
     store: Arc<dyn ReplayStore>,
     nonces: Option<NonceSource>,
     keys: KeyCache,
-    outcomes: [AtomicU64; DPOP_OUTCOME_LABELS.len()],
+    /// Proof checks by outcome, [`DPOP_OUTCOME_LABELS`] order (bumped on every proof).
+    outcomes: PerThreadCounters,
     nonces_issued: AtomicU64,
     /// Whether the last proof that reached the store found it unable to record: the warning is
     /// logged when that starts, not for every refused proof of an outage.
@@ -201,7 +204,7 @@ impl ProofVerifier {
                 store,
                 nonces,
                 keys: KeyCache::new(),
-                outcomes: Default::default(),
+                outcomes: PerThreadCounters::new(DPOP_OUTCOME_LABELS.len()),
                 nonces_issued: AtomicU64::new(0),
                 store_failing: AtomicBool::new(false),
             }),
@@ -246,9 +249,7 @@ impl ProofVerifier {
             Ok(_) => 0,
             Err(e) => e.outcome_index(),
         };
-        if let Some(counter) = self.inner.outcomes.get(index) {
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
+        self.inner.outcomes.bump(index);
         match &result {
             Err(DpopError::ReplayStoreUnavailable { .. }) => {
                 if !self.inner.store_failing.swap(true, Ordering::Relaxed) {
@@ -285,18 +286,15 @@ impl ProofVerifier {
             // A list in one header field is several proofs folded together (RFC 9110 §5.3).
             return Err(DpopError::Multiple);
         }
-        let compact = Compact::parse(proof, &config.algorithms).map_err(|e| match e {
-            VerifyError::Algorithm => DpopError::Algorithm,
-            VerifyError::CriticalHeader => DpopError::CriticalHeader,
-            _ => DpopError::Malformed("header"),
-        })?;
-        if !is_dpop_typ(compact.typ()) {
-            return Err(DpopError::Type);
-        }
-        // The `jwk`, imported once per distinct header (see `key_cache`): the import is a
-        // function of the header's bytes, so a hit is what the import would give.
+        // The header's rules and its `jwk`, imported, once per distinct header (see
+        // `key_cache`): both are a function of the header's bytes, so a hit is what the
+        // checks and the import would give.
         let header_b64 = proof.split('.').next().unwrap_or_default();
         let proof_key = inner.keys.get_or_import(header_b64, || {
+            let compact = Compact::parse(proof, &config.algorithms).map_err(header_error)?;
+            if !is_dpop_typ(compact.typ()) {
+                return Err(DpopError::Type);
+            }
             let header: ProofHeader = URL_SAFE_NO_PAD
                 .decode(header_b64)
                 .ok()
@@ -309,8 +307,9 @@ impl ProofVerifier {
             })?;
             // Every key `from_jwk` accepts has the members a thumbprint needs.
             let jkt = thumbprint(&jwk).ok_or(DpopError::Key)?;
-            Ok(ProofKey::new(key, jkt))
+            Ok(ProofKey::new(key, compact.alg(), jkt))
         })?;
+        let compact = Compact::with_checked_header(proof, proof_key.alg).map_err(header_error)?;
         compact
             .verify_signature(&proof_key.key)
             .map_err(|e| match e {
@@ -345,7 +344,7 @@ impl ProofVerifier {
         };
         // The request's own text needs one normalisation, only to know that it is a URI.
         let same_uri = if htu == req.uri {
-            uri::normalize(htu).is_some()
+            uri::is_uri(htu)
         } else {
             matches!(
                 (uri::normalize(htu), uri::normalize(req.uri)),
@@ -367,7 +366,7 @@ impl ProofVerifier {
         }
         if let Some(token) = req.access_token {
             match &claims.ath {
-                Some(ClaimValue::Str(ath)) if *ath == access_token_hash(token) => {}
+                Some(ClaimValue::Str(ath)) if is_access_token_hash(ath, token) => {}
                 _ => return Err(DpopError::AccessTokenHash),
             }
         }
@@ -433,12 +432,21 @@ impl ProofVerifier {
         DpopStats {
             proofs: DPOP_OUTCOME_LABELS
                 .iter()
-                .zip(&self.inner.outcomes)
-                .map(|(l, c)| (*l, c.load(Ordering::Relaxed)))
+                .copied()
+                .zip(self.inner.outcomes.totals())
                 .collect(),
             nonces_issued: self.inner.nonces_issued.load(Ordering::Relaxed),
             replay_entries: self.inner.store.entries(),
         }
+    }
+}
+
+/// The refusal for a header that breaks the JWS rules.
+fn header_error(e: VerifyError) -> DpopError {
+    match e {
+        VerifyError::Algorithm => DpopError::Algorithm,
+        VerifyError::CriticalHeader => DpopError::CriticalHeader,
+        _ => DpopError::Malformed("header"),
     }
 }
 
@@ -455,9 +463,103 @@ pub fn access_token_hash(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes()))
 }
 
+/// Tokens longer than this are hashed every time rather than remembered.
+const MAX_REMEMBERED_TOKEN: usize = 16 * 1024;
+
+thread_local! {
+    /// The last access token this thread hashed for `ath`, and its hash.
+    static LAST_ATH: RefCell<(String, String)> = const { RefCell::new((String::new(), String::new())) };
+}
+
+/// Whether `ath` is [`access_token_hash`]`(token)`. A client sends the same token with proof
+/// after proof, so each thread remembers the last token it hashed (compared byte for byte)
+/// with its hash instead of hashing an 800-byte token again.
+fn is_access_token_hash(ath: &str, token: &str) -> bool {
+    if token.len() > MAX_REMEMBERED_TOKEN {
+        return ath == access_token_hash(token);
+    }
+    LAST_ATH.with_borrow_mut(|(last_token, last_hash)| {
+        if last_hash.is_empty() || last_token != token {
+            *last_hash = access_token_hash(token);
+            last_token.clear();
+            last_token.push_str(token);
+        }
+        ath == last_hash
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use test_support::ClientKey;
+
+    const URI: &str = "https://api.example.com/api/external";
+    const NOW: f64 = 1_800_000_000.0;
+
+    /// Checks `proof` for `GET URI` sent with `token`, at `NOW`.
+    fn check(verifier: &ProofVerifier, proof: &str, token: &str) -> Result<String, DpopError> {
+        let proofs = [proof.as_bytes()];
+        let request = ProofRequest {
+            proofs: &proofs,
+            method: "GET",
+            uri: URI,
+            access_token: Some(token),
+            jkt: None,
+        };
+        poll_once(verifier.verify_at(&request, NOW)).map(|p| p.jkt)
+    }
+
+    /// The check's future never waits with the in-memory store: poll it once.
+    fn poll_once<F: std::future::Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(output) => output,
+            std::task::Poll::Pending => panic!("the in-memory check waited"),
+        }
+    }
+
+    fn proof(key: &ClientKey, jti: &str, token: &str) -> test_support::Proof {
+        key.proof("GET", URI)
+            .claim("iat", NOW as i64)
+            .claim("jti", jti)
+            .token(token)
+    }
+
+    #[test]
+    fn a_header_refused_for_its_typ_is_refused_every_time() {
+        let verifier = ProofVerifier::new(DpopConfig::default()).unwrap();
+        let key = ClientKey::generate();
+        assert!(check(&verifier, &proof(&key, "1", "t").sign(), "t").is_ok());
+        for jti in ["2", "3"] {
+            let wrong_typ = proof(&key, jti, "t").header("typ", "JWT").sign();
+            assert_eq!(check(&verifier, &wrong_typ, "t"), Err(DpopError::Type));
+        }
+    }
+
+    #[test]
+    fn a_known_header_with_a_fourth_segment_is_malformed() {
+        let verifier = ProofVerifier::new(DpopConfig::default()).unwrap();
+        let key = ClientKey::generate();
+        assert!(check(&verifier, &proof(&key, "1", "t").sign(), "t").is_ok());
+        let four = format!("{}.eA", proof(&key, "2", "t").sign());
+        assert_eq!(
+            check(&verifier, &four, "t"),
+            Err(DpopError::Malformed("header"))
+        );
+    }
+
+    #[test]
+    fn a_proof_for_the_previous_token_is_refused_with_the_next() {
+        let verifier = ProofVerifier::new(DpopConfig::default()).unwrap();
+        let key = ClientKey::generate();
+        assert!(check(&verifier, &proof(&key, "1", "first").sign(), "first").is_ok());
+        assert_eq!(
+            check(&verifier, &proof(&key, "2", "first").sign(), "second"),
+            Err(DpopError::AccessTokenHash)
+        );
+        assert!(check(&verifier, &proof(&key, "3", "second").sign(), "second").is_ok());
+    }
 
     #[test]
     fn access_token_hash_matches_the_rfc_9449_example() {
@@ -467,6 +569,17 @@ mod tests {
             access_token_hash(token),
             "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
         );
+    }
+
+    #[test]
+    fn the_hash_of_a_token_is_its_hash_again_and_not_another_tokens() {
+        let token = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
+        let hash = "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo";
+        assert!(is_access_token_hash(hash, token));
+        assert!(is_access_token_hash(hash, token));
+        assert!(!is_access_token_hash(hash, "another-token"));
+        assert!(!is_access_token_hash("", token));
+        assert!(is_access_token_hash(hash, token));
     }
 
     #[test]

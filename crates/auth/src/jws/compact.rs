@@ -19,6 +19,15 @@ pub(crate) fn is_json_object(json: &[u8]) -> bool {
         .is_some_and(|b| *b == b'{')
 }
 
+/// The three segments of a compact JWS, or an error if there are not exactly three.
+fn split(token: &str) -> Result<(&str, &str, &str), VerifyError> {
+    let mut parts = token.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(header), Some(payload), Some(signature), None) => Ok((header, payload, signature)),
+        _ => Err(VerifyError::Malformed("not a compact JWS")),
+    }
+}
+
 /// The JOSE header members we act on. Every other member (`jku`, `x5u`, `x5c`, `jwk`, ...)
 /// is ignored on purpose: a token never chooses where keys come from.
 #[derive(Deserialize)]
@@ -47,12 +56,7 @@ impl<'a> Compact<'a> {
     /// Splits `token` and checks its header: exactly three segments, base64url JSON object
     /// without duplicate members, no `crit`, `alg` in `allowed`.
     pub fn parse(token: &'a str, allowed: &[Algorithm]) -> Result<Self, VerifyError> {
-        let mut parts = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(VerifyError::Malformed("not a compact JWS"));
-        };
+        let (header_b64, payload_b64, signature_b64) = split(token)?;
         let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
         let header_json = b64(header_b64).ok_or(VerifyError::Malformed("header encoding"))?;
         if !is_json_object(&header_json) {
@@ -76,6 +80,22 @@ impl<'a> Compact<'a> {
             alg,
             kid: header.kid,
             typ: header.typ,
+        })
+    }
+
+    /// Splits `token` whose header text is identical to one [`Compact::parse`] accepted before
+    /// with the same allow-list, naming `alg`: the header rules are a function of that text,
+    /// so they hold again and its JSON is not read a second time (`kid` and `typ` are not
+    /// kept). The caller must have compared the header text byte for byte.
+    pub(crate) fn with_checked_header(token: &'a str, alg: Algorithm) -> Result<Self, VerifyError> {
+        let (header_b64, payload_b64, signature_b64) = split(token)?;
+        Ok(Self {
+            signing_input: &token[..header_b64.len() + 1 + payload_b64.len()],
+            payload_b64,
+            signature_b64,
+            alg,
+            kid: None,
+            typ: None,
         })
     }
 
