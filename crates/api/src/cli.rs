@@ -253,19 +253,24 @@ impl Cli {
             )),
             (false, None) => {}
         }
-        if let Some(capacity) = &self.dpop_replay_capacity {
-            settings.dpop.replay_capacity = positive(
-                capacity,
+        let bounds = [
+            (
+                &self.dpop_replay_capacity,
+                &mut settings.dpop.replay_capacity,
                 "API_DPOP_REPLAY_CAPACITY",
                 "use the number of DPoP proofs to remember, e.g. 1000000",
-            )?;
-        }
-        if let Some(per_key) = &self.dpop_replay_per_key {
-            settings.dpop.replay_per_key = positive(
-                per_key,
+            ),
+            (
+                &self.dpop_replay_per_key,
+                &mut settings.dpop.replay_per_key,
                 "API_DPOP_REPLAY_PER_KEY",
                 "use the number of DPoP proofs one client key may hold at once, e.g. 10000",
-            )?;
+            ),
+        ];
+        for (value, bound, setting, fix) in bounds {
+            if let Some(value) = value {
+                *bound = positive(value, setting, fix)?;
+            }
         }
         Ok(())
     }

@@ -55,13 +55,26 @@ pub fn cors(app_origin: &str) -> OriginCors {
 #[derive(Debug)]
 pub struct OriginCors(Cors);
 
-impl<S, B> Transform<S, ServiceRequest> for OriginCors
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    S::Future: 'static,
-    B: MessageBody + 'static,
+/// The services [`OriginCors`] wraps: actix's requests and answers, and `'static`, as
+/// actix-cors needs them.
+pub trait Inner:
+    Service<ServiceRequest, Response = ServiceResponse<Self::Body>, Error = Error, Future: 'static>
+    + 'static
 {
-    type Response = ServiceResponse<EitherBody<B>>;
+    /// The body of the inner service's answers.
+    type Body: MessageBody + 'static;
+}
+
+impl<S, B: MessageBody + 'static> Inner for S
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error, Future: 'static>
+        + 'static,
+{
+    type Body = B;
+}
+
+impl<S: Inner> Transform<S, ServiceRequest> for OriginCors {
+    type Response = ServiceResponse<EitherBody<S::Body>>;
     type Error = Error;
     type Transform = OriginCorsMiddleware<S>;
     type InitError = ();
@@ -94,15 +107,10 @@ impl<S> std::fmt::Debug for OriginCorsMiddleware<S> {
     }
 }
 
-impl<S, B> Service<ServiceRequest> for OriginCorsMiddleware<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    S::Future: 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
+impl<S: Inner> Service<ServiceRequest> for OriginCorsMiddleware<S> {
+    type Response = ServiceResponse<EitherBody<S::Body>>;
     type Error = Error;
-    type Future = OriginCorsAnswer<S::Future, B>;
+    type Future = OriginCorsAnswer<S::Future, S::Body>;
 
     forward_ready!(service);
 

@@ -391,36 +391,30 @@ mod tests {
         assert!(!response.headers().contains_key(DPOP_NONCE));
     }
 
-    #[test]
-    fn retry_after_is_rounded_up_to_whole_seconds() {
+    /// The answer to signing keys unavailable for `retry_after`.
+    fn unavailable_for(retry_after: Duration) -> HttpResponse {
         let err = ApiError::TemporarilyUnavailable {
             description: "signing keys unavailable".into(),
-            retry_after: Duration::from_millis(1500),
+            retry_after,
         };
-        let response = err.error_response();
+        err.error_response()
+    }
+
+    fn retry_after(response: &HttpResponse) -> Option<&[u8]> {
+        let value = response.headers().get(header::RETRY_AFTER);
+        value.map(HeaderValue::as_bytes)
+    }
+
+    #[test]
+    fn retry_after_is_rounded_up_to_whole_seconds() {
+        let response = unavailable_for(Duration::from_millis(1500));
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(
-            response
-                .headers()
-                .get(header::RETRY_AFTER)
-                .map(HeaderValue::as_bytes),
-            Some(&b"2"[..])
-        );
+        assert_eq!(retry_after(&response), Some(&b"2"[..]));
     }
 
     #[test]
     fn zero_retry_after_becomes_one_second() {
-        let err = ApiError::TemporarilyUnavailable {
-            description: "signing keys unavailable".into(),
-            retry_after: Duration::ZERO,
-        };
-        let response = err.error_response();
-        assert_eq!(
-            response
-                .headers()
-                .get(header::RETRY_AFTER)
-                .map(HeaderValue::as_bytes),
-            Some(&b"1"[..])
-        );
+        let response = unavailable_for(Duration::ZERO);
+        assert_eq!(retry_after(&response), Some(&b"1"[..]));
     }
 }

@@ -290,19 +290,32 @@ mod tests {
         assert_eq!(text.len(), 8);
     }
 
+    /// Whether `done` holds within 200 flush intervals (a bounded wait).
+    fn soon(done: impl Fn() -> bool) -> bool {
+        for _ in 0..200 {
+            if done() {
+                return true;
+            }
+            std::thread::sleep(FLUSH_INTERVAL);
+        }
+        false
+    }
+
+    /// Asserts that `sink` holds exactly `text` soon.
+    fn assert_written_soon(sink: &Sink, text: &str) {
+        assert!(
+            soon(|| sink.text() == text),
+            "the line was not written: {:?}",
+            sink.text()
+        );
+    }
+
     #[test]
     fn a_line_appears_without_waiting_for_more() {
         let sink = Sink::default();
         let (writer, _guard) = line_writer(sink.clone()).expect("flusher");
         writer.make_writer().write_all(b"alone\n").expect("write");
-        // Bounded wait: many flush intervals, then give up.
-        for _ in 0..200 {
-            if sink.text() == "alone\n" {
-                return;
-            }
-            std::thread::sleep(FLUSH_INTERVAL);
-        }
-        panic!("the line was not written: {:?}", sink.text());
+        assert_written_soon(&sink, "alone\n");
     }
 
     #[test]
@@ -310,22 +323,11 @@ mod tests {
         let sink = Sink::default();
         let (writer, _guard) = line_writer(sink.clone()).expect("flusher");
         // After an empty round the flusher sleeps until a line arrives (bounded wait for it).
-        for _ in 0..200 {
-            if writer.shared.idle.load(Ordering::SeqCst) {
-                break;
-            }
-            std::thread::sleep(FLUSH_INTERVAL);
-        }
-        assert!(writer.shared.idle.load(Ordering::SeqCst), "never went idle");
+        let idle = || writer.shared.idle.load(Ordering::SeqCst);
+        assert!(soon(idle), "never went idle");
         std::thread::sleep(FLUSH_INTERVAL * 3);
         writer.make_writer().write_all(b"late\n").expect("write");
-        for _ in 0..200 {
-            if sink.text() == "late\n" {
-                return;
-            }
-            std::thread::sleep(FLUSH_INTERVAL);
-        }
-        panic!("the line was not written: {:?}", sink.text());
+        assert_written_soon(&sink, "late\n");
     }
 
     #[test]

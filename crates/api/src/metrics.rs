@@ -71,17 +71,12 @@ impl Metrics {
             );
         }
 
-        out.push_str(
-            "# HELP api_token_verifications_total Access-token verifications by outcome.\n",
+        by_outcome(
+            &mut out,
+            "api_token_verifications_total",
+            "Access-token verifications by outcome.",
+            &stats.verifications,
         );
-        out.push_str("# TYPE api_token_verifications_total counter\n");
-        for (outcome, count) in &stats.verifications {
-            let _ = writeln!(
-                out,
-                "api_token_verifications_total{{outcome=\"{}\"}} {count}",
-                label_value(outcome)
-            );
-        }
 
         counter(
             &mut out,
@@ -143,15 +138,12 @@ impl Metrics {
 
 /// Appends the DPoP proof counters: checks by outcome, nonces issued, replay-store entries.
 pub fn render_dpop(out: &mut String, stats: &auth::dpop::DpopStats) {
-    out.push_str("# HELP api_dpop_proofs_total DPoP proof checks by outcome.\n");
-    out.push_str("# TYPE api_dpop_proofs_total counter\n");
-    for (outcome, count) in &stats.proofs {
-        let _ = writeln!(
-            out,
-            "api_dpop_proofs_total{{outcome=\"{}\"}} {count}",
-            label_value(outcome)
-        );
-    }
+    by_outcome(
+        out,
+        "api_dpop_proofs_total",
+        "DPoP proof checks by outcome.",
+        &stats.proofs,
+    );
     counter(
         out,
         "api_dpop_nonces_issued_total",
@@ -168,15 +160,12 @@ pub fn render_dpop(out: &mut String, stats: &auth::dpop::DpopStats) {
 
 /// Appends the replay-store checks: by outcome, and their latency as a histogram.
 pub fn render_replay_checks(out: &mut String, stats: &crate::replay_store::ReplayCheckStats) {
-    out.push_str(
-        "# HELP api_dpop_replay_checks_total DPoP replay-store checks by outcome (fresh, replay, key_limit, error).\n# TYPE api_dpop_replay_checks_total counter\n",
+    by_outcome(
+        out,
+        "api_dpop_replay_checks_total",
+        "DPoP replay-store checks by outcome (fresh, replay, key_limit, error).",
+        &stats.outcomes,
     );
-    for (outcome, count) in &stats.outcomes {
-        let _ = writeln!(
-            out,
-            "api_dpop_replay_checks_total{{outcome=\"{outcome}\"}} {count}"
-        );
-    }
     out.push_str(
         "# HELP api_dpop_replay_check_seconds How long DPoP replay-store checks took.\n# TYPE api_dpop_replay_check_seconds histogram\n",
     );
@@ -192,6 +181,18 @@ pub fn render_replay_checks(out: &mut String, stats: &crate::replay_store::Repla
         count = stats.count,
         sum = stats.latency_sum_secs,
     );
+}
+
+/// A counter with one series per outcome.
+fn by_outcome(out: &mut String, name: &str, help: &str, counts: &[(&str, u64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (outcome, count) in counts {
+        let _ = writeln!(
+            out,
+            "{name}{{outcome=\"{}\"}} {count}",
+            label_value(outcome)
+        );
+    }
 }
 
 fn counter(out: &mut String, name: &str, help: &str, value: u64) {
@@ -279,6 +280,16 @@ mod tests {
         assert!(text.contains("api_http_requests_total{route=\"other\",status=\"404\"} 2\n"));
     }
 
+    /// Asserts that `text` has each of `lines`, as a whole line.
+    fn assert_has_lines(text: &str, lines: &[&str]) {
+        for line in lines {
+            assert!(
+                text.lines().any(|l| l == *line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+
     #[test]
     fn verifier_statistics_are_exposed() {
         let stats = auth::Stats {
@@ -298,22 +309,20 @@ mod tests {
             }],
         };
         let text = Metrics::default().render(&stats, true);
-        for line in [
-            "api_token_verifications_total{outcome=\"ok\"} 5",
-            "api_token_verifications_total{outcome=\"expired\"} 2",
-            "api_jwks_fetches_total{issuer=\"https://tenant.example/\"} 3",
-            "api_jwks_fetch_failures_total{issuer=\"https://tenant.example/\"} 1",
-            "api_token_cache_hits_total 4",
-            "api_jwks_keys_loaded{issuer=\"https://tenant.example/\"} 2",
-            "api_jwks_key_set_age_seconds{issuer=\"https://tenant.example/\"} 2.500",
-            "api_issuer_ready{issuer=\"https://tenant.example/\"} 1",
-            "api_ready 1",
-        ] {
-            assert!(
-                text.lines().any(|l| l == line),
-                "missing {line:?} in\n{text}"
-            );
-        }
+        assert_has_lines(
+            &text,
+            &[
+                "api_token_verifications_total{outcome=\"ok\"} 5",
+                "api_token_verifications_total{outcome=\"expired\"} 2",
+                "api_jwks_fetches_total{issuer=\"https://tenant.example/\"} 3",
+                "api_jwks_fetch_failures_total{issuer=\"https://tenant.example/\"} 1",
+                "api_token_cache_hits_total 4",
+                "api_jwks_keys_loaded{issuer=\"https://tenant.example/\"} 2",
+                "api_jwks_key_set_age_seconds{issuer=\"https://tenant.example/\"} 2.500",
+                "api_issuer_ready{issuer=\"https://tenant.example/\"} 1",
+                "api_ready 1",
+            ],
+        );
     }
 
     #[test]
@@ -325,17 +334,15 @@ mod tests {
         };
         let mut text = String::new();
         render_dpop(&mut text, &stats);
-        for line in [
-            "api_dpop_proofs_total{outcome=\"ok\"} 3",
-            "api_dpop_proofs_total{outcome=\"replayed\"} 1",
-            "api_dpop_nonces_issued_total 2",
-            "api_dpop_replay_entries 3",
-        ] {
-            assert!(
-                text.lines().any(|l| l == line),
-                "missing {line:?} in\n{text}"
-            );
-        }
+        assert_has_lines(
+            &text,
+            &[
+                "api_dpop_proofs_total{outcome=\"ok\"} 3",
+                "api_dpop_proofs_total{outcome=\"replayed\"} 1",
+                "api_dpop_nonces_issued_total 2",
+                "api_dpop_replay_entries 3",
+            ],
+        );
     }
 
     #[test]
@@ -354,18 +361,16 @@ mod tests {
             ..auth::Stats::default()
         };
         let text = Metrics::default().render(&stats, false);
-        for line in [
-            "api_jwks_keys_loaded{issuer=\"http://localhost:3002/\"} 1",
-            "api_jwks_keys_loaded{issuer=\"https://login.example.com/\"} 0",
-            "api_issuer_ready{issuer=\"http://localhost:3002/\"} 1",
-            "api_issuer_ready{issuer=\"https://login.example.com/\"} 0",
-            "api_ready 0",
-        ] {
-            assert!(
-                text.lines().any(|l| l == line),
-                "missing {line:?} in\n{text}"
-            );
-        }
+        assert_has_lines(
+            &text,
+            &[
+                "api_jwks_keys_loaded{issuer=\"http://localhost:3002/\"} 1",
+                "api_jwks_keys_loaded{issuer=\"https://login.example.com/\"} 0",
+                "api_issuer_ready{issuer=\"http://localhost:3002/\"} 1",
+                "api_issuer_ready{issuer=\"https://login.example.com/\"} 0",
+                "api_ready 0",
+            ],
+        );
     }
 
     #[test]

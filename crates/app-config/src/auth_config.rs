@@ -286,6 +286,21 @@ fn required(value: Option<String>, setting: &str, what: &str) -> Result<String, 
 mod tests {
     use super::*;
 
+    /// The development defaults changed by `change`, accepted.
+    fn accepted(change: impl FnOnce(&mut ConfigValues)) -> AuthConfig {
+        let mut values = ConfigValues::dev_defaults();
+        change(&mut values);
+        AuthConfig::from_values(values).expect("valid")
+    }
+
+    /// Asserts that the development defaults changed by `change` are refused naming `setting`.
+    fn assert_refused_naming(change: impl FnOnce(&mut ConfigValues), setting: &str) {
+        let mut values = ConfigValues::dev_defaults();
+        change(&mut values);
+        let err = AuthConfig::from_values(values).expect_err("must refuse");
+        assert_eq!(err.setting, setting);
+    }
+
     #[test]
     fn loopback_origin_domain_becomes_issuer_with_trailing_slash() {
         let cfg = AuthConfig::dev_defaults();
@@ -296,42 +311,29 @@ mod tests {
 
     #[test]
     fn empty_audience_names_the_setting() {
-        let err = AuthConfig::from_values(ConfigValues {
-            audience: Some("  ".into()),
-            ..ConfigValues::dev_defaults()
-        })
-        .expect_err("must refuse");
-        assert_eq!(err.setting, "audience / AUTH0_AUDIENCE");
+        assert_refused_naming(
+            |v| v.audience = Some("  ".into()),
+            "audience / AUTH0_AUDIENCE",
+        );
     }
 
     #[test]
     fn a_missing_required_value_names_the_setting() {
-        let err = AuthConfig::from_values(ConfigValues {
-            client_id: None,
-            ..ConfigValues::dev_defaults()
-        })
-        .expect_err("must refuse");
-        assert_eq!(err.setting, "clientId / AUTH0_CLIENT_ID");
+        assert_refused_naming(|v| v.client_id = None, "clientId / AUTH0_CLIENT_ID");
     }
 
     #[test]
     fn app_origin_is_normalised_without_trailing_slash() {
-        let cfg = AuthConfig::from_values(ConfigValues {
-            app_origin: Some("http://localhost:3000/".into()),
-            ..ConfigValues::dev_defaults()
-        })
-        .expect("valid");
+        let cfg = accepted(|v| v.app_origin = Some("http://localhost:3000/".into()));
         assert_eq!(cfg.app_origin, "http://localhost:3000");
     }
 
     #[test]
     fn app_origin_with_path_is_refused() {
-        let err = AuthConfig::from_values(ConfigValues {
-            app_origin: Some("http://localhost:3000/app".into()),
-            ..ConfigValues::dev_defaults()
-        })
-        .expect_err("must refuse");
-        assert_eq!(err.setting, "appOrigin / APP_ORIGIN");
+        assert_refused_naming(
+            |v| v.app_origin = Some("http://localhost:3000/app".into()),
+            "appOrigin / APP_ORIGIN",
+        );
     }
 
     #[test]

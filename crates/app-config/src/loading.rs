@@ -322,6 +322,12 @@ mod tests {
         path.display().to_string()
     }
 
+    /// The configuration from a file of the required keys and `extra`, and `vars`.
+    fn load_file(extra: &str, vars: &[(&str, &str)]) -> Result<AuthConfig, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        load_with(&write_config(&dir, extra), vars)
+    }
+
     fn load_with(path: &str, vars: &[(&str, &str)]) -> Result<AuthConfig, ConfigError> {
         let mut env: HashMap<String, String> = vars
             .iter()
@@ -333,8 +339,7 @@ mod tests {
 
     #[test]
     fn issuers_and_audiences_default_to_empty() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let cfg = load_with(&write_config(&dir, ""), &[]).expect("valid");
+        let cfg = load_file("", &[]).expect("valid");
         assert!(cfg.issuers.is_empty());
         assert!(cfg.audiences.is_empty());
         let all: Vec<_> = cfg.all_issuers().map(Url::as_str).collect();
@@ -347,12 +352,7 @@ mod tests {
 
     #[test]
     fn issuers_from_the_file_are_normalised_like_domain() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = write_config(
-            &dir,
-            r#","issuers":["login.example.com","https://tenant.eu.auth0.com/","http://127.0.0.1:3002"]"#,
-        );
-        let cfg = load_with(&path, &[]).expect("valid");
+        let cfg = load_file(r#","issuers":["login.example.com","https://tenant.eu.auth0.com/","http://127.0.0.1:3002"]"#, &[]).expect("valid");
         let all: Vec<_> = cfg.all_issuers().map(Url::as_str).collect();
         assert_eq!(
             all,
@@ -367,10 +367,8 @@ mod tests {
 
     #[test]
     fn auth0_issuers_is_a_comma_separated_override_of_the_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = write_config(&dir, r#","issuers":["https://file.example.com/"]"#);
-        let cfg = load_with(
-            &path,
+        let cfg = load_file(
+            r#","issuers":["https://file.example.com/"]"#,
             &[(
                 "AUTH0_ISSUERS",
                 " https://login.example.com/ , https://login2.example.com",
@@ -386,48 +384,40 @@ mod tests {
 
     #[test]
     fn blank_auth0_issuers_clears_the_file_list() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = write_config(&dir, r#","issuers":["https://file.example.com/"]"#);
-        let cfg = load_with(&path, &[("AUTH0_ISSUERS", "")]).expect("valid");
+        let cfg = load_file(
+            r#","issuers":["https://file.example.com/"]"#,
+            &[("AUTH0_ISSUERS", "")],
+        )
+        .expect("valid");
         assert!(cfg.issuers.is_empty());
     }
 
     #[test]
     fn plain_http_public_issuer_is_refused_naming_issuers() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let err = load_with(
-            &write_config(&dir, ""),
-            &[("AUTH0_ISSUERS", "http://login.example.com")],
-        )
-        .expect_err("must refuse");
+        let err = load_file("", &[("AUTH0_ISSUERS", "http://login.example.com")])
+            .expect_err("must refuse");
         assert_eq!(err.setting, "issuers / AUTH0_ISSUERS");
         assert!(err.fix.contains("use https"), "{err}");
     }
 
     #[test]
     fn issuer_with_a_path_is_refused_naming_issuers() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = write_config(&dir, r#","issuers":["https://login.example.com/tenant"]"#);
-        let err = load_with(&path, &[]).expect_err("must refuse");
+        let err = load_file(r#","issuers":["https://login.example.com/tenant"]"#, &[])
+            .expect_err("must refuse");
         assert_eq!(err.setting, "issuers / AUTH0_ISSUERS");
     }
 
     #[test]
     fn empty_list_entry_in_the_environment_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let err = load_with(
-            &write_config(&dir, ""),
-            &[("AUTH0_AUDIENCES", "https://a.example,")],
-        )
-        .expect_err("must refuse");
+        let err =
+            load_file("", &[("AUTH0_AUDIENCES", "https://a.example,")]).expect_err("must refuse");
         assert_eq!(err.setting, "AUTH0_AUDIENCES");
     }
 
     #[test]
     fn repeats_of_the_main_issuer_and_audience_are_dropped() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let cfg = load_with(
-            &write_config(&dir, ""),
+        let cfg = load_file(
+            "",
             &[
                 (
                     "AUTH0_ISSUERS",
@@ -447,17 +437,14 @@ mod tests {
 
     #[test]
     fn empty_audience_entry_in_the_file_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let err =
-            load_with(&write_config(&dir, r#","audiences":[" "]"#), &[]).expect_err("must refuse");
+        let err = load_file(r#","audiences":[" "]"#, &[]).expect_err("must refuse");
         assert_eq!(err.setting, "audiences / AUTH0_AUDIENCES");
     }
 
     #[test]
     fn issuers_of_the_wrong_json_type_are_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = write_config(&dir, r#","issuers":"https://login.example.com/""#);
-        let err = load_with(&path, &[]).expect_err("must refuse");
+        let err =
+            load_file(r#","issuers":"https://login.example.com/""#, &[]).expect_err("must refuse");
         assert_eq!(err.setting, "AUTH_CONFIG");
     }
 
@@ -470,8 +457,7 @@ mod tests {
 
     #[test]
     fn an_issuer_listed_with_audiences_of_its_own_accepts_only_those() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let cfg = load_with(&write_config(&dir, MIXED_ISSUERS), &[]).expect("valid");
+        let cfg = load_file(MIXED_ISSUERS, &[]).expect("valid");
         let issuers: Vec<_> = cfg.issuers.iter().map(Url::as_str).collect();
         assert_eq!(
             issuers,
@@ -488,10 +474,11 @@ mod tests {
 
     #[test]
     fn auth0_issuers_keeps_the_files_own_audiences_of_the_issuers_it_names() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = write_config(&dir, MIXED_ISSUERS);
-        let cfg =
-            load_with(&path, &[("AUTH0_ISSUERS", "https://login.example.com")]).expect("valid");
+        let cfg = load_file(
+            MIXED_ISSUERS,
+            &[("AUTH0_ISSUERS", "https://login.example.com")],
+        )
+        .expect("valid");
         let issuers: Vec<_> = cfg.issuers.iter().map(Url::as_str).collect();
         assert_eq!(issuers, ["https://login.example.com/"]);
         assert_eq!(
@@ -502,12 +489,11 @@ mod tests {
 
     #[test]
     fn own_audiences_for_the_main_issuer_are_refused_naming_issuers() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = write_config(
-            &dir,
+        let err = load_file(
             r#","issuers":[{"issuer":"http://localhost:3002","audiences":["https://x"]}]"#,
-        );
-        let err = load_with(&path, &[]).expect_err("must refuse");
+            &[],
+        )
+        .expect_err("must refuse");
         assert_eq!(err.setting, "issuers / AUTH0_ISSUERS");
         assert!(err.to_string().contains("domain"), "{err}");
     }

@@ -200,6 +200,71 @@ mod tests {
         ChildSpec::new(name, "/bin/sh").arg("-c").arg(script)
     }
 
+    /// `name` in a fresh temporary directory, removed when the guard is dropped.
+    fn temp_path(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        (dir, path)
+    }
+
+    /// A child that writes its pid to `file`, then sleeps.
+    fn pid_writer(name: &str, file: &Path) -> ChildSpec {
+        sh(
+            name,
+            &format!("echo $$ > {}; exec sleep 60", file.display()),
+        )
+    }
+
+    /// A child that creates `marker`, then sleeps.
+    fn marker_writer(name: &str, marker: &Path) -> ChildSpec {
+        sh(name, &format!("touch {}; exec sleep 60", marker.display()))
+    }
+
+    /// A loopback address that was free a moment ago and that nobody listens on.
+    fn unused_addr() -> std::net::SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    }
+
+    /// `supervise` with `quick()` timing and no shutdown signal.
+    async fn supervise_quick(specs: Vec<ChildSpec>) -> Result<(), SupervisorError> {
+        supervise(specs, quick(), std::future::pending(), || {}).await
+    }
+
+    /// `supervise` until `shutdown`, which must return within 20 s.
+    async fn supervise_until(
+        specs: Vec<ChildSpec>,
+        timing: Timing,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), SupervisorError> {
+        let supervised = supervise(specs, timing, shutdown, || {});
+        let outcome = timeout(Duration::from_secs(20), supervised).await;
+        outcome.expect("supervise must return")
+    }
+
+    /// Supervises "first", running `script` and ready once it listens on an unused address,
+    /// then "second", which creates a marker file: the outcome, and whether "second" started.
+    async fn first_then_second(script: &str) -> (Result<(), SupervisorError>, bool) {
+        let (_dir, marker) = temp_path("second-started");
+        let first = sh("first", script).ready_when_listening(unused_addr());
+        let second = marker_writer("second", &marker);
+        let result = supervise_quick(vec![first, second]).await;
+        (result, marker.exists())
+    }
+
+    /// A shutdown signal that comes once `file` holds a pid.
+    async fn once_pid_in(file: std::path::PathBuf) {
+        pid_in(&file).await;
+    }
+
+    /// Readiness within 1 s, `grace` for a child to stop.
+    fn with_grace(grace: Duration) -> Timing {
+        Timing {
+            ready_timeout: Duration::from_secs(1),
+            grace,
+        }
+    }
+
     fn quick() -> Timing {
         Timing {
             ready_timeout: Duration::from_millis(800),
@@ -241,8 +306,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_child_that_exits_stops_the_others_and_names_the_culprit() {
-        let dir = tempfile::tempdir().unwrap();
-        let pids = dir.path().join("sleeper.pid");
+        let (_dir, pids) = temp_path("sleeper.pid");
         let sleeper = sh(
             "sleeper",
             &format!("sleep 60 & echo $! > {}; wait", pids.display()),
@@ -286,10 +350,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a.pid");
         let b = dir.path().join("b.pid");
-        let specs = vec![
-            sh("a", &format!("echo $$ > {}; exec sleep 60", a.display())),
-            sh("b", &format!("echo $$ > {}; exec sleep 60", b.display())),
-        ];
+        let specs = vec![pid_writer("a", &a), pid_writer("b", &b)];
         let (a2, b2) = (a.clone(), b.clone());
         let shutdown = async move {
             pid_in(&a2).await;
@@ -323,21 +384,9 @@ mod tests {
                 pid.display()
             ),
         );
-        let p2 = pid.clone();
-        let shutdown = async move {
-            pid_in(&p2).await;
-        };
-        let timing = Timing {
-            ready_timeout: Duration::from_secs(1),
-            grace: Duration::from_secs(15),
-        };
         let started = Instant::now();
-        let result = timeout(
-            Duration::from_secs(20),
-            supervise(vec![spec], timing, shutdown, || {}),
-        )
-        .await
-        .expect("supervise must return");
+        let timing = with_grace(Duration::from_secs(15));
+        let result = supervise_until(vec![spec], timing, once_pid_in(pid.clone())).await;
         assert!(result.is_ok(), "{result:?}");
         assert!(
             done.exists(),
@@ -352,8 +401,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_child_ignoring_sigterm_is_killed_after_the_grace_period() {
-        let dir = tempfile::tempdir().unwrap();
-        let pid = dir.path().join("stubborn.pid");
+        let (_dir, pid) = temp_path("stubborn.pid");
         let spec = sh(
             "stubborn",
             &format!(
@@ -361,38 +409,17 @@ mod tests {
                 pid.display()
             ),
         );
-        let p2 = pid.clone();
-        let shutdown = async move {
-            pid_in(&p2).await;
-        };
-        let timing = Timing {
-            ready_timeout: Duration::from_secs(1),
-            grace: Duration::from_millis(300),
-        };
-        let result = timeout(
-            Duration::from_secs(20),
-            supervise(vec![spec], timing, shutdown, || {}),
-        )
-        .await
-        .expect("supervise must return");
+        let timing = with_grace(Duration::from_millis(300));
+        let result = supervise_until(vec![spec], timing, once_pid_in(pid.clone())).await;
         assert!(result.is_ok(), "{result:?}");
         assert!(!alive(pid_in(&pid).await).await);
     }
 
     #[tokio::test]
     async fn a_child_that_never_listens_fails_readiness_and_is_stopped() {
-        // A port that was free a moment ago and that nobody listens on.
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let pid = dir.path().join("mute.pid");
-        let spec = sh(
-            "mute",
-            &format!("echo $$ > {}; exec sleep 60", pid.display()),
-        )
-        .ready_when_listening(addr);
+        let addr = unused_addr();
+        let (_dir, pid) = temp_path("mute.pid");
+        let spec = pid_writer("mute", &pid).ready_when_listening(addr);
         let mut readied = false;
         let result = supervise(vec![spec], quick(), std::future::pending(), || {
             readied = true;
@@ -411,18 +438,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_child_that_dies_while_starting_is_reported_and_later_ones_never_start() {
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let marker = dir.path().join("second-started");
-        let first = sh("first", "exit 2").ready_when_listening(addr);
-        let second = sh(
-            "second",
-            &format!("touch {}; exec sleep 60", marker.display()),
-        );
-        let result = supervise(vec![first, second], quick(), std::future::pending(), || {}).await;
+        let (result, second_started) = first_then_second("exit 2").await;
         match result {
             Err(SupervisorError::ExitedWhileStarting { name, status }) => {
                 assert_eq!(name, "first");
@@ -430,13 +446,13 @@ mod tests {
             }
             other => panic!("expected ExitedWhileStarting, got {other:?}"),
         }
-        assert!(!marker.exists());
+        assert!(!second_started);
     }
 
     #[tokio::test]
     async fn a_missing_program_is_a_spawn_error_naming_it() {
         let spec = ChildSpec::new("ghost", "/nonexistent/dev-issuer");
-        let result = supervise(vec![spec], quick(), std::future::pending(), || {}).await;
+        let result = supervise_quick(vec![spec]).await;
         match result {
             Err(SupervisorError::Spawn { name, program, .. }) => {
                 assert_eq!(name, "ghost");
@@ -448,24 +464,14 @@ mod tests {
 
     #[tokio::test]
     async fn the_next_child_starts_once_the_previous_one_listens() {
-        // Reserve a port, then free it: nothing listens until the test binds it again below.
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
+        // Nothing listens there until the test binds it again below.
+        let addr = unused_addr();
         let dir = tempfile::tempdir().unwrap();
         let first_pid = dir.path().join("first.pid");
         let second_pid = dir.path().join("second.pid");
         // The first child's readiness is the listener the test opens once it has started.
-        let first = sh(
-            "first",
-            &format!("echo $$ > {}; exec sleep 60", first_pid.display()),
-        )
-        .ready_when_listening(addr);
-        let second = sh(
-            "second",
-            &format!("echo $$ > {}; exec sleep 60", second_pid.display()),
-        );
+        let first = pid_writer("first", &first_pid).ready_when_listening(addr);
+        let second = pid_writer("second", &second_pid);
         let (f2, s2) = (first_pid.clone(), second_pid.clone());
         let shutdown = async move {
             pid_in(&f2).await;
@@ -477,35 +483,18 @@ mod tests {
             ready_timeout: Duration::from_secs(10),
             grace: Duration::from_secs(2),
         };
-        let result = timeout(
-            Duration::from_secs(20),
-            supervise(vec![first, second], timing, shutdown, || {}),
-        )
-        .await
-        .expect("supervise must return");
+        let result = supervise_until(vec![first, second], timing, shutdown).await;
         assert!(result.is_ok(), "{result:?}");
     }
 
     #[tokio::test]
     async fn the_next_child_never_starts_while_the_previous_one_does_not_listen() {
-        // A port that was free a moment ago and that nobody listens on.
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let marker = dir.path().join("second-started");
-        let first = sh("first", "exec sleep 60").ready_when_listening(addr);
-        let second = sh(
-            "second",
-            &format!("touch {}; exec sleep 60", marker.display()),
-        );
-        let result = supervise(vec![first, second], quick(), std::future::pending(), || {}).await;
+        let (result, second_started) = first_then_second("exec sleep 60").await;
         assert!(
             matches!(result, Err(SupervisorError::NotReady { ref name, .. }) if name == "first"),
             "{result:?}"
         );
-        assert!(!marker.exists(), "second started before first listened");
+        assert!(!second_started, "second started before first listened");
     }
 
     #[test]

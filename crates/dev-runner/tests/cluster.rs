@@ -11,22 +11,22 @@
 //! A missing `redis-server` or `haproxy` fails the tests, naming the package: they exist to
 //! check the dev-runner against those very programs. Every wait is bounded.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use dev_runner::Timing;
 use dev_runner::balancer::Rotation;
 use dev_runner::build::BuildCommand;
 use dev_runner::cluster::{self, ClusterPlan, Programs, Replica, Shared};
-use dev_runner::dev_loop::{self, DevLoop, Event};
+use dev_runner::dev_loop::{DevLoop, Event};
 use tempfile::TempDir;
-use test_support::until_received;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+
+use common::{Running, free_addr};
+
+mod common;
 
 const BOUND: Duration = Duration::from_secs(60);
 /// The stand-ins' drain: longer than HAProxy's 2 s detection time, as the cluster's is.
@@ -36,11 +36,8 @@ const DRAIN: Duration = Duration::from_secs(3);
 #[test]
 #[ignore = "a helper process the cluster tests start, not a test of its own"]
 fn stand_in_replica() {
-    let (Ok(host), Ok(port), Ok(drain)) = (
-        std::env::var("API_HOST"),
-        std::env::var("API_PORT"),
-        std::env::var("API_SHUTDOWN_DRAIN_SECS"),
-    ) else {
+    let names = ["API_HOST", "API_PORT", "API_SHUTDOWN_DRAIN_SECS"];
+    let Some([host, port, drain]) = common::stand_in_vars(names) else {
         return;
     };
     let drain = Duration::from_secs(drain.parse().expect("drain seconds"));
@@ -93,16 +90,7 @@ struct Cluster {
     dir: TempDir,
     plan: ClusterPlan,
     config: PathBuf,
-    events: mpsc::UnboundedReceiver<Event>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-}
-
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("bound")
+    running: Running,
 }
 
 fn program(name: &str) -> PathBuf {
@@ -194,33 +182,15 @@ impl Cluster {
             },
             sources: vec![root.join("src")],
             debounce: Duration::from_millis(200),
-            timing: Timing {
-                ready_timeout: Duration::from_secs(20),
-                grace: Duration::from_secs(2),
-            },
+            timing: common::timing(),
             own_binary: None,
         };
-        let (events_tx, events) = mpsc::unbounded_channel();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            dev_loop::run(dev, shutdown, move |event| {
-                let _ = events_tx.send(event);
-            })
-            .await
-            .expect("the loop runs");
-        });
-        let mut cluster = Self {
+        let cluster = Self {
             dir,
             plan,
             config,
-            events,
-            stop: Some(stop),
-            task: Some(task),
+            running: Running::start(dev, BOUND).await,
         };
-        cluster.until(|e| matches!(e, Event::Started)).await;
         for replica in &cluster.plan.replicas {
             assert!(
                 cluster.rotation(replica).wait_up(BOUND).await,
@@ -243,20 +213,12 @@ impl Cluster {
 
     /// Waits for the first event matching `wanted`; returns it and every event before it.
     async fn until(&mut self, wanted: impl Fn(&Event) -> bool) -> Vec<Event> {
-        until_received(&mut self.events, BOUND, wanted).await
+        self.running.until(wanted).await
     }
 
     /// Sends the shutdown signal and waits (bounded) for the loop to end.
     async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(BOUND, task)
-                .await
-                .expect("the loop ends after the shutdown signal")
-                .expect("the loop did not panic");
-        }
+        self.running.stop().await;
     }
 
     /// Every address of the plan.

@@ -17,13 +17,15 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use dev_runner::ChildSpec;
 use dev_runner::build::BuildCommand;
-use dev_runner::dev_loop::{self, DevLoop, Event, Server};
-use dev_runner::{ChildSpec, Timing};
+use dev_runner::dev_loop::{DevLoop, Event, Server};
 use tempfile::TempDir;
-use test_support::{eventually, until_received};
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use test_support::eventually;
+
+use common::{Running, free_addr};
+
+mod common;
 
 const BOUND: Duration = Duration::from_secs(30);
 
@@ -58,11 +60,8 @@ done
 #[test]
 #[ignore = "a helper process the dev-loop tests start, not a test of its own"]
 fn stand_in_server() {
-    let (Ok(port), Ok(version), Ok(pid_file)) = (
-        std::env::var("STAND_IN_PORT"),
-        std::env::var("STAND_IN_VERSION"),
-        std::env::var("STAND_IN_PID"),
-    ) else {
+    let names = ["STAND_IN_PORT", "STAND_IN_VERSION", "STAND_IN_PID"];
+    let Some([port, version, pid_file]) = common::stand_in_vars(names) else {
         return;
     };
     // The pid is in place before the port accepts connections (the runner's sign that the
@@ -148,10 +147,7 @@ impl Project {
             build,
             sources: vec![self.root.join("crates"), self.root.join("Cargo.toml")],
             debounce,
-            timing: Timing {
-                ready_timeout: Duration::from_secs(20),
-                grace: Duration::from_secs(2),
-            },
+            timing: common::timing(),
             own_binary: None,
         }
     }
@@ -174,64 +170,12 @@ impl Project {
     }
 
     async fn start_with(&self, build: BuildCommand, debounce: Duration) -> Running {
-        let (events_tx, events) = mpsc::unbounded_channel();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let dev = self.dev_loop(build, debounce);
-        let task = tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            dev_loop::run(dev, shutdown, move |event| {
-                let _ = events_tx.send(event);
-            })
-            .await
-            .expect("the loop runs");
-        });
-        let mut running = Running {
-            events,
-            stop: Some(stop),
-            task: Some(task),
-        };
-        running.until(|e| matches!(e, Event::Started)).await;
-        running
-    }
-}
-
-struct Running {
-    events: mpsc::UnboundedReceiver<Event>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Running {
-    /// Waits for the first event matching `wanted`; returns it and every event before it.
-    async fn until(&mut self, wanted: impl Fn(&Event) -> bool) -> Vec<Event> {
-        until_received(&mut self.events, BOUND, wanted).await
-    }
-
-    /// Sends the shutdown signal and waits (bounded) for the loop to end.
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(BOUND, task)
-                .await
-                .expect("the loop ends after the shutdown signal")
-                .expect("the loop did not panic");
-        }
+        Running::start(self.dev_loop(build, debounce), BOUND).await
     }
 }
 
 fn restarted(name: &'static str) -> impl Fn(&Event) -> bool {
     move |e| matches!(e, Event::Restarted { name: n, .. } if n == name)
-}
-
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("bound")
 }
 
 /// What the server at `addr` answers: the source it was built from.

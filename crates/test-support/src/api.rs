@@ -80,30 +80,43 @@ impl TestApp {
 
     /// GET `path` on the `/metrics` listener.
     pub async fn get_metrics_listener(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.metrics_address))
-            .send()
-            .await
-            .expect("request succeeds")
+        send(self.client.get(format!("{}{path}", self.metrics_address))).await
+    }
+
+    /// The `/metrics` text of the metrics listener.
+    pub async fn metrics_text(&self) -> String {
+        let response = self.get_metrics_listener("/metrics").await;
+        response.text().await.expect("metrics text")
+    }
+
+    /// Asserts that the `/metrics` text has each of `lines`, as a whole line.
+    pub async fn assert_metrics_have(&self, lines: &[&str]) {
+        let text = self.metrics_text().await;
+        for line in lines {
+            assert!(
+                text.lines().any(|l| l == *line),
+                "missing {line:?} in\n{text}"
+            );
+        }
     }
 
     /// GET `path`.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request succeeds")
+        self.get_with(path, |request| request).await
+    }
+
+    /// GET `path` as `build` makes it (headers of the test's own).
+    pub async fn get_with(
+        &self,
+        path: &str,
+        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> reqwest::Response {
+        send(build(self.client.get(self.url(path)))).await
     }
 
     /// GET `path` from a page of `origin` (an `Origin` header, as a browser sends it).
     pub async fn get_from_origin(&self, path: &str, origin: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .header("Origin", origin)
-            .send()
-            .await
-            .expect("request succeeds")
+        self.get_with(path, |r| r.header("Origin", origin)).await
     }
 
     /// A CORS preflight for `GET path` from `origin`, asking for `request_headers`.
@@ -113,14 +126,16 @@ impl TestApp {
         origin: &str,
         request_headers: &str,
     ) -> reqwest::Response {
-        self.client
-            .request(reqwest::Method::OPTIONS, self.url(path))
-            .header("Origin", origin)
-            .header("Access-Control-Request-Method", "GET")
-            .header("Access-Control-Request-Headers", request_headers)
-            .send()
-            .await
-            .expect("request succeeds")
+        let request = self
+            .client
+            .request(reqwest::Method::OPTIONS, self.url(path));
+        send(
+            request
+                .header("Origin", origin)
+                .header("Access-Control-Request-Method", "GET")
+                .header("Access-Control-Request-Headers", request_headers),
+        )
+        .await
     }
 
     /// GET `path` with `Authorization: <authorization>`.
@@ -129,18 +144,19 @@ impl TestApp {
         path: &str,
         authorization: &str,
     ) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .header("Authorization", authorization)
-            .send()
+        self.get_with(path, |r| r.header("Authorization", authorization))
             .await
-            .expect("request succeeds")
     }
 
     /// GET `path` with `Authorization: Bearer <token>`.
     pub async fn get_with_token(&self, path: &str, token: &str) -> reqwest::Response {
         self.get_with_authorization(path, &format!("Bearer {token}"))
             .await
+    }
+
+    /// The status of GET `path` with `Authorization: Bearer <token>`.
+    pub async fn status_with_token(&self, path: &str, token: &str) -> u16 {
+        self.get_with_token(path, token).await.status().as_u16()
     }
 
     /// Whether `/readyz` answers 200.
@@ -171,6 +187,23 @@ impl TestApp {
     }
 }
 
+/// Sends `request`; a transport error fails the test.
+async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
+    request.send().await.expect("request succeeds")
+}
+
+/// Asserts a status and the exact body text.
+pub async fn assert_answer(response: reqwest::Response, status: u16, body: &str) {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.text().await.expect("body"), body);
+}
+
+/// Asserts a status and the exact JSON body.
+pub async fn assert_json(response: reqwest::Response, status: u16, body: Value) {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.json::<Value>().await.expect("JSON body"), body);
+}
+
 /// Asserts an RFC 6750 refusal: status, exact challenge and exact JSON body.
 pub async fn assert_refusal(
     response: reqwest::Response,
@@ -193,6 +226,13 @@ pub async fn assert_refusal(
 pub async fn assert_invalid_token(response: reqwest::Response, description: &str) {
     let challenge = invalid_token_challenge(description);
     assert_refusal(response, 401, &challenge, "invalid_token", description).await;
+}
+
+/// Asserts a 401 with the bare `Bearer realm="api"` challenge, `unauthorized` and
+/// `description` in the body.
+pub async fn assert_unauthorized(response: reqwest::Response, description: &str) {
+    let challenge = r#"Bearer realm="api""#;
+    assert_refusal(response, 401, challenge, "unauthorized", description).await;
 }
 
 /// The challenge of an `invalid_token` refusal with `description`.

@@ -103,25 +103,34 @@ impl DpopChallenge {
     }
 }
 
-impl fmt::Display for DpopChallenge {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.render())
-    }
+/// `Display`, actix's `Challenge` and `TryIntoHeaderValue` for a challenge type, all three
+/// from its `render` (one text, whichever way the header is built).
+macro_rules! rendered_challenge {
+    ($challenge:ty) => {
+        impl fmt::Display for $challenge {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.render())
+            }
+        }
+
+        impl Challenge for $challenge {
+            fn to_bytes(&self) -> Bytes {
+                Bytes::from(self.render())
+            }
+        }
+
+        impl TryIntoHeaderValue for $challenge {
+            type Error = InvalidHeaderValue;
+
+            fn try_into_value(self) -> Result<HeaderValue, Self::Error> {
+                HeaderValue::from_maybe_shared(self.to_bytes())
+            }
+        }
+    };
 }
 
-impl Challenge for DpopChallenge {
-    fn to_bytes(&self) -> Bytes {
-        Bytes::from(self.render())
-    }
-}
-
-impl TryIntoHeaderValue for DpopChallenge {
-    type Error = InvalidHeaderValue;
-
-    fn try_into_value(self) -> Result<HeaderValue, Self::Error> {
-        HeaderValue::from_maybe_shared(self.to_bytes())
-    }
-}
+rendered_challenge!(BearerChallenge);
+rendered_challenge!(DpopChallenge);
 
 /// Appends `value` as the inside of an RFC 9110 quoted-string.
 ///
@@ -137,25 +146,5 @@ fn push_quoted(out: &mut String, value: &str) {
             ' '..='~' => out.push(c),
             _ => out.push('?'),
         }
-    }
-}
-
-impl fmt::Display for BearerChallenge {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.render())
-    }
-}
-
-impl Challenge for BearerChallenge {
-    fn to_bytes(&self) -> Bytes {
-        Bytes::from(self.render())
-    }
-}
-
-impl TryIntoHeaderValue for BearerChallenge {
-    type Error = InvalidHeaderValue;
-
-    fn try_into_value(self) -> Result<HeaderValue, Self::Error> {
-        HeaderValue::from_maybe_shared(self.to_bytes())
     }
 }

@@ -3,9 +3,11 @@
 
 use serde_json::json;
 
-use test_support::api::{assert_invalid_token, assert_refusal, spawn_app};
-use test_support::header;
-use test_support::{AUDIENCE, KEYS, b64_json, now};
+use reqwest::RequestBuilder;
+use test_support::api::{
+    TestApp, assert_answer, assert_invalid_token, assert_refusal, assert_unauthorized, spawn_app,
+};
+use test_support::{AUDIENCE, KEYS, TokenBuilder, b64_json, header, now};
 
 const EXTERNAL_BODY: &str = r#"{"msg":"Your Access Token was successfully validated!"}"#;
 const NO_CREDENTIALS: &str = "an access token is required in the Authorization header";
@@ -13,11 +15,9 @@ const NO_CREDENTIALS: &str = "an access token is required in the Authorization h
 #[tokio::test]
 async fn valid_token_gets_the_seed_message() {
     let app = spawn_app().await;
-    let response = app
-        .get_with_token("/api/external", &app.token().sign())
-        .await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.text().await.expect("body"), EXTERNAL_BODY);
+    let token = app.token().sign();
+    let response = app.get_with_token("/api/external", &token).await;
+    assert_answer(response, 200, EXTERNAL_BODY).await;
 }
 
 #[tokio::test]
@@ -55,28 +55,15 @@ async fn lowercase_and_uppercase_scheme_are_accepted() {
 #[tokio::test]
 async fn no_credentials_is_401_with_a_bare_challenge() {
     let app = spawn_app().await;
-    assert_refusal(
-        app.get("/api/external").await,
-        401,
-        r#"Bearer realm="api""#,
-        "unauthorized",
-        NO_CREDENTIALS,
-    )
-    .await;
+    assert_unauthorized(app.get("/api/external").await, NO_CREDENTIALS).await;
 }
 
 #[tokio::test]
 async fn other_scheme_is_401_with_a_bare_challenge() {
     let app = spawn_app().await;
-    assert_refusal(
-        app.get_with_authorization("/api/external", "Basic YWxpY2U6c2VjcmV0")
-            .await,
-        401,
-        r#"Bearer realm="api""#,
-        "unauthorized",
-        "the Authorization header does not use the Bearer or DPoP scheme",
-    )
-    .await;
+    let basic = app.get_with_authorization("/api/external", "Basic YWxpY2U6c2VjcmV0");
+    let description = "the Authorization header does not use the Bearer or DPoP scheme";
+    assert_unauthorized(basic.await, description).await;
 }
 
 #[tokio::test]
@@ -84,101 +71,79 @@ async fn token_in_the_query_string_is_not_accepted() {
     let app = spawn_app().await;
     let token = app.token().sign();
     let response = app
-        .client
-        .get(app.url(&format!("/api/external?access_token={token}")))
-        .send()
-        .await
-        .expect("request");
-    assert_refusal(
-        response,
-        401,
-        r#"Bearer realm="api""#,
-        "unauthorized",
-        "access tokens are accepted only in the Authorization header, not in the query string",
-    )
-    .await;
+        .get(&format!("/api/external?access_token={token}"))
+        .await;
+    let description =
+        "access tokens are accepted only in the Authorization header, not in the query string";
+    assert_unauthorized(response, description).await;
 }
 
 #[tokio::test]
 async fn empty_token_is_400_invalid_request() {
     let app = spawn_app().await;
-    assert_refusal(
-        app.get_with_authorization("/api/external", "Bearer ").await,
-        400,
-        r#"Bearer realm="api", error="invalid_request", error_description="empty bearer token""#,
-        "invalid_request",
-        "empty bearer token",
-    )
-    .await;
+    let response = app.get_with_authorization("/api/external", "Bearer ").await;
+    assert_invalid_request(response, "empty bearer token").await;
 }
 
 #[tokio::test]
 async fn two_authorization_headers_are_400_invalid_request() {
     let app = spawn_app().await;
     let token = app.token().sign();
-    let response = app
-        .client
-        .get(app.url("/api/external"))
-        .header("Authorization", format!("Bearer {token}"))
-        .header("Authorization", format!("Bearer {token}"))
-        .send()
-        .await
-        .expect("request");
-    assert_refusal(
-        response,
-        400,
-        r#"Bearer realm="api", error="invalid_request", error_description="more than one Authorization header""#,
-        "invalid_request",
-        "more than one Authorization header",
-    )
-    .await;
+    let bearer = format!("Bearer {token}");
+    let twice = |r: RequestBuilder| {
+        r.header("Authorization", &bearer)
+            .header("Authorization", &bearer)
+    };
+    let response = app.get_with("/api/external", twice).await;
+    assert_invalid_request(response, "more than one Authorization header").await;
+}
+
+/// Asserts a 400 `invalid_request` refusal with `description` (challenge and JSON body).
+async fn assert_invalid_request(response: reqwest::Response, description: &str) {
+    let challenge = format!(
+        r#"Bearer realm="api", error="invalid_request", error_description="{description}""#
+    );
+    assert_refusal(response, 400, &challenge, "invalid_request", description).await;
 }
 
 /// A fresh API refuses `token` at `/api/external` as `invalid_token` with `description`.
 async fn assert_token_refused(token: &str, description: &str) {
     let app = spawn_app().await;
-    assert_invalid_token(
-        app.get_with_token("/api/external", token).await,
-        description,
-    )
-    .await;
+    assert_refused_by(&app, token, description).await;
+}
+
+/// `app` refuses `token` at `/api/external` as `invalid_token` with `description`.
+async fn assert_refused_by(app: &TestApp, token: &str, description: &str) {
+    let response = app.get_with_token("/api/external", token).await;
+    assert_invalid_token(response, description).await;
+}
+
+/// A fresh API refuses its issuer's token changed by `change` as `invalid_token`.
+async fn assert_changed_token_refused(
+    change: impl FnOnce(TokenBuilder) -> TokenBuilder,
+    description: &str,
+) {
+    let app = spawn_app().await;
+    let token = change(app.token()).sign();
+    assert_refused_by(&app, &token, description).await;
 }
 
 #[tokio::test]
 async fn expired_token_is_401_invalid_token() {
-    let app = spawn_app().await;
-    let token = app
-        .token()
-        .claim("exp", now() - 3600)
-        .claim("iat", now() - 7200)
-        .sign();
-    assert_invalid_token(
-        app.get_with_token("/api/external", &token).await,
-        "token expired",
-    )
-    .await;
+    let expired = |t: TokenBuilder| t.claim("exp", now() - 3600).claim("iat", now() - 7200);
+    assert_changed_token_refused(expired, "token expired").await;
 }
 
 #[tokio::test]
 async fn token_for_another_audience_is_401_invalid_token() {
-    let app = spawn_app().await;
-    let token = app
-        .token()
-        .claim("aud", "https://someone-else.example")
-        .sign();
-    assert_invalid_token(
-        app.get_with_token("/api/external", &token).await,
-        "audience mismatch",
-    )
-    .await;
+    let aud = |t: TokenBuilder| t.claim("aud", "https://someone-else.example");
+    assert_changed_token_refused(aud, "audience mismatch").await;
 }
 
 #[tokio::test]
 async fn token_from_another_issuer_is_401_invalid_token() {
-    let app = spawn_app().await;
-    let token = app.token().claim("iss", "https://evil.example/").sign();
-    assert_invalid_token(
-        app.get_with_token("/api/external", &token).await,
+    assert_changed_token_refused(
+        |t| t.claim("iss", "https://evil.example/"),
         "issuer mismatch",
     )
     .await;
@@ -186,28 +151,15 @@ async fn token_from_another_issuer_is_401_invalid_token() {
 
 #[tokio::test]
 async fn token_signed_by_another_key_under_our_kid_is_401_invalid_signature() {
-    let app = spawn_app().await;
-    let token = app
-        .token()
-        .signed_by(&KEYS.stranger)
-        .kid(KEYS.current.kid())
-        .sign();
-    assert_invalid_token(
-        app.get_with_token("/api/external", &token).await,
-        "invalid signature",
-    )
-    .await;
+    // Our kid, another key's signature.
+    let forged = |t: TokenBuilder| t.signed_by(&KEYS.stranger).kid(KEYS.current.kid());
+    assert_changed_token_refused(forged, "invalid signature").await;
 }
 
 #[tokio::test]
 async fn token_with_an_unknown_kid_is_401_invalid_token() {
-    let app = spawn_app().await;
-    let token = app.token().signed_by(&KEYS.stranger).sign();
-    assert_invalid_token(
-        app.get_with_token("/api/external", &token).await,
-        "signing key not found",
-    )
-    .await;
+    let stranger = |t: TokenBuilder| t.signed_by(&KEYS.stranger);
+    assert_changed_token_refused(stranger, "signing key not found").await;
 }
 
 #[tokio::test]

@@ -27,11 +27,12 @@ fn api(vars: &[(&str, &str)]) -> Command {
 
 /// Runs the binary to completion and returns (exit code, stderr).
 fn run_to_exit(vars: &[(&str, &str)]) -> (Option<i32>, String) {
-    let output = api(vars)
-        .env("API_PORT", "0")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run api");
+    exit_of(api(vars).env("API_PORT", "0").stdin(Stdio::null()))
+}
+
+/// Runs `command` to completion and returns (exit code, stderr).
+fn exit_of(command: &mut Command) -> (Option<i32>, String) {
+    let output = command.output().expect("run api");
     (
         output.status.code(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -152,15 +153,7 @@ fn unknown_replay_store_scheme_is_one_line_naming_the_setting_and_the_scheme() {
 
 #[test]
 fn bad_port_is_one_line_and_exit_code_2() {
-    let (code, stderr) = {
-        let output = api(&[("API_PORT", "not-a-port")])
-            .output()
-            .expect("run api");
-        (
-            output.status.code(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    };
+    let (code, stderr) = exit_of(&mut api(&[("API_PORT", "not-a-port")]));
     assert_eq!(code, Some(2), "stderr: {stderr}");
     assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
     assert!(stderr.contains("API_PORT"), "stderr: {stderr}");
@@ -233,6 +226,17 @@ impl Running {
         );
     }
 
+    /// Waits for the "listening on" line and returns the port it names.
+    fn port(&mut self) -> u16 {
+        port_of(&self.wait_for("listening on http://127.0.0.1:"))
+    }
+
+    /// Sends SIGTERM and waits for the exit: (exit code, the whole log).
+    fn terminate(self) -> (Option<i32>, String) {
+        self.signal("TERM");
+        self.wait_exit()
+    }
+
     fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .arg(format!("-{name}"))
@@ -267,6 +271,31 @@ impl Drop for Running {
     }
 }
 
+/// A mock issuer and the binary trusting it, with `vars` besides `AUTH0_DOMAIN`.
+async fn start_with_issuer(vars: &[(&str, &str)]) -> (MockIssuer, Running) {
+    let issuer = MockIssuer::start(&[&KEYS.current]).await;
+    let mut all = vec![("AUTH0_DOMAIN", issuer.base())];
+    all.extend_from_slice(vars);
+    let api = Running::start(&all);
+    (issuer, api)
+}
+
+/// GET `http://127.0.0.1:<port><path>` with a fresh client.
+async fn get(port: u16, path: &str) -> reqwest::Response {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    reqwest::get(url).await.expect("request succeeds")
+}
+
+/// Whether `/readyz` on `port` answers 200 within 10 s.
+async fn ready_within_10_s(port: u16) -> bool {
+    test_support::eventually(Duration::from_secs(10), || async {
+        reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await
+}
+
 fn port_of(line: &str) -> u16 {
     line.rsplit(':')
         .next()
@@ -276,29 +305,18 @@ fn port_of(line: &str) -> u16 {
 
 #[tokio::test]
 async fn binary_logs_address_and_issuer_and_stops_gracefully_on_sigterm() {
-    let issuer = MockIssuer::start(&[&KEYS.current]).await;
-    let mut api = Running::start(&[("AUTH0_DOMAIN", issuer.base())]);
+    let (issuer, mut api) = start_with_issuer(&[]).await;
     api.wait_for(&format!("trusting access tokens from {}", issuer.issuer()));
-    let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
-    let response = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-        .await
-        .expect("healthz");
-    assert_eq!(response.status(), 200);
+    assert_eq!(get(api.port(), "/healthz").await.status(), 200);
     api.signal("TERM");
     api.wait_for("SIGTERM received; finishing in-flight requests, then shutting down");
-    let (code, _) = api.wait_exit();
-    assert_eq!(code, Some(0));
+    assert_eq!(api.wait_exit().0, Some(0));
 }
 
 #[tokio::test]
 async fn binary_stops_gracefully_on_sigint_too() {
-    let issuer = MockIssuer::start(&[&KEYS.current]).await;
-    let mut api = Running::start(&[("AUTH0_DOMAIN", issuer.base())]);
-    let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
-    let response = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-        .await
-        .expect("healthz");
-    assert_eq!(response.status(), 200);
+    let (_issuer, mut api) = start_with_issuer(&[]).await;
+    assert_eq!(get(api.port(), "/healthz").await.status(), 200);
     api.signal("INT");
     api.wait_for("SIGINT received; finishing in-flight requests, then shutting down");
     let (code, _) = api.wait_exit();
@@ -307,9 +325,8 @@ async fn binary_stops_gracefully_on_sigint_too() {
 
 #[tokio::test]
 async fn request_log_has_method_path_status_and_latency_but_never_the_token() {
-    let issuer = MockIssuer::start(&[&KEYS.current]).await;
-    let mut api = Running::start(&[("AUTH0_DOMAIN", issuer.base()), ("RUST_LOG", "debug")]);
-    let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
+    let (_issuer, mut api) = start_with_issuer(&[("RUST_LOG", "debug")]).await;
+    let port = api.port();
     let client = reqwest::Client::new();
     let response = client
         .get(format!(
@@ -324,8 +341,7 @@ async fn request_log_has_method_path_status_and_latency_but_never_the_token() {
     assert!(line.contains("method=GET"), "{line}");
     assert!(line.contains("path=/api/external"), "{line}");
     assert!(line.contains("latency_us="), "{line}");
-    api.signal("TERM");
-    let (_, log) = api.wait_exit();
+    let (_, log) = api.terminate();
     assert!(!log.contains("sentinel"), "a token reached the log:\n{log}");
     assert!(
         !log.to_ascii_lowercase().contains("authorization: "),
@@ -335,25 +351,14 @@ async fn request_log_has_method_path_status_and_latency_but_never_the_token() {
 
 #[tokio::test]
 async fn sigterm_lets_an_in_flight_request_finish() {
-    let issuer = MockIssuer::start(&[&KEYS.current]).await;
-    let mut api = Running::start(&[
-        ("AUTH0_DOMAIN", issuer.base()),
-        ("AUTH0_AUDIENCE", test_support::AUDIENCE),
-    ]);
-    let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
+    let (issuer, mut api) = start_with_issuer(&[("AUTH0_AUDIENCE", test_support::AUDIENCE)]).await;
+    let port = api.port();
     // Polled through /readyz: the log says when the API listens, not when it has the keys.
-    let client = reqwest::Client::new();
     assert!(
-        test_support::eventually(Duration::from_secs(10), || async {
-            client
-                .get(format!("http://127.0.0.1:{port}/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        })
-        .await,
+        ready_within_10_s(port).await,
         "the API never loaded the issuer's keys"
     );
+    let client = reqwest::Client::new();
     // A token signed by a key the API has not seen makes the API refetch the key set while it
     // handles the request; holding that fetch at the issuer keeps the request in flight, and
     // the issuer's request counter says when it is.
@@ -388,18 +393,9 @@ async fn sigterm_lets_an_in_flight_request_finish() {
 
 #[tokio::test]
 async fn rust_log_sets_the_level() {
-    let issuer = MockIssuer::start(&[&KEYS.current]).await;
-    let mut api = Running::start(&[
-        ("AUTH0_DOMAIN", issuer.base()),
-        ("RUST_LOG", "warn,api::startup=info"),
-    ]);
-    let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
-    let response = reqwest::get(format!("http://127.0.0.1:{port}/api/public"))
-        .await
-        .expect("public");
-    assert_eq!(response.status(), 200);
-    api.signal("TERM");
-    let (code, log) = api.wait_exit();
+    let (_issuer, mut api) = start_with_issuer(&[("RUST_LOG", "warn,api::startup=info")]).await;
+    assert_eq!(get(api.port(), "/api/public").await.status(), 200);
+    let (code, log) = api.terminate();
     assert_eq!(code, Some(0));
     assert!(
         !log.contains("path=/api/public"),
@@ -409,25 +405,11 @@ async fn rust_log_sets_the_level() {
 
 #[tokio::test]
 async fn with_a_drain_period_sigterm_turns_readyz_503_at_once_keeps_serving_then_exits_0() {
-    let issuer = MockIssuer::start(&[&KEYS.current]).await;
-    let mut api = Running::start(&[
-        ("AUTH0_DOMAIN", issuer.base()),
-        ("API_SHUTDOWN_DRAIN_SECS", "3"),
-    ]);
-    let port = port_of(&api.wait_for("listening on http://127.0.0.1:"));
+    let (_issuer, mut api) = start_with_issuer(&[("API_SHUTDOWN_DRAIN_SECS", "3")]).await;
+    let port = api.port();
     let client = reqwest::Client::new();
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
-    assert!(
-        test_support::eventually(Duration::from_secs(10), || async {
-            client
-                .get(url("/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        })
-        .await,
-        "the API never became ready"
-    );
+    assert!(ready_within_10_s(port).await, "the API never became ready");
     api.signal("TERM");
     let signalled = Instant::now();
     api.wait_for("SIGTERM received; draining");
@@ -467,19 +449,19 @@ fn json_line(api: &mut Running, needle: &str) -> serde_json::Value {
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"))
 }
 
+/// GET `path` on `port` with `X-Request-Id: <id>`.
+async fn with_request_id(port: u16, path: &str, id: &str) -> reqwest::Response {
+    let request = reqwest::Client::new().get(format!("http://127.0.0.1:{port}{path}"));
+    let request = request.header("X-Request-Id", id);
+    request.send().await.expect("request succeeds")
+}
+
 #[tokio::test]
 async fn json_log_format_writes_one_object_a_line_with_the_request_fields_and_request_id() {
-    let issuer = MockIssuer::start(&[&KEYS.current]).await;
-    let mut api = Running::start(&[("AUTH0_DOMAIN", issuer.base()), ("API_LOG_FORMAT", "json")]);
+    let (_issuer, mut api) = start_with_issuer(&[("API_LOG_FORMAT", "json")]).await;
     let listening = json_line(&mut api, "listening on http://127.0.0.1:");
     let port = port_of(listening["message"].as_str().expect("a message"));
-    let client = reqwest::Client::new();
-    let response = client
-        .get(format!("http://127.0.0.1:{port}/api/public?q=secret-query"))
-        .header("X-Request-Id", "trace-7f3a.42")
-        .send()
-        .await
-        .expect("request");
+    let response = with_request_id(port, "/api/public?q=secret-query", "trace-7f3a.42").await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers().get("x-request-id").map(|v| v.as_bytes()),
@@ -496,19 +478,13 @@ async fn json_log_format_writes_one_object_a_line_with_the_request_fields_and_re
     let time = line["time"].as_str().expect("a time");
     assert!(time.len() == 27 && time.ends_with('Z'), "{time}");
 
-    let generated = client
-        .get(format!("http://127.0.0.1:{port}/healthz"))
-        .header("X-Request-Id", "not well formed")
-        .send()
-        .await
-        .expect("request");
+    let generated = with_request_id(port, "/healthz", "not well formed").await;
     let id = header(&generated, "x-request-id")
         .expect("a generated request id")
         .to_owned();
     assert_ne!(id, "not well formed");
     assert_eq!(json_line(&mut api, &id)["path"], "/healthz");
-    api.signal("TERM");
-    let (code, log) = api.wait_exit();
+    let (code, log) = api.terminate();
     assert_eq!(code, Some(0));
     assert!(!log.contains("secret-query"), "{log}");
     for line in log.lines() {
@@ -519,8 +495,7 @@ async fn json_log_format_writes_one_object_a_line_with_the_request_fields_and_re
 
 #[tokio::test]
 async fn nonces_without_a_secret_in_memory_mode_warn_at_start_naming_the_secret() {
-    let issuer = MockIssuer::start(&[&KEYS.current]).await;
-    let mut api = Running::start(&[("AUTH0_DOMAIN", issuer.base()), ("API_DPOP_NONCE", "1")]);
+    let (_issuer, mut api) = start_with_issuer(&[("API_DPOP_NONCE", "1")]).await;
     let line = api.wait_for("DPoP nonces use a random secret");
     assert!(line.contains(" WARN "), "{line}");
     assert!(line.contains("API_DPOP_NONCE_SECRET"), "{line}");
@@ -528,11 +503,8 @@ async fn nonces_without_a_secret_in_memory_mode_warn_at_start_naming_the_secret(
 
 #[tokio::test]
 async fn a_nonce_secret_with_nonces_off_warns_at_start() {
-    let issuer = MockIssuer::start(&[&KEYS.current]).await;
-    let mut api = Running::start(&[
-        ("AUTH0_DOMAIN", issuer.base()),
-        ("API_DPOP_NONCE_SECRET", "q4Yc1Zr8mP0vX7tL2sN9bK6wH3jF5dGa"),
-    ]);
+    let secret = ("API_DPOP_NONCE_SECRET", "q4Yc1Zr8mP0vX7tL2sN9bK6wH3jF5dGa");
+    let (_issuer, mut api) = start_with_issuer(&[secret]).await;
     let line = api.wait_for("API_DPOP_NONCE_SECRET is set but DPoP nonces are off");
     assert!(line.contains(" WARN "), "{line}");
     assert!(

@@ -7,29 +7,30 @@ use test_support::{APP_ORIGIN, header, header_list};
 /// `GET path` without an `Origin` header, as curl or a backend sends it.
 async fn get_without_origin(path: &str) -> reqwest::Response {
     let app = spawn_app().await;
-    app.client.get(app.url(path)).send().await.expect("request")
+    app.get(path).await
+}
+
+/// Asserts `status` and the app origin in `Access-Control-Allow-Origin`.
+fn assert_allowed_for_the_app(response: &reqwest::Response, status: u16) {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        header(response, "access-control-allow-origin"),
+        Some(APP_ORIGIN)
+    );
 }
 
 #[tokio::test]
 async fn allowed_origin_gets_allow_origin_on_success() {
     let app = spawn_app().await;
     let response = app.get_from_origin("/api/public", APP_ORIGIN).await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        header(&response, "access-control-allow-origin"),
-        Some(APP_ORIGIN)
-    );
+    assert_allowed_for_the_app(&response, 200);
 }
 
 #[tokio::test]
 async fn unauthorized_response_carries_cors_headers_and_exposes_the_challenge() {
     let app = spawn_app().await;
     let response = app.get_from_origin("/api/external", APP_ORIGIN).await;
-    assert_eq!(response.status(), 401);
-    assert_eq!(
-        header(&response, "access-control-allow-origin"),
-        Some(APP_ORIGIN)
-    );
+    assert_allowed_for_the_app(&response, 401);
     let exposed = header_list(&response, "access-control-expose-headers");
     assert!(
         exposed.iter().any(|h| h == "www-authenticate"),
@@ -41,19 +42,10 @@ async fn unauthorized_response_carries_cors_headers_and_exposes_the_challenge() 
 async fn forbidden_response_carries_cors_headers() {
     let app = spawn_app().await;
     let token = app.token().claim("scope", "openid").sign();
-    let response = app
-        .client
-        .get(app.url("/api/private-scoped"))
-        .header("Origin", APP_ORIGIN)
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), 403);
-    assert_eq!(
-        header(&response, "access-control-allow-origin"),
-        Some(APP_ORIGIN)
-    );
+    let from_the_app =
+        |r: reqwest::RequestBuilder| r.header("Origin", APP_ORIGIN).bearer_auth(token);
+    let response = app.get_with("/api/private-scoped", from_the_app).await;
+    assert_allowed_for_the_app(&response, 403);
 }
 
 #[tokio::test]
@@ -72,11 +64,7 @@ async fn preflight_from_app_origin_allows_get_with_authorization() {
     let response = app
         .preflight("/api/external", APP_ORIGIN, "authorization")
         .await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        header(&response, "access-control-allow-origin"),
-        Some(APP_ORIGIN)
-    );
+    assert_allowed_for_the_app(&response, 200);
     let allowed = header_list(&response, "access-control-allow-headers");
     assert!(allowed.iter().any(|h| h == "authorization"), "{allowed:?}");
     let methods = header(&response, "access-control-allow-methods").unwrap_or_default();
@@ -133,13 +121,11 @@ async fn answer_to_the_app_origin_varies_on_origin_and_the_preflight_headers() {
 #[tokio::test]
 async fn preflight_without_origin_is_still_answered_by_the_cors_layer() {
     let app = spawn_app().await;
-    let response = app
+    let request = app
         .client
-        .request(reqwest::Method::OPTIONS, app.url("/api/external"))
-        .header("Access-Control-Request-Method", "GET")
-        .send()
-        .await
-        .expect("request");
+        .request(reqwest::Method::OPTIONS, app.url("/api/external"));
+    let request = request.header("Access-Control-Request-Method", "GET");
+    let response = request.send().await.expect("request");
     // actix-cors refuses a preflight that names no origin; the router would have said 404.
     assert_eq!(response.status(), 400);
 }

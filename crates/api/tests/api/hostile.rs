@@ -42,13 +42,10 @@ async fn authorization_header_of_64_kib_is_401_token_too_large() {
 #[tokio::test]
 async fn junk_header_of_64_kib_on_a_public_route_is_served() {
     let app = spawn_app().await;
+    let junk = "j".repeat(64 * 1024);
     let response = app
-        .client
-        .get(app.url("/api/public"))
-        .header("X-Junk", "j".repeat(64 * 1024))
-        .send()
-        .await
-        .expect("request");
+        .get_with("/api/public", |r| r.header("X-Junk", junk))
+        .await;
     assert_eq!(response.status(), 200);
     app.assert_still_serving().await;
 }
@@ -95,12 +92,8 @@ async fn non_ascii_bytes_in_the_token_are_401_malformed_token() {
     let value =
         reqwest::header::HeaderValue::from_bytes(b"Bearer \xff\xfe\x80abc").expect("obs-text");
     let response = app
-        .client
-        .get(app.url("/api/external"))
-        .header("Authorization", value)
-        .send()
-        .await
-        .expect("request");
+        .get_with("/api/external", |r| r.header("Authorization", value))
+        .await;
     assert_invalid_token(response, "malformed token").await;
     app.assert_still_serving().await;
 }

@@ -5,27 +5,36 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use test_support::api::{TestApp, assert_refusal, spawn_app_with};
+use test_support::api::{TestApp, assert_invalid_token, spawn_app_with};
 use test_support::{KEYS, MockIssuer, eventually};
 
 /// The API trusting its own issuer (`app.issuer`, key `current`) and `second` (key `next`).
 async fn two_issuers(second_up: bool) -> (TestApp, MockIssuer) {
+    two_issuers_up(true, second_up).await
+}
+
+/// [`two_issuers`] with the main issuer up or down too.
+async fn two_issuers_up(first_up: bool, second_up: bool) -> (TestApp, MockIssuer) {
     let second = MockIssuer::start(&[&KEYS.next]).await;
     second.set_up(second_up);
     let second_url = second.issuer().parse().expect("issuer URL");
-    let app = spawn_app_with(true, |settings| {
+    let app = spawn_app_with(first_up, |settings| {
         settings.verifier.issuers = vec![second_url]
     })
     .await;
     (app, second)
 }
 
+/// Whether the `/metrics` text has `line` within `secs` seconds.
+async fn shows_within(app: &TestApp, line: &str, secs: u64) -> bool {
+    eventually(Duration::from_secs(secs), || async {
+        metrics(app).await.lines().any(|l| l == line)
+    })
+    .await
+}
+
 async fn metrics(app: &TestApp) -> String {
-    app.get_metrics_listener("/metrics")
-        .await
-        .text()
-        .await
-        .expect("metrics body")
+    app.metrics_text().await
 }
 
 #[tokio::test]
@@ -51,21 +60,10 @@ async fn token_of_an_unlisted_issuer_is_401_and_that_issuer_is_never_contacted()
 
     let response = app.get_with_token("/api/external", &token).await;
 
-    assert_refusal(
-        response,
-        401,
-        r#"Bearer realm="api", error="invalid_token", error_description="issuer mismatch""#,
-        "invalid_token",
-        "issuer mismatch",
-    )
-    .await;
+    assert_invalid_token(response, "issuer mismatch").await;
     assert_eq!(third.requests(), 0);
-    let text = metrics(&app).await;
-    assert!(
-        text.lines()
-            .any(|l| l == r#"api_token_verifications_total{outcome="issuer"} 1"#),
-        "{text}"
-    );
+    app.assert_metrics_have(&[r#"api_token_verifications_total{outcome="issuer"} 1"#])
+        .await;
 }
 
 #[tokio::test]
@@ -82,10 +80,7 @@ async fn a_further_issuer_down_leaves_the_main_one_serving_and_the_api_ready() {
     let (app, second) = two_issuers(false).await;
     let first_ready = format!(r#"api_issuer_ready{{issuer="{}"}} 1"#, app.issuer.issuer());
     assert!(
-        eventually(Duration::from_secs(20), || async {
-            metrics(&app).await.lines().any(|l| l == first_ready)
-        })
-        .await,
+        shows_within(&app, &first_ready, 20).await,
         "the first issuer's keys never loaded"
     );
     assert_eq!(app.get("/readyz").await.status(), 200);
@@ -109,28 +104,17 @@ async fn a_further_issuer_down_leaves_the_main_one_serving_and_the_api_ready() {
     second.set_up(true);
     let second_ready = format!(r#"api_issuer_ready{{issuer="{}"}} 1"#, second.issuer());
     assert!(
-        eventually(Duration::from_secs(30), || async {
-            metrics(&app).await.lines().any(|l| l == second_ready)
-        })
-        .await,
+        shows_within(&app, &second_ready, 30).await,
         "the second issuer's keys never loaded once it came up"
     );
 }
 
 #[tokio::test]
 async fn the_main_issuer_down_makes_the_api_not_ready_whatever_the_others_say() {
-    let second = MockIssuer::start(&[&KEYS.next]).await;
-    let second_url = second.issuer().parse().expect("issuer URL");
-    let app = spawn_app_with(false, |settings| {
-        settings.verifier.issuers = vec![second_url]
-    })
-    .await;
+    let (app, second) = two_issuers_up(false, true).await;
     let second_ready = format!(r#"api_issuer_ready{{issuer="{}"}} 1"#, second.issuer());
     assert!(
-        eventually(Duration::from_secs(20), || async {
-            metrics(&app).await.lines().any(|l| l == second_ready)
-        })
-        .await,
+        shows_within(&app, &second_ready, 20).await,
         "the second issuer's keys never loaded"
     );
     assert_eq!(app.get("/readyz").await.status(), 503);
@@ -144,10 +128,7 @@ async fn metrics_label_the_key_sets_by_issuer() {
     // Ready follows the main issuer only: wait for the second's keys too.
     let second_ready = format!(r#"api_issuer_ready{{issuer="{}"}} 1"#, second.issuer());
     assert!(
-        eventually(Duration::from_secs(20), || async {
-            metrics(&app).await.lines().any(|l| l == second_ready)
-        })
-        .await,
+        shows_within(&app, &second_ready, 20).await,
         "the second issuer's keys never loaded"
     );
     let text = metrics(&app).await;
@@ -172,13 +153,7 @@ async fn a_second_audience_is_accepted() {
     .await;
     app.wait_until_ready().await;
     let token = app.token().claim("aud", "https://second.api.test").sign();
-    assert_eq!(
-        app.get_with_token("/api/external", &token).await.status(),
-        200
-    );
+    assert_eq!(app.status_with_token("/api/external", &token).await, 200);
     let token = app.token().claim("aud", "https://third.api.test").sign();
-    assert_eq!(
-        app.get_with_token("/api/external", &token).await.status(),
-        401
-    );
+    assert_eq!(app.status_with_token("/api/external", &token).await, 401);
 }

@@ -4,6 +4,7 @@ mod authentication;
 mod binary;
 mod cors;
 mod dpop;
+mod helpers;
 mod hostile;
 mod issuer;
 mod issuers;

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use test_support::api::spawn_app;
+use test_support::api::{TestApp, assert_json, spawn_app};
 use test_support::header;
 
 #[tokio::test]
@@ -17,47 +17,42 @@ async fn public_answers_the_design_message_without_a_token() {
     );
 }
 
+/// Asserts a fresh API answers `GET path` with `status` and exactly `body`.
+async fn assert_answers(path: &str, status: u16, body: Value) {
+    let app = spawn_app().await;
+    assert_json(app.get(path).await, status, body).await;
+}
+
+/// The JSON body of a 404: no route serves the path.
+fn no_such_route() -> Value {
+    json!({"error": "not_found", "error_description": "no such route"})
+}
+
 #[tokio::test]
 async fn healthz_answers_ok() {
-    let app = spawn_app().await;
-    let response = app.get("/healthz").await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.json::<Value>().await.expect("json"),
-        json!({"status": "ok"})
-    );
+    assert_answers("/healthz", 200, json!({"status": "ok"})).await;
 }
 
 #[tokio::test]
 async fn readyz_answers_200_once_keys_are_loaded() {
-    let app = spawn_app().await;
-    let response = app.get("/readyz").await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.json::<Value>().await.expect("json"),
-        json!({"status": "ready"})
-    );
+    assert_answers("/readyz", 200, json!({"status": "ready"})).await;
 }
 
 #[tokio::test]
 async fn unknown_route_is_a_json_404() {
-    let app = spawn_app().await;
-    let response = app.get("/api/nope").await;
-    assert_eq!(response.status(), 404);
-    assert_eq!(
-        response.json::<Value>().await.expect("json"),
-        json!({"error": "not_found", "error_description": "no such route"})
-    );
+    assert_answers("/api/nope", 404, no_such_route()).await;
+}
+
+#[tokio::test]
+async fn metrics_are_not_served_on_the_public_port() {
+    assert_answers("/metrics", 404, no_such_route()).await;
 }
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_status_and_expose_verifier_stats() {
     let app = spawn_app().await;
     let token = app.token().sign();
-    assert_eq!(
-        app.get_with_token("/api/external", &token).await.status(),
-        200
-    );
+    assert_eq!(app.status_with_token("/api/external", &token).await, 200);
     assert_eq!(app.get("/api/external").await.status(), 401);
     assert_eq!(app.get("/api/public").await.status(), 200);
 
@@ -107,17 +102,6 @@ async fn metrics_count_requests_by_route_and_status_and_expose_verifier_stats() 
 }
 
 #[tokio::test]
-async fn metrics_are_not_served_on_the_public_port() {
-    let app = spawn_app().await;
-    let response = app.get("/metrics").await;
-    assert_eq!(response.status(), 404);
-    assert_eq!(
-        response.json::<Value>().await.expect("json"),
-        json!({"error": "not_found", "error_description": "no such route"})
-    );
-}
-
-#[tokio::test]
 async fn the_metrics_listener_serves_nothing_but_metrics() {
     let app = spawn_app().await;
     for path in ["/api/public", "/healthz", "/readyz"] {
@@ -133,9 +117,9 @@ async fn health_and_readiness_stay_on_the_public_port() {
 }
 
 /// `GET /metrics` on the metrics listener with the given `Host` header.
-async fn metrics_with_host(app: &test_support::api::TestApp, host: &str) -> reqwest::Response {
-    app.client
-        .get(format!("{}/metrics", app.metrics_address))
+async fn metrics_with_host(app: &TestApp, host: &str) -> reqwest::Response {
+    let request = app.client.get(format!("{}/metrics", app.metrics_address));
+    request
         .header("Host", host)
         .send()
         .await

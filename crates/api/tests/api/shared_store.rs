@@ -6,12 +6,13 @@ use std::time::{Duration, Instant};
 
 use api::Settings;
 use api::replay_store::ReplayStoreKind;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use test_support::api::{TestApp, spawn_app_with};
 use test_support::header;
-use test_support::{API_ORIGIN, ClientKey, MockIssuer, config_for, eventually};
+use test_support::{MockIssuer, config_for, eventually};
 
+use crate::helpers::DpopClient;
 use crate::redis_server::RedisServer;
 
 const SECRET: &[u8] = b"q4Yc1Zr8mP0vX7tL2sN9bK6wH3jF5dGa";
@@ -40,37 +41,28 @@ async fn two_instances(url: &str) -> (TestApp, TestApp) {
     (a, b)
 }
 
-fn bound_token(app: &TestApp, key: &ClientKey) -> String {
-    app.token().claim("cnf", json!({"jkt": key.jkt})).sign()
+/// A Redis, two instances on it and a client bound to a key by the first's issuer.
+async fn on_shared_redis() -> (RedisServer, TestApp, TestApp, DpopClient) {
+    let redis = RedisServer::start().await;
+    let (a, b) = two_instances(&redis.url()).await;
+    let client = DpopClient::bound(&a);
+    (redis, a, b, client)
 }
 
-/// A fresh proof of `key` for `GET /api/external` with `token`.
-fn proof(key: &ClientKey, token: &str) -> String {
-    key.proof("GET", &format!("{API_ORIGIN}/api/external"))
-        .token(token)
-        .sign()
-}
-
-/// `GET /api/external` with `Authorization: DPoP <token>` and `proof`.
-async fn dpop(app: &TestApp, token: &str, proof: &str) -> reqwest::Response {
-    app.client
-        .get(app.url("/api/external"))
-        .header("Authorization", format!("DPoP {token}"))
-        .header("DPoP", proof)
-        .send()
-        .await
-        .expect("request succeeds")
+/// Whether `client`'s DPoP requests to `app` pass again within 10 s.
+async fn works_within_10_s(app: &TestApp, client: &DpopClient) -> bool {
+    eventually(Duration::from_secs(10), || async {
+        client.status_fresh(app).await == 200
+    })
+    .await
 }
 
 #[tokio::test]
 async fn the_same_proof_at_two_instances_sharing_redis_is_accepted_once() {
-    let redis = RedisServer::start().await;
-    let (a, b) = two_instances(&redis.url()).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&a, &key);
-    let proof = proof(&key, &token);
-    assert_eq!(dpop(&a, &token, &proof).await.status(), 200);
-    let replayed = dpop(&b, &token, &proof).await;
+    let (_redis, a, b, client) = on_shared_redis().await;
+    let proof = client.fresh_proof();
+    assert_eq!(client.status(&a, &proof).await, 200);
+    let replayed = client.send(&b, &proof).await;
     assert_eq!(replayed.status(), 401);
     let body: Value = replayed.json().await.expect("JSON body");
     assert_eq!(
@@ -81,17 +73,14 @@ async fn the_same_proof_at_two_instances_sharing_redis_is_accepted_once() {
 
 #[tokio::test]
 async fn the_same_proof_sent_to_two_instances_at_once_is_accepted_once() {
-    let redis = RedisServer::start().await;
-    let (a, b) = two_instances(&redis.url()).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&a, &key);
+    let (_redis, a, b, client) = on_shared_redis().await;
     for _ in 0..20 {
-        let proof = proof(&key, &token);
+        let proof = client.fresh_proof();
         let (at_a, at_b, again_a, again_b) = tokio::join!(
-            dpop(&a, &token, &proof),
-            dpop(&b, &token, &proof),
-            dpop(&a, &token, &proof),
-            dpop(&b, &token, &proof),
+            client.send(&a, &proof),
+            client.send(&b, &proof),
+            client.send(&a, &proof),
+            client.send(&b, &proof),
         );
         let statuses = [at_a, at_b, again_a, again_b].map(|r| r.status().as_u16());
         assert_eq!(
@@ -109,12 +98,9 @@ async fn the_same_proof_sent_to_two_instances_at_once_is_accepted_once() {
 
 #[tokio::test]
 async fn every_key_the_api_writes_expires_within_the_proof_window() {
-    let redis = RedisServer::start().await;
-    let (a, _b) = two_instances(&redis.url()).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&a, &key);
-    let proof = proof(&key, &token);
-    assert_eq!(dpop(&a, &token, &proof).await.status(), 200);
+    let (redis, a, _b, client) = on_shared_redis().await;
+    let proof = client.fresh_proof();
+    assert_eq!(client.status(&a, &proof).await, 200);
     let mut connection = redis.connection().await;
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg("api:dpop:*")
@@ -135,14 +121,11 @@ async fn every_key_the_api_writes_expires_within_the_proof_window() {
 
 #[tokio::test]
 async fn with_redis_stopped_dpop_gets_503_with_retry_after_and_bearer_and_readyz_still_work() {
-    let mut redis = RedisServer::start().await;
-    let (a, _b) = two_instances(&redis.url()).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&a, &key);
-    assert_eq!(dpop(&a, &token, &proof(&key, &token)).await.status(), 200);
+    let (mut redis, a, _b, client) = on_shared_redis().await;
+    assert_eq!(client.status_fresh(&a).await, 200);
     redis.stop();
     let started = Instant::now();
-    let response = dpop(&a, &token, &proof(&key, &token)).await;
+    let response = client.send(&a, &client.fresh_proof()).await;
     let took = started.elapsed();
     assert_eq!(response.status(), 503);
     assert_eq!(
@@ -159,14 +142,11 @@ async fn with_redis_stopped_dpop_gets_503_with_retry_after_and_bearer_and_readyz
 
 #[tokio::test]
 async fn a_redis_slower_than_the_timeout_gets_503_within_the_timeout() {
-    let redis = RedisServer::start().await;
-    let (a, _b) = two_instances(&redis.url()).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&a, &key);
+    let (redis, a, _b, client) = on_shared_redis().await;
     // Up but busy: the server answers nothing for 3 s.
     redis.block_for(Duration::from_secs(3)).await;
     let started = Instant::now();
-    let response = dpop(&a, &token, &proof(&key, &token)).await;
+    let response = client.send(&a, &client.fresh_proof()).await;
     let took = started.elapsed();
     assert_eq!(response.status(), 503);
     assert!(
@@ -177,19 +157,12 @@ async fn a_redis_slower_than_the_timeout_gets_503_within_the_timeout() {
 
 #[tokio::test]
 async fn when_redis_comes_back_dpop_works_again_without_a_restart() {
-    let mut redis = RedisServer::start().await;
-    let (a, _b) = two_instances(&redis.url()).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&a, &key);
+    let (mut redis, a, _b, client) = on_shared_redis().await;
     redis.stop();
-    assert_eq!(dpop(&a, &token, &proof(&key, &token)).await.status(), 503);
+    assert_eq!(client.status_fresh(&a).await, 503);
     redis.start_again().await;
     assert!(
-        eventually(Duration::from_secs(10), || async {
-            let proof = proof(&key, &token);
-            dpop(&a, &token, &proof).await.status() == 200
-        })
-        .await,
+        works_within_10_s(&a, &client).await,
         "DPoP did not work again within 10 s of Redis coming back"
     );
 }
@@ -199,9 +172,8 @@ async fn the_api_starts_with_redis_down_and_uses_it_once_it_is_up() {
     let url = RedisServer::unused_url();
     let a = spawn_app_with(true, shared(&url, None)).await;
     a.wait_until_ready().await;
-    let key = ClientKey::generate();
-    let token = bound_token(&a, &key);
-    assert_eq!(dpop(&a, &token, &proof(&key, &token)).await.status(), 503);
+    let client = DpopClient::bound(&a);
+    assert_eq!(client.status_fresh(&a).await, 503);
     let port: u16 = url
         .rsplit(':')
         .next()
@@ -209,11 +181,7 @@ async fn the_api_starts_with_redis_down_and_uses_it_once_it_is_up() {
         .expect("port");
     let redis = RedisServer::start_on(port).await;
     assert!(
-        eventually(Duration::from_secs(10), || async {
-            let proof = proof(&key, &token);
-            dpop(&a, &token, &proof).await.status() == 200
-        })
-        .await,
+        works_within_10_s(&a, &client).await,
         "DPoP did not work within 10 s of Redis starting"
     );
     drop(redis);
@@ -241,23 +209,14 @@ async fn a_nonce_issued_by_one_instance_is_accepted_by_another_with_the_same_sec
     .await;
     a.wait_until_ready().await;
     b.wait_until_ready().await;
-    let key = ClientKey::generate();
-    let token = bound_token(&a, &key);
-    let first = dpop(&a, &token, &proof(&key, &token)).await;
+    let client = DpopClient::bound(&a);
+    let first = client.send(&a, &client.fresh_proof()).await;
     assert_eq!(first.status(), 401);
     let nonce = header(&first, "dpop-nonce")
         .expect("instance A hands out a nonce")
         .to_owned();
-    let at_b = dpop(
-        &b,
-        &token,
-        &key.proof("GET", &format!("{API_ORIGIN}/api/external"))
-            .token(&token)
-            .nonce(&nonce)
-            .sign(),
-    )
-    .await;
-    assert_eq!(at_b.status(), 200);
+    let at_b = client.proof().nonce(&nonce).sign();
+    assert_eq!(client.status(&b, &at_b).await, 200);
 }
 
 #[tokio::test]
@@ -283,13 +242,12 @@ async fn a_key_over_its_bound_in_memory_gets_429_with_retry_after_and_other_keys
 /// With a bound of 2: two proofs pass, the third is 429 with a `Retry-After` of about the
 /// window (the key's oldest proof was just recorded), another client still passes.
 async fn assert_key_bound(app: &TestApp) {
-    let key = ClientKey::generate();
-    let token = bound_token(app, &key);
+    let client = DpopClient::bound(app);
     for _ in 0..2 {
-        let proof = proof(&key, &token);
-        assert_eq!(dpop(app, &token, &proof).await.status(), 200);
+        let proof = client.fresh_proof();
+        assert_eq!(client.status(app, &proof).await, 200);
     }
-    let refused = dpop(app, &token, &proof(&key, &token)).await;
+    let refused = client.send(app, &client.fresh_proof()).await;
     assert_eq!(refused.status(), 429);
     assert!(refused.headers().get("www-authenticate").is_none());
     let retry_after: u64 = header(&refused, "retry-after")
@@ -301,33 +259,21 @@ async fn assert_key_bound(app: &TestApp) {
     );
     let body: Value = refused.json().await.expect("JSON body");
     assert_eq!(body["error"], "too_many_requests");
-    let other = ClientKey::generate();
-    let other_token = bound_token(app, &other);
-    let proof = proof(&other, &other_token);
-    assert_eq!(dpop(app, &other_token, &proof).await.status(), 200);
+    let other = DpopClient::bound(app);
+    assert_eq!(other.status_fresh(app).await, 200);
 }
 
 #[tokio::test]
 async fn replay_checks_are_counted_by_outcome_in_metrics() {
-    let redis = RedisServer::start().await;
-    let (a, _b) = two_instances(&redis.url()).await;
-    let key = ClientKey::generate();
-    let token = bound_token(&a, &key);
-    let proof = proof(&key, &token);
-    assert_eq!(dpop(&a, &token, &proof).await.status(), 200);
-    assert_eq!(dpop(&a, &token, &proof).await.status(), 401);
-    let text = a
-        .get_metrics_listener("/metrics")
-        .await
-        .text()
-        .await
-        .expect("metrics text");
-    for line in [
+    let (_redis, a, _b, client) = on_shared_redis().await;
+    let proof = client.fresh_proof();
+    assert_eq!(client.status(&a, &proof).await, 200);
+    assert_eq!(client.status(&a, &proof).await, 401);
+    a.assert_metrics_have(&[
         "api_dpop_replay_checks_total{outcome=\"fresh\"} 1",
         "api_dpop_replay_checks_total{outcome=\"replay\"} 1",
         "api_dpop_replay_checks_total{outcome=\"error\"} 0",
         "api_dpop_replay_check_seconds_count 2",
-    ] {
-        assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
-    }
+    ])
+    .await;
 }

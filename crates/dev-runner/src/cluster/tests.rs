@@ -195,6 +195,14 @@ fn the_drain_outlasts_haproxys_detection_time() {
     assert!(Duration::from_secs(DEFAULT_DRAIN_SECS) > Duration::from_secs(2));
 }
 
+/// The environment of server `index` of the default plan, the user's environment being
+/// `vars`: a lookup by name.
+fn replica_env(vars: &[(&str, &str)], index: usize) -> impl Fn(&str) -> Option<String> {
+    let plan = ClusterPlan::from_env(env(&[])).expect("defaults");
+    let spec = servers(&plan, env(vars)).swap_remove(index).spec;
+    move |name| env_of(&spec, name)
+}
+
 fn servers(plan: &ClusterPlan, env_fn: impl Fn(&str) -> Option<String>) -> Vec<Server> {
     let programs = Programs {
         api: "/bin/api".into(),
@@ -272,22 +280,14 @@ fn every_replica_shares_the_origin_the_store_the_secret_and_the_drain() {
 
 #[test]
 fn the_memory_store_can_be_chosen_to_show_what_sharing_prevents() {
-    let plan = ClusterPlan::from_env(env(&[])).expect("defaults");
-    let servers = servers(&plan, env(&[("API_REPLAY_STORE", "memory")]));
-    assert_eq!(
-        env_of(&servers[2].spec, "API_REPLAY_STORE").as_deref(),
-        Some("memory")
-    );
+    let replica = replica_env(&[("API_REPLAY_STORE", "memory")], 2);
+    assert_eq!(replica("API_REPLAY_STORE").as_deref(), Some("memory"));
 }
 
 #[test]
 fn nonces_stay_off_when_the_user_turns_them_off() {
-    let plan = ClusterPlan::from_env(env(&[])).expect("defaults");
-    let servers = servers(&plan, env(&[("API_DPOP_NONCE", "0")]));
-    assert_eq!(
-        env_of(&servers[1].spec, "API_DPOP_NONCE").as_deref(),
-        Some("0")
-    );
+    let replica = replica_env(&[("API_DPOP_NONCE", "0")], 1);
+    assert_eq!(replica("API_DPOP_NONCE").as_deref(), Some("0"));
 }
 
 #[test]
