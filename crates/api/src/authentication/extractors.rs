@@ -8,9 +8,10 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use auth::authorization::AuthScheme;
 
+use super::policy::DpopPolicy;
 use crate::error::{ApiError, Challenges, Refusal};
 
 /// The verified claims of the request's access token, for handlers behind
@@ -22,8 +23,6 @@ use crate::error::{ApiError, Challenges, Refusal};
 pub struct VerifiedClaims {
     claims: Arc<auth::Claims>,
     scheme: AuthScheme,
-    /// How a refusal of this request (a missing scope) challenges the client.
-    challenges: Challenges,
 }
 
 impl Deref for VerifiedClaims {
@@ -36,16 +35,8 @@ impl Deref for VerifiedClaims {
 
 impl VerifiedClaims {
     /// What the middleware stores for an accepted request.
-    pub(super) fn new(
-        claims: Arc<auth::Claims>,
-        scheme: AuthScheme,
-        challenges: Challenges,
-    ) -> Self {
-        Self {
-            claims,
-            scheme,
-            challenges,
-        }
+    pub(super) fn new(claims: Arc<auth::Claims>, scheme: AuthScheme) -> Self {
+        Self { claims, scheme }
     }
 
     /// The scheme the token came with (`Bearer` or `DPoP`).
@@ -113,7 +104,11 @@ impl<S: Scope> FromRequest for RequireScope<S> {
                     _scope: PhantomData,
                 })
             } else {
-                let challenges = claims.challenges.clone();
+                // Asked of the policy only for a refusal: an accepted request never touches
+                // the policy's shared `algs`, whose reference count every worker would write.
+                let challenges = req
+                    .app_data::<web::Data<DpopPolicy>>()
+                    .map_or(Challenges::Bearer, |p| p.challenge_for(claims.scheme));
                 Err(ApiError::InsufficientScope { scope: S::NAME }.with_challenges(challenges))
             }
         }))

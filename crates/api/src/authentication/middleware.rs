@@ -76,7 +76,7 @@ pub type Validator = fn(ServiceRequest, AccessCredentials) -> ValidatorFuture;
 fn validator(req: ServiceRequest, credentials: AccessCredentials) -> ValidatorFuture {
     match check_now(&req, &credentials) {
         Some(Ok(claims)) => {
-            let claims = VerifiedClaims::new(claims, AuthScheme::Bearer, Challenges::Bearer);
+            let claims = VerifiedClaims::new(claims, AuthScheme::Bearer);
             accept(&req, claims, None);
             ValidatorFuture::Ready(Some(Ok(req)))
         }
@@ -150,7 +150,7 @@ async fn validate(req: ServiceRequest, credentials: AccessCredentials) -> Valida
     match check(&req, &credentials, verifier, policy).await {
         Ok((claims, next_nonce)) => {
             let scheme = credentials.scheme();
-            let claims = VerifiedClaims::new(claims, scheme, policy.challenge_for(scheme));
+            let claims = VerifiedClaims::new(claims, scheme);
             accept(&req, claims, next_nonce);
             Ok(req)
         }
