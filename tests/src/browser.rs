@@ -20,8 +20,6 @@ use std::time::{Duration, Instant};
 use fantoccini::error::NewSessionError;
 use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
 use hyper_util::client::legacy::connect::HttpConnector;
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -117,11 +115,7 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::kill_group(&mut self.child);
     }
 }
 
@@ -379,6 +373,33 @@ impl Page {
     pub async fn wait_for_url(&self, what: &str, pred: impl Fn(&url::Url) -> bool) -> Step {
         self.poll(what, || async { Ok(pred(&self.url().await?)) })
             .await
+    }
+
+    /// Waits until the current URL starts with `prefix`.
+    pub async fn wait_for_url_under(&self, what: &str, prefix: &str) -> Step {
+        self.wait_for_url(what, |u| u.as_str().starts_with(prefix))
+            .await
+    }
+
+    /// Reloads the page and waits until the SPA shows the session again (`Log out`).
+    pub async fn reload_logged_in(&self) -> Step {
+        self.reload().await?;
+        self.button("Log out").await?;
+        Ok(())
+    }
+
+    /// Logs in from the home page of the SPA at `app` with the issuer's form (at `issuer`) and
+    /// waits until the SPA shows the session.
+    pub async fn log_in(&self, app: &str, issuer: &str, username: &str, password: &str) -> Step {
+        self.goto(&format!("{app}/")).await?;
+        self.click_button("Log in").await?;
+        self.wait_for_url_under("the issuer's login page", issuer)
+            .await?;
+        self.submit_login(username, password).await?;
+        self.wait_for_url_under("the return to the app", app)
+            .await?;
+        self.button("Log out").await?;
+        Ok(())
     }
 
     /// Waits until `script` (a function body) returns `true` in the page.

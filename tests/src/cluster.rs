@@ -25,8 +25,6 @@ use actix_web::dev::ServerHandle;
 use app_config::AuthConfig;
 use dev_runner::balancer::Rotation;
 use dev_runner::cluster::{self, ClusterPlan, Replica};
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use test_support::config_with_origins;
 
 use crate::stack::{StackError, frontend_dir, http_client};
@@ -374,11 +372,7 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::kill_group(&mut self.child);
     }
 }
 

@@ -6,6 +6,18 @@
 //! chromedriver. The scenarios themselves are in `tests/tests/browser.rs` and, through the
 //! cluster, `tests/tests/cluster.rs`.
 
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
 pub mod browser;
 pub mod cluster;
 pub mod stack;
+
+/// Kills `child` and its process group (what it started), then reaps it.
+fn kill_group(child: &mut std::process::Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -277,22 +277,17 @@ pub fn shared() -> &'static Stack {
         let spawned = std::thread::Builder::new()
             .name("shared-stack".into())
             .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
+                let mut runtime = tokio::runtime::Builder::new_multi_thread();
+                match runtime.worker_threads(2).enable_all().build() {
+                    Ok(runtime) => runtime.block_on(async move {
+                        let stack = Stack::start().await.map_err(|e| e.to_string());
+                        let _ = tx.send(stack);
+                        std::future::pending::<()>().await;
+                    }),
                     Err(e) => {
                         let _ = tx.send(Err(format!("cannot build a runtime: {e}")));
-                        return;
                     }
-                };
-                runtime.block_on(async move {
-                    let stack = Stack::start().await.map_err(|e| e.to_string());
-                    let _ = tx.send(stack);
-                    std::future::pending::<()>().await;
-                });
+                }
             });
         match spawned {
             Ok(_) => rx

@@ -15,25 +15,43 @@ const PRIVATE_OK: &str = "Hello from a private endpoint! You need to be authenti
 
 /// Logs in from the home page with the issuer's form and waits until the SPA shows the session.
 async fn log_in(page: &Page, stack: &Stack, username: &str, password: &str) -> Step {
-    page.goto(&stack.app_url("/")).await?;
-    page.click_button("Log in").await?;
-    let issuer = stack.issuer.clone();
-    page.wait_for_url("the issuer's login page", |u| {
-        u.as_str().starts_with(&issuer)
-    })
-    .await?;
-    page.submit_login(username, password).await?;
-    let app = stack.app.clone();
-    page.wait_for_url("the return to the app", |u| u.as_str().starts_with(&app))
-        .await?;
-    page.button("Log out").await?;
-    Ok(())
+    page.log_in(&stack.app, &stack.issuer, username, password)
+        .await
+}
+
+/// Logs Alice in and opens her profile page: it shows her name.
+async fn alice_opens_her_profile(page: &Page, stack: &Stack) -> Step {
+    log_in(page, stack, "alice@example.com", "alice-password").await?;
+    page.goto(&stack.app_url("/profile")).await?;
+    page.wait_for_text("Alice Example").await
+}
+
+/// Logs Alice in, opens the external-API page and calls the API: she sees the seed message.
+async fn alice_calls_the_api(page: &Page, stack: &Stack) -> Step {
+    log_in(page, stack, "alice@example.com", "alice-password").await?;
+    call_api(page, "Call API").await?;
+    page.wait_for_text(EXTERNAL_OK).await
 }
 
 /// Opens the external-API page through the nav link (as a person would) and presses `button`.
 async fn call_api(page: &Page, button: &str) -> Step {
     page.open_external_api().await?;
     page.click_button(button).await
+}
+
+/// Runs `scenario` in a browser of its own against the stack shared by this binary.
+async fn on_the_shared_stack<F, Fut>(name: &str, scenario: F)
+where
+    F: FnOnce(Page, &'static Stack) -> Fut,
+    Fut: Future<Output = Step> + Send + 'static,
+{
+    let stack = stack::shared();
+    Browser::run(name, move |page| scenario(page, stack)).await;
+}
+
+/// Fails with `message` if a visible button labelled `label` is on the page.
+async fn expect_no_button(page: &Page, label: &str, message: &str) -> Step {
+    expect(!page.has_button(label).await?, message)
 }
 
 fn expect(condition: bool, message: impl Into<String>) -> Step {
@@ -46,12 +64,8 @@ fn expect(condition: bool, message: impl Into<String>) -> Step {
 
 #[tokio::test]
 async fn alice_logs_in_sees_her_profile_and_calls_the_external_and_private_apis() {
-    let stack = stack::shared();
-    Browser::run("alice_profile_and_apis", move |page| async move {
-        log_in(&page, stack, "alice@example.com", "alice-password").await?;
-
-        page.goto(&stack.app_url("/profile")).await?;
-        page.wait_for_text("Alice Example").await?;
+    on_the_shared_stack("alice_profile_and_apis", |page, stack| async move {
+        alice_opens_her_profile(&page, stack).await?;
         page.wait_for_text("alice@example.com").await?;
 
         call_api(&page, "Call API").await?;
@@ -65,8 +79,7 @@ async fn alice_logs_in_sees_her_profile_and_calls_the_external_and_private_apis(
 
 #[tokio::test]
 async fn bob_calling_the_private_scoped_api_is_shown_the_403_message() {
-    let stack = stack::shared();
-    Browser::run("bob_private_scoped_403", move |page| async move {
+    on_the_shared_stack("bob_private_scoped_403", |page, stack| async move {
         log_in(&page, stack, "bob@example.com", "bob-password").await?;
         call_api(&page, "Call private-scoped API").await?;
         page.wait_for_text("403").await?;
@@ -83,8 +96,7 @@ async fn bob_calling_the_private_scoped_api_is_shown_the_403_message() {
 
 #[tokio::test]
 async fn a_wrong_password_shows_the_form_error_and_stays_on_the_login_page() {
-    let stack = stack::shared();
-    Browser::run("wrong_password", move |page| async move {
+    on_the_shared_stack("wrong_password", |page, stack| async move {
         page.goto(&stack.app_url("/")).await?;
         page.click_button("Log in").await?;
         page.submit_login("alice@example.com", "not-her-password")
@@ -108,14 +120,10 @@ async fn a_wrong_password_shows_the_form_error_and_stays_on_the_login_page() {
 
 #[tokio::test]
 async fn a_reload_keeps_the_session() {
-    let stack = stack::shared();
-    Browser::run("reload_keeps_session", move |page| async move {
-        log_in(&page, stack, "alice@example.com", "alice-password").await?;
-        page.goto(&stack.app_url("/profile")).await?;
-        page.wait_for_text("Alice Example").await?;
+    on_the_shared_stack("reload_keeps_session", |page, stack| async move {
+        alice_opens_her_profile(&page, stack).await?;
 
-        page.reload().await?;
-        page.button("Log out").await?;
+        page.reload_logged_in().await?;
         page.wait_for_text("Logged in as Alice Example").await?;
         page.wait_for_text("alice@example.com").await?;
         let url = page.url().await?;
@@ -129,11 +137,8 @@ async fn a_reload_keeps_the_session() {
 
 #[tokio::test]
 async fn logging_out_returns_home_logged_out_and_the_api_can_no_longer_be_called() {
-    let stack = stack::shared();
-    Browser::run("logout", move |page| async move {
-        log_in(&page, stack, "alice@example.com", "alice-password").await?;
-        call_api(&page, "Call API").await?;
-        page.wait_for_text(EXTERNAL_OK).await?;
+    on_the_shared_stack("logout", |page, stack| async move {
+        alice_calls_the_api(&page, stack).await?;
 
         page.click_button("Log out").await?;
         let app = stack.app.clone();
@@ -143,42 +148,29 @@ async fn logging_out_returns_home_logged_out_and_the_api_can_no_longer_be_called
         .await?;
         page.button("Log in").await?;
         page.wait_for_text("Not logged in").await?;
-        expect(
-            !page.has_button("Log out").await?,
-            "Log out still shown after logging out",
-        )?;
+        expect_no_button(&page, "Log out", "Log out still shown after logging out").await?;
 
         // The API page is behind login now: opening it sends the browser to the issuer's form
         // instead of showing `Call API`.
         page.goto(&stack.app_url("/external-api")).await?;
-        let issuer = stack.issuer.clone();
-        page.wait_for_url("the issuer's login page", |u| {
-            u.as_str().starts_with(&issuer)
-        })
-        .await?;
+        page.wait_for_url_under("the issuer's login page", &stack.issuer)
+            .await?;
         page.visible(
             fantoccini::Locator::Css("input[name='username']"),
             "the login form",
         )
         .await?;
-        expect(
-            !page.has_button("Call API").await?,
-            "Call API offered while logged out",
-        )
+        expect_no_button(&page, "Call API", "Call API offered while logged out").await
     })
     .await;
 }
 
 #[tokio::test]
 async fn a_deep_link_to_external_api_while_logged_out_goes_through_login_and_back() {
-    let stack = stack::shared();
-    Browser::run("deep_link", move |page| async move {
+    on_the_shared_stack("deep_link", |page, stack| async move {
         page.goto(&stack.app_url("/external-api")).await?;
-        let issuer = stack.issuer.clone();
-        page.wait_for_url("the issuer's login page", |u| {
-            u.as_str().starts_with(&issuer)
-        })
-        .await?;
+        page.wait_for_url_under("the issuer's login page", &stack.issuer)
+            .await?;
         page.submit_login("alice@example.com", "alice-password")
             .await?;
         let app = stack.app.clone();
@@ -200,9 +192,7 @@ async fn after_the_issuer_rotates_its_key_the_next_api_call_still_succeeds() {
     let s = stack.clone();
     Browser::run("key_rotation", move |page| async move {
         let stack = &*s;
-        log_in(&page, stack, "alice@example.com", "alice-password").await?;
-        call_api(&page, "Call API").await?;
-        page.wait_for_text(EXTERNAL_OK).await?;
+        alice_calls_the_api(&page, stack).await?;
         expect(
             keys_loaded(stack).await? == 1,
             "the API should hold one key before rotation",
@@ -221,8 +211,7 @@ async fn after_the_issuer_rotates_its_key_the_next_api_call_still_succeeds() {
 
         // The SPA keeps tokens in memory: after a reload it gets a fresh one from the issuer's
         // session, signed with the new key, which the API has never seen.
-        page.reload().await?;
-        page.button("Log out").await?;
+        page.reload_logged_in().await?;
         page.click_button("Call API").await?;
         page.wait_for_text(EXTERNAL_OK).await?;
         let keys = keys_loaded(stack).await?;
@@ -244,9 +233,7 @@ async fn logging_in_through_the_second_domain_reaches_the_external_api() {
     let s = stack.clone();
     Browser::run("second_domain_external_api", move |page| async move {
         let stack = &*s;
-        log_in(&page, stack, "alice@example.com", "alice-password").await?;
-        call_api(&page, "Call API").await?;
-        page.wait_for_text(EXTERNAL_OK).await
+        alice_calls_the_api(&page, stack).await
     })
     .await;
 }
@@ -308,8 +295,7 @@ async fn with_dpop_alice_calls_the_api_with_a_bound_token_that_is_useless_as_bea
         )
         .await?;
 
-        page.reload().await?;
-        page.button("Log out").await?;
+        page.reload_logged_in().await?;
         page.wait_for_text("Logged in as Alice Example").await?;
         call_api(&page, "Call API").await?;
         page.wait_for_text(EXTERNAL_OK).await
@@ -354,16 +340,18 @@ async fn mint(stack: &Stack, claims: Value) -> String {
         .to_owned()
 }
 
+/// `GET /api/external` with `Authorization: Bearer <token>`, straight to the API.
+async fn get_external(stack: &Stack, token: &str) -> reqwest::Response {
+    let request = stack::http_client().get(format!("{}/api/external", stack.api));
+    let sent = request.bearer_auth(token).send().await;
+    sent.expect("the API answers")
+}
+
 #[tokio::test]
 async fn the_api_rejects_a_token_minted_for_another_audience() {
     let stack = stack::shared();
     let token = mint(stack, json!({ "aud": "https://another-api.example" })).await;
-    let response = stack::http_client()
-        .get(format!("{}/api/external", stack.api))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("the API answers");
+    let response = get_external(stack, &token).await;
     assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED);
     let challenge = header(&response, "www-authenticate")
         .unwrap_or_default()
@@ -382,12 +370,7 @@ async fn the_api_accepts_a_token_minted_by_the_same_hook_for_its_audience() {
     // The control for the test above: same hook, same user, only `aud` differs.
     let stack = stack::shared();
     let token = mint(stack, json!({ "aud": AUDIENCE })).await;
-    let response = stack::http_client()
-        .get(format!("{}/api/external", stack.api))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("the API answers");
+    let response = get_external(stack, &token).await;
     assert_eq!(response.status(), reqwest::StatusCode::OK);
     let body: Value = response.json().await.expect("JSON body");
     assert_eq!(body["msg"], EXTERNAL_OK);

@@ -24,20 +24,9 @@ const CALLS: u64 = 5;
 
 /// Logs in from the home page with the issuer's form and waits until the SPA shows the session.
 async fn log_in(page: &Page, cluster: &Cluster) -> Step {
-    page.goto(&cluster.app_url("/")).await?;
-    page.click_button("Log in").await?;
-    let issuer = cluster.issuer.clone();
-    page.wait_for_url("the issuer's login page", |u| {
-        u.as_str().starts_with(&issuer)
-    })
-    .await?;
-    page.submit_login("alice@example.com", "alice-password")
-        .await?;
-    let app = cluster.app.clone();
-    page.wait_for_url("the return to the app", |u| u.as_str().starts_with(&app))
-        .await?;
-    page.button("Log out").await?;
-    Ok(())
+    let (user, password) = ("alice@example.com", "alice-password");
+    page.log_in(&cluster.app, &cluster.issuer, user, password)
+        .await
 }
 
 /// Presses `Call API` and waits until the replicas together have answered `/api/external`
@@ -99,8 +88,7 @@ async fn with_dpop_through_haproxy_the_calls_land_on_several_replicas_and_work_a
             )));
         }
 
-        page.reload().await?;
-        page.button("Log out").await?;
+        page.reload_logged_in().await?;
         page.open_external_api().await?;
         call_until_served(&page, cluster, CALLS + 1).await?;
         page.wait_for_text(EXTERNAL_OK).await

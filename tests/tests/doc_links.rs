@@ -27,86 +27,100 @@ const CHECKED_ROOTS: [&str; 8] = [
     ".config/",
 ];
 
+/// The workspace root (`tests/` sits in it).
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+}
+
+/// Every Markdown file under the workspace root.
+fn all_markdown_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    markdown_files(workspace_root(), &mut files);
+    files
+}
+
+/// What `find` reports in each of `files`, as `file:line: what`, the file shown relative to
+/// the workspace root.
+fn problems_in(
+    files: &[PathBuf],
+    mut find: impl FnMut(&Path) -> Vec<(usize, String)>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for file in files {
+        let shown = file.strip_prefix(workspace_root()).unwrap_or(file);
+        for (line, what) in find(file) {
+            problems.push(format!("{}:{line}: {what}", shown.display()));
+        }
+    }
+    problems
+}
+
+/// Asserts that there are no `problems`; else lists them under `heading`.
+fn assert_none(problems: &[String], heading: &str) {
+    assert!(problems.is_empty(), "{heading}:\n{}", problems.join("\n"));
+}
+
+fn read_markdown(file: &Path) -> String {
+    std::fs::read_to_string(file).expect("a Markdown file is UTF-8")
+}
+
 #[test]
 fn every_relative_link_in_the_markdown_files_resolves() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace root");
-    let mut files = Vec::new();
-    markdown_files(root, &mut files);
+    let files = all_markdown_files();
     assert!(
         files.iter().any(|f| f.ends_with("README.md")),
         "no README.md found under {}",
-        root.display()
+        workspace_root().display()
     );
     let mut headings = HashMap::new();
-    let mut broken = Vec::new();
-    for file in &files {
-        let text = std::fs::read_to_string(file).expect("a Markdown file is UTF-8");
-        for (line, target) in links(&text) {
-            if let Err(why) = check(file, &target, &mut headings) {
-                let shown = file.strip_prefix(root).unwrap_or(file);
-                broken.push(format!("{}:{line}: ({target}) {why}", shown.display()));
-            }
-        }
-    }
-    assert!(
-        broken.is_empty(),
-        "broken relative links:\n{}",
-        broken.join("\n")
-    );
+    let broken = problems_in(&files, |file| {
+        let found = links(&read_markdown(file)).into_iter();
+        found
+            .filter_map(|(line, target)| {
+                let why = check(file, &target, &mut headings).err()?;
+                Some((line, format!("({target}) {why}")))
+            })
+            .collect()
+    });
+    assert_none(&broken, "broken relative links");
 }
 
 #[test]
 fn every_repository_path_written_as_code_in_the_markdown_files_exists() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace root");
-    let mut files = Vec::new();
-    markdown_files(root, &mut files);
-    let mut missing = Vec::new();
-    for file in &files {
-        let text = std::fs::read_to_string(file).expect("a Markdown file is UTF-8");
-        for (line, path) in code_paths(&text) {
-            if !root.join(&path).exists() {
-                let shown = file.strip_prefix(root).unwrap_or(file);
-                missing.push(format!("{}:{line}: `{path}`", shown.display()));
-            }
-        }
-    }
-    assert!(
-        missing.is_empty(),
-        "paths that do not exist:\n{}",
-        missing.join("\n")
-    );
+    let root = workspace_root();
+    let missing = problems_in(&all_markdown_files(), |file| {
+        let found = code_paths(&read_markdown(file)).into_iter();
+        found
+            .filter(|(_, path)| !root.join(path).exists())
+            .map(|(line, path)| (line, format!("`{path}`")))
+            .collect()
+    });
+    assert_none(&missing, "paths that do not exist");
 }
 
 #[test]
 fn every_documentation_page_the_sources_name_exists() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace root");
+    let root = workspace_root();
     let mut sources = Vec::new();
     files_with(root, &["rs", "toml", "js", "sh", "lua"], &mut sources);
     sources.push(root.join(".ci/run"));
-    let mut missing = Vec::new();
     // This file's own examples name pages that need not exist.
     let this_file = root.join(file!());
-    for file in sources.iter().filter(|f| **f != this_file) {
+    sources.retain(|f| *f != this_file);
+    let missing = problems_in(&sources, |file| {
         let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
+            return Vec::new();
         };
-        for (line, page) in page_references(&text) {
-            if !root.join(&page).is_file() {
-                let shown = file.strip_prefix(root).unwrap_or(file);
-                missing.push(format!("{}:{line}: {page}", shown.display()));
-            }
-        }
-    }
-    assert!(
-        missing.is_empty(),
-        "documentation pages named in the sources that do not exist:\n{}",
-        missing.join("\n")
+        let found = page_references(&text).into_iter();
+        found
+            .filter(|(_, page)| !root.join(page).is_file())
+            .collect()
+    });
+    assert_none(
+        &missing,
+        "documentation pages named in the sources that do not exist",
     );
 }
 

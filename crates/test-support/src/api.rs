@@ -188,7 +188,7 @@ impl TestApp {
 }
 
 /// Sends `request`; a transport error fails the test.
-async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
+pub async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
     request.send().await.expect("request succeeds")
 }
 

@@ -1,7 +1,8 @@
 //! CORS: only `appOrigin`, Authorization allowed, WWW-Authenticate exposed, on errors too;
 //! answers to requests without `Origin` carry no CORS header but `Vary: Origin`.
 
-use test_support::api::spawn_app;
+use reqwest::Method;
+use test_support::api::{send, spawn_app};
 use test_support::{APP_ORIGIN, header, header_list};
 
 /// `GET path` without an `Origin` header, as curl or a backend sends it.
@@ -112,20 +113,16 @@ async fn refusal_without_origin_varies_on_origin() {
 async fn answer_to_the_app_origin_varies_on_origin_and_the_preflight_headers() {
     let app = spawn_app().await;
     let response = app.get_from_origin("/api/public", APP_ORIGIN).await;
-    assert_eq!(
-        header(&response, "vary"),
-        Some("Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
-    );
+    let vary = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+    assert_eq!(header(&response, "vary"), Some(vary));
 }
 
 #[tokio::test]
 async fn preflight_without_origin_is_still_answered_by_the_cors_layer() {
     let app = spawn_app().await;
-    let request = app
-        .client
-        .request(reqwest::Method::OPTIONS, app.url("/api/external"));
-    let request = request.header("Access-Control-Request-Method", "GET");
-    let response = request.send().await.expect("request");
+    let url = app.url("/api/external");
+    let options = app.client.request(Method::OPTIONS, url);
+    let response = send(options.header("Access-Control-Request-Method", "GET")).await;
     // actix-cors refuses a preflight that names no origin; the router would have said 404.
     assert_eq!(response.status(), 400);
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use test_support::api::{TestApp, assert_json, spawn_app};
+use test_support::api::{TestApp, assert_json, send, spawn_app};
 use test_support::header;
 
 #[tokio::test]
@@ -119,11 +119,7 @@ async fn health_and_readiness_stay_on_the_public_port() {
 /// `GET /metrics` on the metrics listener with the given `Host` header.
 async fn metrics_with_host(app: &TestApp, host: &str) -> reqwest::Response {
     let request = app.client.get(format!("{}/metrics", app.metrics_address));
-    request
-        .header("Host", host)
-        .send()
-        .await
-        .expect("request succeeds")
+    send(request.header("Host", host)).await
 }
 
 #[tokio::test]
@@ -131,8 +127,8 @@ async fn the_metrics_listener_refuses_a_host_name_it_does_not_serve_with_421() {
     // A page whose name resolves to this machine (DNS rebinding) sends its own name as Host.
     let app = spawn_app().await;
     let port = app.metrics_address.rsplit(':').next().expect("port");
-    let response = metrics_with_host(&app, &format!("attacker.example:{port}")).await;
-    assert_eq!(response.status(), 421);
+    let rebound = format!("attacker.example:{port}");
+    assert_eq!(metrics_with_host(&app, &rebound).await.status(), 421);
 }
 
 #[tokio::test]
