@@ -28,6 +28,8 @@ use common::{Running, free_addr};
 
 mod common;
 
+/// What the stand-in replica reads: its address and its drain.
+const REPLICA_VARS: [&str; 3] = ["API_HOST", "API_PORT", "API_SHUTDOWN_DRAIN_SECS"];
 const BOUND: Duration = Duration::from_secs(60);
 /// The stand-ins' drain: longer than HAProxy's 2 s detection time, as the cluster's is.
 const DRAIN: Duration = Duration::from_secs(3);
@@ -36,8 +38,7 @@ const DRAIN: Duration = Duration::from_secs(3);
 #[test]
 #[ignore = "a helper process the cluster tests start, not a test of its own"]
 fn stand_in_replica() {
-    let names = ["API_HOST", "API_PORT", "API_SHUTDOWN_DRAIN_SECS"];
-    let Some([host, port, drain]) = common::stand_in_vars(names) else {
+    let Some([host, port, drain]) = common::stand_in_vars(REPLICA_VARS) else {
         return;
     };
     let drain = Duration::from_secs(drain.parse().expect("drain seconds"));

@@ -27,6 +27,8 @@ use common::{Running, free_addr};
 
 mod common;
 
+/// What the stand-in server reads: its port, the version it answers and its pid file.
+const SERVER_VARS: [&str; 3] = ["STAND_IN_PORT", "STAND_IN_VERSION", "STAND_IN_PID"];
 const BOUND: Duration = Duration::from_secs(30);
 
 const BUILD_SH: &str = r#"#!/bin/sh
@@ -60,8 +62,7 @@ done
 #[test]
 #[ignore = "a helper process the dev-loop tests start, not a test of its own"]
 fn stand_in_server() {
-    let names = ["STAND_IN_PORT", "STAND_IN_VERSION", "STAND_IN_PID"];
-    let Some([port, version, pid_file]) = common::stand_in_vars(names) else {
+    let Some([port, version, pid_file]) = common::stand_in_vars(SERVER_VARS) else {
         return;
     };
     // The pid is in place before the port accepts connections (the runner's sign that the

@@ -46,6 +46,26 @@ fn busy_port() -> (TcpListener, String) {
     (listener, port)
 }
 
+/// Runs the binary with `var`, the SPA on any port and the API's port busy; returns what it
+/// did and that port.
+fn with_the_api_port_busy(var: (&str, &str)) -> (Output, String) {
+    let (_held, port) = busy_port();
+    let out = dev_runner(&[
+        (var.0, var.1.into()),
+        ("SPA_PORT", "0".into()),
+        ("API_PORT", port.clone()),
+    ]);
+    (out, port)
+}
+
+/// Asserts exit code 1, `refusal` on stderr and nothing on stdout.
+fn assert_refused_before_anything_starts(out: &Output, refusal: &str) {
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(refusal), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing started, nothing printed");
+}
+
 #[test]
 fn a_missing_config_file_is_one_line_naming_auth_config_and_exit_code_2() {
     let out = dev_runner(&[("AUTH_CONFIG", "/nonexistent/auth_config.json".into())]);
@@ -60,32 +80,15 @@ fn a_missing_config_file_is_one_line_naming_auth_config_and_exit_code_2() {
 
 #[test]
 fn a_busy_port_is_refused_before_anything_starts_naming_the_server_and_address() {
-    let (_held, port) = busy_port();
-    let out = dev_runner(&[
-        ("ISSUER_PORT", "0".into()),
-        ("SPA_PORT", "0".into()),
-        ("API_PORT", port.clone()),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains(&format!(
-            "dev: cannot start the API: 127.0.0.1:{port} is not free"
-        )),
-        "{stderr}"
-    );
-    assert!(out.stdout.is_empty(), "nothing started, nothing printed");
+    let (out, port) = with_the_api_port_busy(("ISSUER_PORT", "0"));
+    let refusal = format!("dev: cannot start the API: 127.0.0.1:{port} is not free");
+    assert_refused_before_anything_starts(&out, &refusal);
 }
 
 #[test]
 fn a_real_tenant_domain_does_not_start_the_dev_issuer() {
     // The busy API port stops the run right after the decision, so no server is started.
-    let (_held, port) = busy_port();
-    let out = dev_runner(&[
-        ("AUTH0_DOMAIN", "tenant.example.com".into()),
-        ("SPA_PORT", "0".into()),
-        ("API_PORT", port),
-    ]);
+    let (out, _port) = with_the_api_port_busy(("AUTH0_DOMAIN", "tenant.example.com"));
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -113,14 +116,7 @@ fn a_cluster_of_no_replicas_is_one_line_naming_cluster_replicas_and_exit_code_2(
 #[test]
 fn a_busy_replica_port_is_refused_before_anything_starts_naming_the_replica() {
     let (_held, port) = busy_port();
-    let free = || {
-        TcpListener::bind("127.0.0.1:0")
-            .expect("a free port")
-            .local_addr()
-            .expect("bound")
-            .port()
-            .to_string()
-    };
+    let free = || busy_port().1;
     let out = cluster(&[
         ("ISSUER_PORT", "0".into()),
         ("SPA_PORT", "0".into()),
@@ -130,13 +126,6 @@ fn a_busy_replica_port_is_refused_before_anything_starts_naming_the_replica() {
         ("CLUSTER_REPLICA_PORT", port.clone()),
         ("CLUSTER_REPLICAS", "1".into()),
     ]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains(&format!(
-            "dev: cannot start api-1: 127.0.0.1:{port} is not free"
-        )),
-        "{stderr}"
-    );
-    assert!(out.stdout.is_empty(), "nothing started, nothing printed");
+    let refusal = format!("dev: cannot start api-1: 127.0.0.1:{port} is not free");
+    assert_refused_before_anything_starts(&out, &refusal);
 }
