@@ -26,6 +26,10 @@ pub fn issuer(layout: &Layout, origin: &str, port: u16) -> Command {
     cmd
 }
 
+/// The release binary of the `jwt-authorizer` peer (`bench/peers/jwt-authorizer`, built into
+/// the same target dir).
+pub const JWT_AUTHORIZER_BIN: &str = "bench-jwt-authorizer";
+
 /// The command that starts `kind` on `port`, trusting the issuer at `issuer_origin`. `node` is
 /// the Node.js executable, needed only for the Express peers.
 pub fn server(
@@ -35,33 +39,33 @@ pub fn server(
     issuer_origin: &str,
     port: u16,
 ) -> Command {
+    let port = port.to_string();
+    let node_script = |script: &str| {
+        let mut c = Command::new(node.unwrap_or(Path::new("node")));
+        c.arg(layout.bench.join(script));
+        c
+    };
     let mut cmd = match kind {
         ServerKind::Calibration => {
             let mut c = Command::new(layout.release_bin("calibration"));
             c.env("CALIBRATION_HOST", "127.0.0.1")
-                .env("CALIBRATION_PORT", port.to_string());
+                .env("CALIBRATION_PORT", &port);
             c
         }
         ServerKind::Ours | ServerKind::OursRedis => {
             let mut c = Command::new(layout.release_bin("api"));
             c.env("API_HOST", "127.0.0.1")
-                .env("API_PORT", port.to_string())
+                .env("API_PORT", &port)
                 .env("AUTH_CONFIG", layout.root.join("auth_config.json"));
             c
         }
-        ServerKind::ExpressSeed | ServerKind::ExpressOauth2 => {
-            let script = if kind == ServerKind::ExpressSeed {
-                "express-seed.js"
-            } else {
-                "express-oauth2.js"
-            };
-            let mut c = Command::new(node.unwrap_or(Path::new("node")));
-            c.arg(layout.bench.join(script))
-                .env("HOST", "127.0.0.1")
-                .env("PORT", port.to_string());
-            c
-        }
+        ServerKind::ExpressSeed => node_script("express-seed.js"),
+        ServerKind::ExpressOauth2 => node_script("express-oauth2.js"),
+        ServerKind::JwtAuthorizer => Command::new(layout.release_bin(JWT_AUTHORIZER_BIN)),
     };
+    if kind.is_peer() {
+        cmd.env("HOST", "127.0.0.1").env("PORT", &port);
+    }
     // Default logging for ours: RUST_LOG unset means `info`, as a user would run it.
     cmd.current_dir(&layout.root)
         .env("AUTH0_DOMAIN", issuer_origin)
@@ -83,10 +87,11 @@ pub fn redis(program: &Path, port: u16, dir: &Path) -> Command {
 }
 
 /// The request that tells `kind` is up, and the status it answers then: ours says when its
-/// keys are loaded; the Express peers load theirs on the first token, so a refusal is enough.
+/// keys are loaded; the peers load theirs on the first token, so their public route (or a
+/// refusal, for the Express peers, which have none) is enough.
 pub fn readiness(kind: ServerKind) -> (&'static str, u16) {
     match kind {
-        ServerKind::Calibration => ("/api/public", 200),
+        ServerKind::Calibration | ServerKind::JwtAuthorizer => ("/api/public", 200),
         ServerKind::Ours | ServerKind::OursRedis => ("/readyz", 200),
         ServerKind::ExpressSeed | ServerKind::ExpressOauth2 => ("/api/external", 401),
     }
@@ -115,6 +120,7 @@ mod tests {
             (ServerKind::OursRedis, "API_HOST", "API_PORT"),
             (ServerKind::ExpressSeed, "HOST", "PORT"),
             (ServerKind::ExpressOauth2, "HOST", "PORT"),
+            (ServerKind::JwtAuthorizer, "HOST", "PORT"),
         ] {
             let cmd = server(&layout, kind, None, "http://127.0.0.1:9", 4242);
             assert_eq!(env_of(&cmd, host).as_deref(), Some("127.0.0.1"), "{kind:?}");

@@ -246,6 +246,10 @@ fn prepare(options: &Options, layout: &Layout) -> Result<Tools, BenchError> {
             packages.push("bench");
         }
         setup::build_release(&layout.root, &packages)?;
+        if servers.contains(&ServerKind::JwtAuthorizer) {
+            let manifest = layout.bench.join("peers/jwt-authorizer/Cargo.toml");
+            setup::build_peer(&layout.root, &manifest, &layout.target)?;
+        }
     }
     Ok(Tools { wrk, node, redis })
 }

@@ -20,8 +20,10 @@ pub enum ServerKind {
     OursRedis,
     /// `bench/express-seed.js`: the seed's express-jwt + jwks-rsa server.
     ExpressSeed,
-    /// `bench/express-oauth2.js`: Auth0's express-oauth2-jwt-bearer.
+    /// `bench/express-oauth2.js`: Auth0's express-oauth2-jwt-bearer, DPoP on.
     ExpressOauth2,
+    /// `bench/peers/jwt-authorizer`: axum with the jwt-authorizer crate, the Rust peer.
+    JwtAuthorizer,
 }
 
 impl ServerKind {
@@ -33,12 +35,22 @@ impl ServerKind {
             Self::OursRedis => "ours-redis",
             Self::ExpressSeed => "express-seed",
             Self::ExpressOauth2 => "express-oauth2",
+            Self::JwtAuthorizer => "jwt-authorizer",
         }
     }
 
     /// Whether it runs on Node.js (and needs `bench/node_modules`).
     pub fn runs_on_node(self) -> bool {
         matches!(self, Self::ExpressSeed | Self::ExpressOauth2)
+    }
+
+    /// Whether it is a peer: a server a user would pick instead of ours (settings `HOST`,
+    /// `PORT`, `AUTH0_DOMAIN`, `AUTH0_AUDIENCE`, as the seed's).
+    pub fn is_peer(self) -> bool {
+        matches!(
+            self,
+            Self::ExpressSeed | Self::ExpressOauth2 | Self::JwtAuthorizer
+        )
     }
 
     /// Whether it is our `api` binary (with either replay store).
@@ -48,7 +60,7 @@ impl ServerKind {
 }
 
 /// Runs the load benchmark: a bare actix-web calibration server, our API, the seed's Express
-/// server and express-oauth2-jwt-bearer, side by side against one local dev issuer, with wrk on
+/// server, express-oauth2-jwt-bearer and axum with jwt-authorizer, side by side against one local dev issuer, with wrk on
 /// loopback.
 #[derive(Debug, Parser)]
 #[command(name = "bench", version)]
@@ -62,7 +74,7 @@ pub struct Options {
     pub measure_secs: u64,
 
     /// Rounds of each scenario against the calibration server and ours, measured in
-    /// alternation; each row is the round with the median requests/s. The Express peers and
+    /// alternation; each row is the round with the median requests/s. The peers and
     /// the DPoP scenario (no ceiling to compare with) are measured once.
     #[arg(long, env = "BENCH_ROUNDS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub rounds: u32,
@@ -95,7 +107,7 @@ pub struct Options {
         long,
         env = "BENCH_SERVERS",
         value_delimiter = ',',
-        default_value = "calibration,ours,ours-redis,express-seed,express-oauth2"
+        default_value = "calibration,ours,ours-redis,express-seed,express-oauth2,jwt-authorizer"
     )]
     pub servers: Vec<ServerKind>,
 
@@ -169,7 +181,8 @@ mod tests {
                 ServerKind::Ours,
                 ServerKind::OursRedis,
                 ServerKind::ExpressSeed,
-                ServerKind::ExpressOauth2
+                ServerKind::ExpressOauth2,
+                ServerKind::JwtAuthorizer
             ]
         );
     }

@@ -32,8 +32,8 @@ pub enum Scenario {
     #[serde(rename = "d-large-pool")]
     #[value(name = "d")]
     LargePool,
-    /// (e) one DPoP-bound token with a fresh DPoP proof per request (ours only: the other
-    /// servers do not know DPoP).
+    /// (e) one DPoP-bound token with a fresh DPoP proof per request (ours and
+    /// express-oauth2-jwt-bearer: the other servers do not know DPoP).
     #[serde(rename = "e-dpop")]
     #[value(name = "e")]
     Dpop,
@@ -51,19 +51,21 @@ impl Scenario {
     ];
 
     /// Whether `server` runs this scenario. The Express peers have no `/api/public` and verify
-    /// every token anyway (no cache), so the large pool would only repeat (b) for them. Only
-    /// ours knows DPoP; ours with the Redis store differs from ours only there.
+    /// every token anyway (no cache), so the large pool would only repeat (b) for them. Ours
+    /// and express-oauth2-jwt-bearer know DPoP; ours with the Redis store differs from ours
+    /// only there. jwt-authorizer (no DPoP) runs the Bearer scenarios with tokens.
     pub fn applies_to(self, server: ServerKind) -> bool {
+        let express = matches!(
+            self,
+            Self::OneToken | Self::DistinctTokens | Self::BadSignature
+        );
         match server {
             ServerKind::Ours => true,
             ServerKind::OursRedis => self == Self::Dpop,
             ServerKind::Calibration => self != Self::Dpop,
-            ServerKind::ExpressSeed | ServerKind::ExpressOauth2 => {
-                matches!(
-                    self,
-                    Self::OneToken | Self::DistinctTokens | Self::BadSignature
-                )
-            }
+            ServerKind::ExpressSeed => express,
+            ServerKind::ExpressOauth2 => express || self == Self::Dpop,
+            ServerKind::JwtAuthorizer => self.sends_tokens() && self.is_bearer(),
         }
     }
 
@@ -131,6 +133,15 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Scenario::*;
+
+    /// The scenarios `server` runs, in order.
+    fn run_by(server: ServerKind) -> Vec<Scenario> {
+        Scenario::ALL
+            .into_iter()
+            .filter(|s| s.applies_to(server))
+            .collect()
+    }
 
     #[test]
     fn bad_signatures_are_refused_by_every_server_but_the_calibration() {
@@ -138,58 +149,65 @@ mod tests {
             ServerKind::Ours,
             ServerKind::ExpressSeed,
             ServerKind::ExpressOauth2,
+            ServerKind::JwtAuthorizer,
         ] {
-            assert_eq!(Scenario::BadSignature.expected_status(server), 401);
+            assert_eq!(BadSignature.expected_status(server), 401);
         }
-        assert_eq!(
-            Scenario::BadSignature.expected_status(ServerKind::Calibration),
-            200
-        );
+        assert_eq!(BadSignature.expected_status(ServerKind::Calibration), 200);
     }
 
     #[test]
     fn express_peers_skip_public_and_the_large_pool() {
-        let express: Vec<_> = Scenario::ALL
-            .into_iter()
-            .filter(|s| s.applies_to(ServerKind::ExpressSeed))
-            .collect();
         assert_eq!(
-            express,
-            [
-                Scenario::OneToken,
-                Scenario::DistinctTokens,
-                Scenario::BadSignature
-            ]
+            run_by(ServerKind::ExpressSeed),
+            [OneToken, DistinctTokens, BadSignature]
+        );
+        assert_eq!(
+            run_by(ServerKind::ExpressOauth2),
+            [OneToken, DistinctTokens, BadSignature, Dpop]
         );
         assert!(
             Scenario::ALL
                 .into_iter()
-                .all(|s| s.applies_to(ServerKind::Calibration) == (s != Scenario::Dpop))
+                .all(|s| s.applies_to(ServerKind::Calibration) == (s != Dpop))
         );
     }
 
     #[test]
-    fn only_ours_runs_the_dpop_scenario_with_either_replay_store() {
+    fn jwt_authorizer_runs_every_bearer_scenario_with_tokens() {
+        assert_eq!(
+            run_by(ServerKind::JwtAuthorizer),
+            [OneToken, DistinctTokens, BadSignature, LargePool]
+        );
+    }
+
+    #[test]
+    fn ours_with_either_replay_store_and_express_oauth2_run_the_dpop_scenario() {
         let runs_it: Vec<_> = [
             ServerKind::Calibration,
             ServerKind::Ours,
             ServerKind::OursRedis,
             ServerKind::ExpressSeed,
             ServerKind::ExpressOauth2,
+            ServerKind::JwtAuthorizer,
         ]
         .into_iter()
-        .filter(|k| Scenario::Dpop.applies_to(*k))
+        .filter(|k| Dpop.applies_to(*k))
         .collect();
-        assert_eq!(runs_it, [ServerKind::Ours, ServerKind::OursRedis]);
-        assert_eq!(Scenario::Dpop.expected_status(ServerKind::OursRedis), 200);
+        assert_eq!(
+            runs_it,
+            [
+                ServerKind::Ours,
+                ServerKind::OursRedis,
+                ServerKind::ExpressOauth2
+            ]
+        );
+        assert_eq!(Dpop.expected_status(ServerKind::OursRedis), 200);
+        assert_eq!(Dpop.expected_status(ServerKind::ExpressOauth2), 200);
     }
 
     #[test]
     fn ours_with_the_redis_store_runs_the_dpop_scenario_alone() {
-        let runs_it: Vec<_> = Scenario::ALL
-            .into_iter()
-            .filter(|s| s.applies_to(ServerKind::OursRedis))
-            .collect();
-        assert_eq!(runs_it, [Scenario::Dpop]);
+        assert_eq!(run_by(ServerKind::OursRedis), [Dpop]);
     }
 }

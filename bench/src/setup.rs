@@ -59,45 +59,33 @@ fn run(mut cmd: Command, shown: &str) -> Result<(), SetupError> {
     }
 }
 
-/// The path of `wrk`, installing it with apt-get when missing and running as root.
-pub fn ensure_wrk() -> Result<PathBuf, SetupError> {
-    if let Some(p) = which("wrk") {
+/// The path of `program`, installing the Debian `package` with apt-get when it is missing and
+/// we run as root; `missing` when it cannot be had.
+fn ensure_apt(program: &str, package: &str, missing: SetupError) -> Result<PathBuf, SetupError> {
+    if let Some(p) = which(program) {
         return Ok(p);
     }
     if !is_root() {
-        return Err(SetupError::WrkMissing);
+        return Err(missing);
     }
     let mut update = Command::new("apt-get");
     update.arg("update");
     run(update, "apt-get update")?;
+    let args = ["install", "-y", "--no-install-recommends", package];
     let mut install = Command::new("apt-get");
-    install
-        .args(["install", "-y", "--no-install-recommends", "wrk"])
-        .env("DEBIAN_FRONTEND", "noninteractive");
-    run(install, "apt-get install -y --no-install-recommends wrk")?;
-    which("wrk").ok_or(SetupError::WrkMissing)
+    install.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+    run(install, &format!("apt-get {}", args.join(" ")))?;
+    which(program).ok_or(missing)
+}
+
+/// The path of `wrk`, installing it with apt-get when missing and running as root.
+pub fn ensure_wrk() -> Result<PathBuf, SetupError> {
+    ensure_apt("wrk", "wrk", SetupError::WrkMissing)
 }
 
 /// The path of `redis-server`, installing it with apt-get when missing and running as root.
 pub fn ensure_redis() -> Result<PathBuf, SetupError> {
-    if let Some(p) = which("redis-server") {
-        return Ok(p);
-    }
-    if !is_root() {
-        return Err(SetupError::RedisMissing);
-    }
-    let mut update = Command::new("apt-get");
-    update.arg("update");
-    run(update, "apt-get update")?;
-    let mut install = Command::new("apt-get");
-    install
-        .args(["install", "-y", "--no-install-recommends", "redis-server"])
-        .env("DEBIAN_FRONTEND", "noninteractive");
-    run(
-        install,
-        "apt-get install -y --no-install-recommends redis-server",
-    )?;
-    which("redis-server").ok_or(SetupError::RedisMissing)
+    ensure_apt("redis-server", "redis-server", SetupError::RedisMissing)
 }
 
 /// The path of `node`, after `npm ci` in `bench_dir` if its `node_modules` is missing.
@@ -113,24 +101,39 @@ pub fn ensure_node_modules(bench_dir: &Path) -> Result<PathBuf, SetupError> {
     Ok(node)
 }
 
-/// `cargo build --release --locked -p <each package>` in `repo_root`.
-pub fn build_release(repo_root: &Path, packages: &[&str]) -> Result<(), SetupError> {
+/// `cargo build --release --locked` with `args`, in `repo_root`.
+fn cargo_build(repo_root: &Path, args: &[String]) -> Result<(), SetupError> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--release", "--locked"])
+        .args(args)
         .current_dir(repo_root);
-    for p in packages {
-        cmd.args(["-p", p]);
-    }
-    let shown = format!(
-        "cargo build --release --locked {}",
-        packages
-            .iter()
-            .map(|p| format!("-p {p}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    run(cmd, &shown)
+    run(
+        cmd,
+        &format!("cargo build --release --locked {}", args.join(" ")),
+    )
+}
+
+/// `cargo build --release --locked -p <each package>` in `repo_root`.
+pub fn build_release(repo_root: &Path, packages: &[&str]) -> Result<(), SetupError> {
+    let args: Vec<String> = packages
+        .iter()
+        .flat_map(|p| ["-p".to_owned(), (*p).to_owned()])
+        .collect();
+    cargo_build(repo_root, &args)
+}
+
+/// `cargo build --release --locked --manifest-path <manifest>` for a peer that is a workspace
+/// of its own, into `target` (the repository's target dir: its dependencies are built once
+/// and kept with ours, under their own hashes).
+pub fn build_peer(repo_root: &Path, manifest: &Path, target: &Path) -> Result<(), SetupError> {
+    let args = [
+        "--manifest-path".to_owned(),
+        manifest.display().to_string(),
+        "--target-dir".to_owned(),
+        target.display().to_string(),
+    ];
+    cargo_build(repo_root, &args)
 }
 
 #[cfg(test)]

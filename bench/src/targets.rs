@@ -46,12 +46,12 @@ fn rps_ratio(
     (den > 0.0).then(|| num / den)
 }
 
-/// For each scenario: ours/calibration, ours/express-seed, ours/express-oauth2, and
-/// ours-auth/ours-public.
+/// For each scenario: ours/calibration, ours over each peer (express-seed, express-oauth2,
+/// jwt-authorizer), and ours-auth/ours-public.
 pub fn ratios(records: &[RunRecord]) -> Vec<Ratio> {
     use ServerKind::*;
     let mut out = Vec::new();
-    for peer in [Calibration, ExpressSeed, ExpressOauth2] {
+    for peer in [Calibration, ExpressSeed, ExpressOauth2, JwtAuthorizer] {
         for s in Scenario::ALL {
             if let Some(value) = rps_ratio(records, (Ours, s), (peer, s)) {
                 out.push(Ratio {
@@ -229,6 +229,14 @@ mod tests {
     use super::*;
     use crate::report::fixtures::{full_run, record};
 
+    /// The check whose target starts with `prefix`.
+    fn check<'a>(checks: &'a [TargetCheck], prefix: &str) -> &'a TargetCheck {
+        checks
+            .iter()
+            .find(|c| c.target.starts_with(prefix))
+            .expect("present")
+    }
+
     #[test]
     fn ratios_compare_ours_with_each_peer_and_with_public() {
         let r = ratios(&full_run());
@@ -277,11 +285,7 @@ mod tests {
         let mut run = full_run();
         run[5].requests_per_sec = 10_000.0; // (b) only 10x the seed
         let t = check_targets(&run);
-        let met = |prefix: &str| {
-            t.iter()
-                .find(|c| c.target.starts_with(prefix))
-                .and_then(|c| c.met)
-        };
+        let met = |prefix: &str| check(&t, prefix).met;
         assert_eq!(met("(a) ours >= 40x"), Some(true));
         assert_eq!(met("(a) ours >= 0.8x calibration"), Some(true));
         assert_eq!(met("public ours >= 0.85x calibration"), Some(true));
@@ -296,10 +300,7 @@ mod tests {
         let mut run = full_run();
         run[7].non_2xx = 1;
         let t = check_targets(&run);
-        let zero = t
-            .iter()
-            .find(|c| c.target.starts_with("zero errors"))
-            .expect("present");
+        let zero = check(&t, "zero errors");
         assert_eq!(zero.met, Some(false));
         assert_eq!(zero.measured, "failures in: express-seed (a)");
     }
@@ -311,10 +312,7 @@ mod tests {
             .filter(|r| r.server == ServerKind::Ours)
             .collect();
         let t = check_targets(&run);
-        let seed = t
-            .iter()
-            .find(|c| c.target == "(a) ours >= 40x express-seed")
-            .expect("present");
+        let seed = check(&t, "(a) ours >= 40x express-seed");
         assert_eq!(seed.met, None);
         assert_eq!(seed.measured, "not measured");
     }
@@ -324,10 +322,7 @@ mod tests {
         let mut run = full_run();
         run[3].peak_rss_mib = 50.0; // ours, /api/public
         let t = check_targets(&run);
-        let rss = t
-            .iter()
-            .find(|c| c.target.starts_with("ours peak RSS"))
-            .expect("present");
+        let rss = check(&t, "ours peak RSS");
         assert_eq!(rss.met, Some(true));
         assert_eq!(rss.measured, "20.0 MiB");
     }

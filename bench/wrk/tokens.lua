@@ -5,13 +5,12 @@
 -- Usage: wrk -s tokens.lua URL -- TOKEN_FILE
 -- The summary is printed as one JSON line prefixed with "BENCH_RESULT " for the runner to parse.
 
-local threads = {}
+-- Each thread learns its index, to start at its own place in the pool.
 local thread_count = 0
 
 function setup(thread)
    thread:set("thread_index", thread_count)
    thread_count = thread_count + 1
-   table.insert(threads, thread)
 end
 
 local requests_pool = {}
