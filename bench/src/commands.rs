@@ -123,11 +123,11 @@ mod tests {
             (ServerKind::JwtAuthorizer, "HOST", "PORT"),
         ] {
             let cmd = server(&layout, kind, None, "http://127.0.0.1:9", 4242);
-            assert_eq!(env_of(&cmd, host).as_deref(), Some("127.0.0.1"), "{kind:?}");
-            assert_eq!(env_of(&cmd, port).as_deref(), Some("4242"), "{kind:?}");
+            let [host, port, issuer] = [host, port, "AUTH0_DOMAIN"].map(|k| env_of(&cmd, k));
             assert_eq!(
-                env_of(&cmd, "AUTH0_DOMAIN").as_deref(),
-                Some("http://127.0.0.1:9")
+                (host.as_deref(), port.as_deref(), issuer.as_deref()),
+                (Some("127.0.0.1"), Some("4242"), Some("http://127.0.0.1:9")),
+                "{kind:?}"
             );
         }
     }

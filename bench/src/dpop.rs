@@ -39,21 +39,15 @@ pub enum ProofError {
     TooSlow(std::time::Duration),
 }
 
-/// The benchmark's DPoP key and the constant part of its proofs.
+/// The benchmark's DPoP key and the constant part of its proofs (its `Debug` shows the public
+/// key only).
+#[derive(Debug)]
 pub struct ProofKey {
     pair: EcdsaKeyPair,
     rng: SystemRandom,
     jwk: Value,
     /// base64url of the proof header, the same for every proof.
     header_b64: String,
-}
-
-impl std::fmt::Debug for ProofKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProofKey")
-            .field("jwk", &self.jwk)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ProofKey {

@@ -50,30 +50,8 @@ use crate::tokens::TokenFiles;
 /// How long a server may take to come up.
 const READY_LIMIT: Duration = Duration::from_secs(30);
 
-/// Anything that stops a run.
-#[derive(Debug, thiserror::Error)]
-enum BenchError {
-    #[error(transparent)]
-    Setup(#[from] setup::SetupError),
-    #[error(transparent)]
-    Process(#[from] process::ProcessError),
-    #[error(transparent)]
-    Mint(#[from] issuer::MintError),
-    #[error(transparent)]
-    Tokens(#[from] tokens::WriteError),
-    #[error(transparent)]
-    Preflight(#[from] probe::PreflightError),
-    #[error(transparent)]
-    Measure(#[from] measure::MeasureError),
-    #[error(transparent)]
-    Results(#[from] results::WriteError),
-    #[error(transparent)]
-    Proofs(#[from] dpop::ProofError),
-    #[error("cannot build an HTTP client: {0}")]
-    Client(reqwest::Error),
-    #[error("cannot create {0}: {1}")]
-    Output(PathBuf, std::io::Error),
-}
+/// Anything that stops a run: each step's own error, which says what failed, printed as is.
+type BenchError = Box<dyn std::error::Error>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -100,8 +78,10 @@ async fn run(options: &Options) -> Result<(), BenchError> {
     let layout = Layout::new(options.out.clone());
     let started = Instant::now();
     let tools = prepare(options, &layout)?;
-    std::fs::create_dir_all(&layout.out).map_err(|e| BenchError::Output(layout.out.clone(), e))?;
-    let client = issuer::loopback_client().map_err(BenchError::Client)?;
+    std::fs::create_dir_all(&layout.out)
+        .map_err(|e| format!("cannot create {}: {e}", layout.out.display()))?;
+    let client =
+        issuer::loopback_client().map_err(|e| format!("cannot build an HTTP client: {e}"))?;
 
     // The issuer stays up for the whole run: every server fetches its keys from it.
     let (issuer, issuer_origin) = start_issuer(&client, &layout).await?;
@@ -134,18 +114,17 @@ async fn run(options: &Options) -> Result<(), BenchError> {
         None => None,
     };
     let store = redis.as_ref().map(|(_, url)| url.as_str());
+    let launcher = Launcher {
+        client: &client,
+        layout: &layout,
+        tools: &tools,
+        issuer_origin: &issuer_origin,
+        options,
+        store,
+    };
     let mut targets = Vec::new();
     for kind in options.servers() {
-        let target = start_target(
-            &client,
-            &layout,
-            &tools,
-            kind,
-            &issuer_origin,
-            options,
-            store,
-        )
-        .await?;
+        let target = launcher.start(kind).await?;
         for scenario in scenarios(options, kind) {
             let tokens = files.for_scenario(scenario);
             let proof = match (scenario, &dpop) {
@@ -308,7 +287,7 @@ async fn start_redis(program: &Path, layout: &Layout) -> Result<(Server, String)
     let dir = layout.out.join("redis");
     // A previous run's append-only file would only be replayed at start.
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| BenchError::Output(dir.clone(), e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let mut redis = Server::spawn(
         "redis-server",
         commands::redis(program, port, &dir),
@@ -331,86 +310,96 @@ async fn start_redis(program: &Path, layout: &Layout) -> Result<(Server, String)
 /// once in about a dozen full runs, to the API's metrics port.
 const START_ATTEMPTS: u32 = 3;
 
-/// `kind` on free ports, once it answers its readiness request; started again on other ports
-/// if it exits before that (see [`START_ATTEMPTS`]).
-async fn start_target(
-    client: &reqwest::Client,
-    layout: &Layout,
-    tools: &Tools,
-    kind: ServerKind,
-    issuer_origin: &str,
-    options: &Options,
-    store: Option<&str>,
-) -> Result<Target, BenchError> {
-    let mut attempt = 1;
-    loop {
-        match start_target_once(client, layout, tools, kind, issuer_origin, options, store).await {
-            Err(BenchError::Process(process::ProcessError::Exited { name, status, .. }))
-                if attempt < START_ATTEMPTS =>
-            {
-                eprintln!(
-                    "bench: {name} exited ({status}) before it was ready, perhaps on a port taken \
-                     meanwhile; starting it again on other ports"
-                );
-                attempt += 1;
-            }
-            outcome => return outcome,
-        }
-    }
+/// What starting a server under test needs: the run's client, paths, tools, issuer and options,
+/// and the Redis URL for ours with the Redis store.
+#[derive(Clone, Copy)]
+struct Launcher<'a> {
+    client: &'a reqwest::Client,
+    layout: &'a Layout,
+    tools: &'a Tools,
+    issuer_origin: &'a str,
+    options: &'a Options,
+    store: Option<&'a str>,
 }
 
-/// `kind` on a free port, once it answers its readiness request. `store` is the Redis URL for
-/// ours with the Redis store.
-async fn start_target_once(
-    client: &reqwest::Client,
-    layout: &Layout,
-    tools: &Tools,
-    kind: ServerKind,
-    issuer_origin: &str,
-    options: &Options,
-    store: Option<&str>,
-) -> Result<Target, BenchError> {
-    let port = process::free_port()?;
-    let base = format!("http://127.0.0.1:{port}");
-    let mut command = commands::server(layout, kind, tools.node.as_deref(), issuer_origin, port);
-    // Ours serves /metrics on a listener of its own.
-    let metrics_url = if kind.is_ours() {
-        let metrics_port = process::free_port()?;
-        command.env("API_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"));
-        // DPoP proofs name the URL wrk calls (`htu`); the API compares it with its own origin
-        // plus the path. No server nonces: the proofs are made before the run.
-        command
-            .env("API_ORIGIN", &base)
-            .env("API_DPOP", "allowed")
-            .env("API_DPOP_NONCE", "0");
-        if options.dpop_max_rate > 0 {
-            // The scenario's proofs all come from one key, so that key may hold them all.
-            let capacity = dpop::replay_capacity(options.dpop_max_rate).to_string();
+impl Launcher<'_> {
+    /// `kind` on free ports, once it answers its readiness request; started again on other
+    /// ports if it exits before that (see [`START_ATTEMPTS`]).
+    async fn start(&self, kind: ServerKind) -> Result<Target, BenchError> {
+        let mut attempt = 1;
+        loop {
+            let error = match self.start_once(kind).await {
+                Ok(target) => return Ok(target),
+                Err(error) => error,
+            };
+            match error.downcast_ref() {
+                Some(process::ProcessError::Exited { name, status, .. })
+                    if attempt < START_ATTEMPTS =>
+                {
+                    eprintln!(
+                        "bench: {name} exited ({status}) before it was ready, perhaps on a port \
+                         taken meanwhile; starting it again on other ports"
+                    );
+                    attempt += 1;
+                }
+                _ => return Err(error),
+            }
+        }
+    }
+
+    /// `kind` on a free port, once it answers its readiness request.
+    async fn start_once(&self, kind: ServerKind) -> Result<Target, BenchError> {
+        let Self {
+            client,
+            layout,
+            tools,
+            issuer_origin,
+            options,
+            store,
+        } = *self;
+        let port = process::free_port()?;
+        let base = format!("http://127.0.0.1:{port}");
+        let mut command =
+            commands::server(layout, kind, tools.node.as_deref(), issuer_origin, port);
+        // Ours serves /metrics on a listener of its own.
+        let metrics_url = if kind.is_ours() {
+            let metrics_port = process::free_port()?;
+            command.env("API_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"));
+            // DPoP proofs name the URL wrk calls (`htu`); the API compares it with its own origin
+            // plus the path. No server nonces: the proofs are made before the run.
             command
-                .env("API_DPOP_REPLAY_CAPACITY", &capacity)
-                .env("API_DPOP_REPLAY_PER_KEY", &capacity);
-        }
-        if let (ServerKind::OursRedis, Some(url)) = (kind, store) {
-            command.env("API_REPLAY_STORE", url);
-        }
-        Some(format!("http://127.0.0.1:{metrics_port}/metrics"))
-    } else {
-        None
-    };
-    let mut server = Server::spawn(kind.label(), command, &layout.log(kind.label()))?;
-    let (path, status) = commands::readiness(kind);
-    let ready = format!("{base}{path}");
-    server
-        .wait_until(READY_LIMIT, || {
-            probe::expect_status(client, &ready, None, status)
+                .env("API_ORIGIN", &base)
+                .env("API_DPOP", "allowed")
+                .env("API_DPOP_NONCE", "0");
+            if options.dpop_max_rate > 0 {
+                // The scenario's proofs all come from one key, so that key may hold them all.
+                let capacity = dpop::replay_capacity(options.dpop_max_rate).to_string();
+                command
+                    .env("API_DPOP_REPLAY_CAPACITY", &capacity)
+                    .env("API_DPOP_REPLAY_PER_KEY", &capacity);
+            }
+            if let (ServerKind::OursRedis, Some(url)) = (kind, store) {
+                command.env("API_REPLAY_STORE", url);
+            }
+            Some(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        } else {
+            None
+        };
+        let mut server = Server::spawn(kind.label(), command, &layout.log(kind.label()))?;
+        let (path, status) = commands::readiness(kind);
+        let ready = format!("{base}{path}");
+        server
+            .wait_until(READY_LIMIT, || {
+                probe::expect_status(client, &ready, None, status)
+            })
+            .await?;
+        Ok(Target {
+            kind,
+            server,
+            base,
+            metrics_url,
         })
-        .await?;
-    Ok(Target {
-        kind,
-        server,
-        base,
-        metrics_url,
-    })
+    }
 }
 
 /// One line per measurement as it finishes, so a long run shows it is moving.

@@ -25,24 +25,24 @@ pub fn status_kib(status: &str, field: &str) -> Option<u64> {
     })
 }
 
-/// `utime + stime` in clock ticks from the text of `/proc/<pid>/stat`.
-pub fn cpu_ticks(stat: &str) -> Option<u64> {
-    // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
-    let after = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // After the name, field 3 (state) has index 0, so utime (14) and stime (15) are 11 and 12.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
+/// The sum of two numeric fields of `/proc/<pid>/stat` text, by their index counted from the
+/// state (field 3) on. The command name (field 2) is in parentheses and may hold spaces, so the
+/// fields are split after the last ')'.
+fn stat_sum(stat: &str, first: usize, second: usize) -> Option<u64> {
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    let field = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some(field(first)? + field(second)?)
 }
 
-/// `cutime + cstime` (CPU time of reaped children) in clock ticks from `/proc/<pid>/stat` text.
+/// `utime + stime` (fields 14 and 15) in clock ticks from the text of `/proc/<pid>/stat`.
+pub fn cpu_ticks(stat: &str) -> Option<u64> {
+    stat_sum(stat, 11, 12)
+}
+
+/// `cutime + cstime` (fields 16 and 17: CPU time of reaped children) in clock ticks from
+/// `/proc/<pid>/stat` text.
 pub fn children_cpu_ticks(stat: &str) -> Option<u64> {
-    let after = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let cutime: u64 = fields.get(13)?.parse().ok()?;
-    let cstime: u64 = fields.get(14)?.parse().ok()?;
-    Some(cutime + cstime)
+    stat_sum(stat, 13, 14)
 }
 
 /// Busy clock ticks of all CPUs from the text of `/proc/stat` (everything but idle and iowait;
