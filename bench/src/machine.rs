@@ -16,14 +16,22 @@ pub struct MachineInfo {
     pub memory_mib: Option<u64>,
     /// Kernel release.
     pub kernel: Option<String>,
-    /// `wrk -v`.
-    pub wrk: Option<String>,
-    /// `node --version`.
-    pub node: Option<String>,
-    /// `rustc --version` (the compiler cargo uses).
-    pub rustc: Option<String>,
+    /// The load generator's and the compilers' versions (flat in the JSON, beside the rest).
+    #[serde(flatten)]
+    pub tools: ToolVersions,
     /// `git rev-parse HEAD`, with `-dirty` when the work tree has changes.
     pub git_commit: Option<String>,
+}
+
+/// The versions of the programs a run's figures depend on besides ours.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolVersions {
+    /// `wrk -v`.
+    pub wrk: Option<String>,
+    /// `node --version` (the Express peers).
+    pub node: Option<String>,
+    /// `rustc --version` (the compiler cargo uses, for ours and the Rust peer).
+    pub rustc: Option<String>,
 }
 
 /// Current UTC time as RFC 3339 to the second (`2026-11-29T15:04:05Z`) and seconds since the
@@ -91,9 +99,11 @@ impl MachineInfo {
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
                 .ok()
                 .map(|s| s.trim().to_owned()),
-            wrk,
-            node: first_line("node", &["--version"]),
-            rustc: first_line(&rustc, &["--version"]),
+            tools: ToolVersions {
+                wrk,
+                node: first_line("node", &["--version"]),
+                rustc: first_line(&rustc, &["--version"]),
+            },
             git_commit,
         }
     }
