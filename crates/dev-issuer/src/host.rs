@@ -153,19 +153,21 @@ impl FromRequest for RequestIssuer {
     }
 }
 
+/// The authority a request is for: HTTP/1.1 carries it in Host, HTTP/2 in the request target.
+fn authority(req: &ServiceRequest) -> String {
+    let host = req.headers().get(header::HOST);
+    host.and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Middleware: passes requests for our own authorities on, answers the rest with 421.
 pub(crate) async fn check_host(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    // HTTP/1.1 carries the authority in Host; HTTP/2 in the request target.
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
-        .unwrap_or_default();
+    let host = authority(&req);
     let accepted = req.app_data::<web::Data<AcceptedHosts>>().cloned();
     let domain = accepted
         .as_ref()
@@ -220,24 +222,35 @@ mod tests {
         hosts.domain_of(host).map(|d| d.issuer.to_string())
     }
 
+    /// Asserts that an issuer with `domain` serves every one of `hosts`.
+    fn assert_admitted(domain: &str, hosts: &[&str]) {
+        let accepted = accepted(domain);
+        for host in hosts {
+            assert!(accepted.admits(host), "{host}");
+        }
+    }
+
+    /// Asserts that an issuer with `domain` refuses every one of `hosts`.
+    fn assert_refused(domain: &str, hosts: &[&str]) {
+        let accepted = accepted(domain);
+        for host in hosts {
+            assert!(!accepted.admits(host), "{host}");
+        }
+    }
+
     #[test]
     fn loopback_issuers_on_the_same_port_are_served_with_their_own_iss() {
         let hosts = accepted_with(
             "http://localhost:3002",
             &["http://127.0.0.1:3002", "http://[::1]:3002"],
         );
-        assert_eq!(
-            issuer_for(&hosts, "localhost:3002").as_deref(),
-            Some("http://localhost:3002/")
-        );
-        assert_eq!(
-            issuer_for(&hosts, "127.0.0.1:3002").as_deref(),
-            Some("http://127.0.0.1:3002/")
-        );
-        assert_eq!(
-            issuer_for(&hosts, "[::1]:3002").as_deref(),
-            Some("http://[::1]:3002/")
-        );
+        for (host, issuer) in [
+            ("localhost:3002", "http://localhost:3002/"),
+            ("127.0.0.1:3002", "http://127.0.0.1:3002/"),
+            ("[::1]:3002", "http://[::1]:3002/"),
+        ] {
+            assert_eq!(issuer_for(&hosts, host).as_deref(), Some(issuer), "{host}");
+        }
     }
 
     #[test]
@@ -254,45 +267,40 @@ mod tests {
 
     #[test]
     fn the_domain_with_its_port_is_admitted_in_any_case() {
-        let hosts = accepted("http://localhost:3002");
-        assert!(hosts.admits("localhost:3002"));
-        assert!(hosts.admits("LocalHost:3002"));
+        assert_admitted(
+            "http://localhost:3002",
+            &["localhost:3002", "LocalHost:3002"],
+        );
     }
 
     #[test]
     fn another_port_or_another_loopback_name_is_refused() {
-        let hosts = accepted("http://localhost:3002");
-        assert!(!hosts.admits("localhost:3000"));
-        assert!(!hosts.admits("localhost"));
-        assert!(!hosts.admits("127.0.0.1:3002"));
+        let others = ["localhost:3000", "localhost", "127.0.0.1:3002"];
+        assert_refused("http://localhost:3002", &others);
     }
 
     #[test]
     fn a_rebound_name_is_refused() {
-        let hosts = accepted("http://localhost:3002");
-        assert!(!hosts.admits("evil.example:3002"));
-        assert!(!hosts.admits("localhost.evil.example:3002"));
+        let rebound = ["evil.example:3002", "localhost.evil.example:3002"];
+        assert_refused("http://localhost:3002", &rebound);
     }
 
     #[test]
     fn userinfo_paths_and_empty_values_are_refused() {
-        let hosts = accepted("http://localhost:3002");
-        assert!(!hosts.admits("evil.example@localhost:3002"));
-        assert!(!hosts.admits("localhost:3002/x"));
-        assert!(!hosts.admits(""));
+        let odd = ["evil.example@localhost:3002", "localhost:3002/x", ""];
+        assert_refused("http://localhost:3002", &odd);
     }
 
     #[test]
     fn a_default_port_may_be_left_out() {
-        let hosts = accepted("http://localhost");
-        assert!(hosts.admits("localhost"));
-        assert!(hosts.admits("localhost:80"));
+        assert_admitted("http://localhost", &["localhost", "localhost:80"]);
     }
 
     #[test]
     fn ipv6_loopback_is_compared_in_brackets() {
-        let hosts = accepted("http://[::1]:3002");
-        assert!(hosts.admits("[::1]:3002"));
-        assert!(hosts.admits("[0:0:0:0:0:0:0:1]:3002"));
+        assert_admitted(
+            "http://[::1]:3002",
+            &["[::1]:3002", "[0:0:0:0:0:0:0:1]:3002"],
+        );
     }
 }

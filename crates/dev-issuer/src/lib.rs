@@ -12,7 +12,7 @@
 //! ```no_run
 //! # async fn run(config: app_config::AuthConfig) -> Result<(), Box<dyn std::error::Error>> {
 //! let app = dev_issuer::Application::build(dev_issuer::Settings::for_tests(config)).await?;
-//! let token = app.mint_access_token(
+//! let token = app.issuer().mint_access_token(
 //!     "alice@example.com", "https://api.local.test", &["read:messages"],
 //!     std::time::Duration::from_secs(300))?;
 //! tokio::spawn(app.run_until_stopped());

@@ -5,7 +5,6 @@
 //! must never be able to mint tokens that claim to come from a real tenant.
 
 use std::net::{SocketAddr, TcpListener};
-use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{DefaultHeaders, from_fn};
@@ -13,7 +12,7 @@ use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::host::{self, AcceptedHosts};
-use crate::issuer::{Issuer, MintError};
+use crate::issuer::Issuer;
 use crate::keys::KeyError;
 use crate::request_log::PathOnlySpan;
 use crate::routes;
@@ -57,9 +56,8 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application")
-            .field("port", &self.port)
-            .finish_non_exhaustive()
+        let (port, issuer) = (self.port, self.issuer.issuer());
+        write!(f, "Application {{ port: {port}, issuer: {issuer:?}, .. }}")
     }
 }
 
@@ -133,19 +131,6 @@ impl Application {
     /// The issuer core, for minting tokens in-process (tests, benchmarks).
     pub fn issuer(&self) -> Issuer {
         self.issuer.clone()
-    }
-
-    /// Mints a valid access token for `username` with `audience` and `scopes`, valid for
-    /// `lifetime`; each call returns a distinct token. See [`Issuer::mint_access_token`].
-    pub fn mint_access_token(
-        &self,
-        username: &str,
-        audience: &str,
-        scopes: &[&str],
-        lifetime: Duration,
-    ) -> Result<String, MintError> {
-        self.issuer
-            .mint_access_token(username, audience, scopes, lifetime)
     }
 
     /// Serves until stopped.

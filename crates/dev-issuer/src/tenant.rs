@@ -146,19 +146,15 @@ pub fn apply_tenant_json(settings: &mut Settings, text: &str) -> Result<(), Stri
             lifetime("application.idTokenExpiration", secs, MAX_ID_TOKEN_SECS)?;
     }
     if let Some(refresh) = app.refresh_token_expiration {
+        let refresh_lifetime = |name: &str, secs| {
+            let field = format!("application.refreshTokenExpiration.{name}");
+            lifetime(&field, secs, MAX_REFRESH_TOKEN_SECS)
+        };
         if let Some(secs) = refresh.absolute_lifetime {
-            settings.lifetimes.refresh_token = lifetime(
-                "application.refreshTokenExpiration.absoluteLifetime",
-                secs,
-                MAX_REFRESH_TOKEN_SECS,
-            )?;
+            settings.lifetimes.refresh_token = refresh_lifetime("absoluteLifetime", secs)?;
         }
         if let Some(secs) = refresh.inactivity_lifetime {
-            settings.lifetimes.refresh_token_idle = lifetime(
-                "application.refreshTokenExpiration.inactivityLifetime",
-                secs,
-                MAX_REFRESH_TOKEN_SECS,
-            )?;
+            settings.lifetimes.refresh_token_idle = refresh_lifetime("inactivityLifetime", secs)?;
         }
     }
     let api = file.api;

@@ -7,13 +7,14 @@ use std::net::TcpListener;
 use ::dev_issuer::{Application, Clock, Issuer, Settings};
 use app_config::AuthConfig;
 use reqwest::header::LOCATION;
-use reqwest::{Response, StatusCode};
+use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
 use crate::config::{APP_ORIGIN, AUDIENCE, CLIENT_ID, config_for};
 use crate::dpop::ClientKey;
 use crate::headers::header;
 use crate::jose::{b64, sha256_b64};
+use crate::responses::{json_body, send};
 
 /// The dev issuer under test and a browser. Stops the issuer when dropped.
 #[derive(Debug)]
@@ -165,6 +166,11 @@ pub fn location_query(response: &Response) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Parameter `name` of a redirect's Location.
+pub fn location_param(response: &Response, name: &str) -> Option<String> {
+    param(&location_query(response), name).map(str::to_owned)
+}
+
 pub fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
     query
         .iter()
@@ -181,13 +187,48 @@ pub fn form_request_id(html: &str) -> String {
 }
 
 impl TestApp {
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// GET `path` from the browser, the request first adjusted by `build` (headers, a token).
+    pub async fn get_with(
+        &self,
+        path: &str,
+        build: impl FnOnce(RequestBuilder) -> RequestBuilder,
+    ) -> Response {
+        send(build(self.browser.get(self.url(path)))).await
+    }
+
     pub async fn authorize(&self, params: &[(String, String)]) -> Response {
-        self.browser
-            .get(format!("{}/authorize", self.base))
-            .query(params)
-            .send()
-            .await
-            .expect("authorize request")
+        self.get_with("/authorize", |r| r.query(params)).await
+    }
+
+    /// `GET /userinfo` from the browser, the request adjusted by `build` (credentials, a proof).
+    pub async fn userinfo(&self, build: impl FnOnce(RequestBuilder) -> RequestBuilder) -> Response {
+        self.get_with("/userinfo", build).await
+    }
+
+    /// `GET /v2/logout` from the browser with `query`.
+    pub async fn logout(&self, query: &[(&str, &str)]) -> Response {
+        self.get_with("/v2/logout", |r| r.query(query)).await
+    }
+
+    /// Posts the login form `request` with these credentials from `client`.
+    pub async fn post_login(
+        &self,
+        client: &reqwest::Client,
+        request: &str,
+        username: &str,
+        password: &str,
+    ) -> Response {
+        let form = [
+            ("request", request),
+            ("username", username),
+            ("password", password),
+        ];
+        send(client.post(self.url("/login")).form(&form)).await
     }
 
     /// Posts the login form shown for `params` with these credentials.
@@ -200,16 +241,8 @@ impl TestApp {
         let form = self.authorize(params).await;
         assert_eq!(form.status(), StatusCode::OK, "the login form is shown");
         let request = form_request_id(&form.text().await.expect("body"));
-        self.browser
-            .post(format!("{}/login", self.base))
-            .form(&[
-                ("request", request.as_str()),
-                ("username", username),
-                ("password", password),
-            ])
-            .send()
+        self.post_login(&self.browser, &request, username, password)
             .await
-            .expect("login post")
     }
 
     /// Logs alice in through the form and returns the code from the redirect.
@@ -257,26 +290,20 @@ impl TestApp {
         response.json().await.expect("json")
     }
 
+    /// A POST to the token endpoint with the Auth0-Client header auth0-spa-js adds.
+    fn token_request(&self) -> RequestBuilder {
+        self.browser
+            .post(self.token_url())
+            .header("Auth0-Client", "eyJuYW1lIjoiYXV0aDAtc3BhLWpzIn0=")
+    }
+
     /// The token request auth0-spa-js sends (form-urlencoded, with Auth0-Client).
     pub async fn token(&self, form: &[(&str, &str)]) -> Response {
-        self.browser
-            .post(format!("{}/oauth/token", self.base))
-            .header("Auth0-Client", "eyJuYW1lIjoiYXV0aDAtc3BhLWpzIn0=")
-            .form(form)
-            .send()
-            .await
-            .expect("token request")
+        send(self.token_request().form(form)).await
     }
 
     pub async fn exchange(&self, code: &str, verifier: &str) -> Response {
-        self.token(&[
-            ("client_id", CLIENT_ID),
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("code_verifier", verifier),
-            ("redirect_uri", APP_ORIGIN),
-        ])
-        .await
+        self.token(&exchange_form(code, verifier)).await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Response {
@@ -290,26 +317,16 @@ impl TestApp {
     }
 
     pub async fn jwks(&self) -> Value {
-        reqwest::get(format!("{}/.well-known/jwks.json", self.base))
-            .await
-            .expect("jwks")
-            .json()
-            .await
-            .expect("json")
+        json_body(self.get_with("/.well-known/jwks.json", |r| r).await).await
     }
 
     pub async fn dev_post(&self, path: &str, body: Value) -> Response {
-        self.browser
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .expect("dev hook request")
+        send(self.browser.post(self.url(path)).json(&body)).await
     }
 
     /// The token endpoint's URL.
     pub fn token_url(&self) -> String {
-        format!("{}/oauth/token", self.base)
+        self.url("/oauth/token")
     }
 
     /// A token request with a DPoP proof by `key` (and `nonce`, if any).
@@ -323,14 +340,7 @@ impl TestApp {
         if let Some(nonce) = nonce {
             proof = proof.nonce(nonce);
         }
-        self.browser
-            .post(self.token_url())
-            .header("Auth0-Client", "eyJuYW1lIjoiYXV0aDAtc3BhLWpzIn0=")
-            .header("DPoP", proof.sign())
-            .form(form)
-            .send()
-            .await
-            .expect("token request")
+        send(self.token_request().header("DPoP", proof.sign()).form(form)).await
     }
 
     /// The SDK's dance: a proof without nonce, the `use_dpop_nonce` answer, the retry with it.
@@ -358,10 +368,26 @@ impl TestApp {
     }
 }
 
-/// Asserts an error page: 400, no redirect, and `text` in the page.
-pub async fn assert_error_page(response: Response, text: &str) {
+/// The form of the authorization code exchange auth0-spa-js sends.
+pub fn exchange_form<'a>(code: &'a str, verifier: &'a str) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("client_id", CLIENT_ID),
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("code_verifier", verifier),
+        ("redirect_uri", APP_ORIGIN),
+    ]
+}
+
+/// Asserts a refusal shown in the browser: 400 and no redirect.
+pub fn assert_bad_request_without_redirect(response: &Response) {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.headers().get(LOCATION).is_none());
+}
+
+/// Asserts an error page: 400, no redirect, and `text` in the page.
+pub async fn assert_error_page(response: Response, text: &str) {
+    assert_bad_request_without_redirect(&response);
     let page = response.text().await.expect("body");
     assert!(page.contains(text), "{text:?} not in the page: {page}");
 }

@@ -18,6 +18,7 @@ pub mod issuer;
 pub mod jose;
 pub mod keys;
 pub mod logs;
+pub mod responses;
 pub mod token;
 pub mod wait;
 
@@ -37,6 +38,7 @@ pub use issuer::{Behaviour, MockIssuer, requests_received};
 pub use jose::{ath, b64, b64_json, claims_of, header_of, now, sha256_b64, thumbprint};
 pub use keys::{KEYS, SigningKey, jwks};
 pub use logs::CapturedLogs;
+pub use responses::{json_body, send};
 pub use token::{TokenBuilder, access_claims};
 pub use wait::{eventually, until_received};
 

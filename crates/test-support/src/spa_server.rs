@@ -8,8 +8,11 @@ use std::{
 
 use actix_web::dev::ServerHandle;
 use app_config::AuthConfig;
+use reqwest::RequestBuilder;
+use serde_json::Value;
 
 use crate::config::dev_config;
+use crate::responses::{json_body, send};
 use ::spa_server::{Application, SDK_DIST, SDK_ENTRY, Settings};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -85,11 +88,31 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request")
+        self.get_with(path, |r| r).await
+    }
+
+    /// GET `path`, the request first adjusted by `build` (a header).
+    pub async fn get_with(
+        &self,
+        path: &str,
+        build: impl FnOnce(RequestBuilder) -> RequestBuilder,
+    ) -> reqwest::Response {
+        send(build(self.client.get(self.url(path)))).await
+    }
+
+    /// The JSON body of `GET path`.
+    pub async fn get_json(&self, path: &str) -> Value {
+        json_body(self.get(path).await).await
+    }
+
+    /// `POST path` without a body.
+    pub async fn post(&self, path: &str) -> reqwest::Response {
+        send(self.client.post(self.url(path))).await
+    }
+
+    /// `HEAD path`.
+    pub async fn head(&self, path: &str) -> reqwest::Response {
+        send(self.client.head(self.url(path))).await
     }
 
     /// Sends `path` byte for byte, as a browser never would, and returns (status, whole response).

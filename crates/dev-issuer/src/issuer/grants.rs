@@ -80,21 +80,15 @@ struct Grant<'a> {
 impl Issuer {
     /// Issues a single-use code for `request`, bound to its client, redirect_uri and challenge.
     pub(crate) fn issue_code(&self, request: AuthRequest, session: &Session) -> Option<String> {
-        let now = self.now();
-        let code = random_secret();
-        let mut state = self.state();
-        if state.full(now) {
-            return None;
-        }
-        state.codes.insert(
-            storage_key(&code),
-            CodeGrant {
+        let lifetime = secs(self.inner.lifetimes.code);
+        self.store_new(
+            |state| &mut state.codes,
+            |now| CodeGrant {
                 request,
                 session: session.clone(),
-                expires_at: now + secs(self.inner.lifetimes.code),
+                expires_at: now + lifetime,
             },
-        );
-        Some(code)
+        )
     }
 
     /// The `authorization_code` grant. The code is consumed by any attempt, right or wrong, so

@@ -29,14 +29,11 @@ impl Issuer {
 
     /// The live session behind a cookie value.
     pub(crate) fn session(&self, cookie: &str) -> Option<Session> {
-        let now = self.now();
-        let state = self.state();
-        state
-            .sessions
-            .get(&storage_key(cookie))
-            .filter(|s| s.expires_at > now)
-            .filter(|s| self.inner.users.find(&s.username).is_some())
-            .cloned()
+        self.find_live(
+            |state| &state.sessions,
+            cookie,
+            |s, now| s.expires_at > now && self.inner.users.find(&s.username).is_some(),
+        )
     }
 
     pub(crate) fn end_session(&self, cookie: &str) {
@@ -45,36 +42,27 @@ impl Issuer {
 
     /// Remembers a shown login form; returns its id (the form's hidden `request` field).
     pub(crate) fn remember_login(&self, request: AuthRequest, browser: &str) -> Option<String> {
-        let now = self.now();
-        let id = random_secret();
-        let mut state = self.state();
-        if state.full(now) {
-            return None;
-        }
-        state.pending.insert(
-            storage_key(&id),
-            PendingLogin {
+        let lifetime = secs(self.inner.lifetimes.login_request);
+        self.store_new(
+            |state| &mut state.pending,
+            |now| PendingLogin {
                 request,
                 browser: browser.to_owned(),
-                expires_at: now + secs(self.inner.lifetimes.login_request),
+                expires_at: now + lifetime,
             },
-        );
-        Some(id)
+        )
     }
 
     /// The shown login form `id`, if it is live and was shown to this browser.
     pub(crate) fn pending_login(&self, id: &str, browser: &str) -> Option<PendingLogin> {
-        let now = self.now();
-        let state = self.state();
-        state
-            .pending
-            .get(&storage_key(id))
-            .filter(|p| p.expires_at > now)
-            .filter(|p| {
-                constant_time::verify_slices_are_equal(p.browser.as_bytes(), browser.as_bytes())
-                    .is_ok()
-            })
-            .cloned()
+        let same_browser = |p: &PendingLogin| {
+            constant_time::verify_slices_are_equal(p.browser.as_bytes(), browser.as_bytes()).is_ok()
+        };
+        self.find_live(
+            |state| &state.pending,
+            id,
+            |p, now| p.expires_at > now && same_browser(p),
+        )
     }
 
     pub(crate) fn forget_login(&self, id: &str) {

@@ -9,7 +9,8 @@
 
 use std::collections::HashMap;
 
-use super::AuthRequest;
+use super::{AuthRequest, Issuer};
+use crate::secrets::{random_secret, storage_key};
 
 /// Above this many live entries of all kinds, new ones are refused rather than letting a loop in
 /// a test (or a curious script) grow memory without bound.
@@ -115,5 +116,37 @@ impl State {
 
     pub fn revoke_family(&mut self, family: &str) {
         self.refresh.retain(|_, r| r.family != family);
+    }
+}
+
+impl Issuer {
+    /// Stores what `entry` makes of the time now in the map `table` picks, under a fresh random
+    /// secret; returns the secret, or `None` when the store is full.
+    pub(super) fn store_new<T>(
+        &self,
+        table: impl FnOnce(&mut State) -> &mut HashMap<String, T>,
+        entry: impl FnOnce(i64) -> T,
+    ) -> Option<String> {
+        let now = self.now();
+        let secret = random_secret();
+        let mut state = self.state();
+        if state.full(now) {
+            return None;
+        }
+        table(&mut state).insert(storage_key(&secret), entry(now));
+        Some(secret)
+    }
+
+    /// The entry behind `secret` in the map `table` picks, if `live` says it is at the time now.
+    pub(super) fn find_live<T: Clone>(
+        &self,
+        table: impl FnOnce(&State) -> &HashMap<String, T>,
+        secret: &str,
+        live: impl FnOnce(&T, i64) -> bool,
+    ) -> Option<T> {
+        let now = self.now();
+        let state = self.state();
+        let entry = table(&state).get(&storage_key(secret))?;
+        live(entry, now).then(|| entry.clone())
     }
 }

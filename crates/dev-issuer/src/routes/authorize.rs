@@ -41,29 +41,45 @@ impl Reply {
     }
 }
 
+/// Query parameter `name` of a page request; a repeated one gets an error page.
+pub(super) fn page_param<'a>(
+    params: &'a Params,
+    name: &'static str,
+) -> Result<Option<&'a str>, PageError> {
+    params.get(name).map_err(PageError::repeated_parameter)
+}
+
+/// The error page for a page request without parameter `name`.
+fn missing(name: &str) -> PageError {
+    PageError::bad_request(
+        "Invalid request",
+        format!("The parameter {name} is missing."),
+    )
+}
+
+/// The `client_id` of a page request, if given; one no application has gets an error page.
+pub(super) fn client_of<'a>(
+    params: &'a Params,
+    issuer: &Issuer,
+) -> Result<Option<&'a str>, PageError> {
+    let client_id = page_param(params, "client_id")?;
+    match client_id {
+        Some(client_id) if !issuer.client_known(client_id) => Err(PageError::bad_request(
+            "Unknown client",
+            format!("No application has the client_id {client_id:?}."),
+        )),
+        _ => Ok(client_id),
+    }
+}
+
 pub(crate) async fn authorize(
     req: HttpRequest,
     issuer: web::Data<Issuer>,
 ) -> Result<HttpResponse, PageError> {
     let params = Params::from_urlencoded(req.query_string().as_bytes());
-    let client_id = params
-        .get("client_id")
-        .map_err(PageError::repeated_parameter)?
-        .ok_or_else(|| {
-            PageError::bad_request("Invalid request", "The parameter client_id is missing.")
-        })?;
-    if !issuer.client_known(client_id) {
-        return Err(PageError::bad_request(
-            "Unknown client",
-            format!("No application has the client_id {client_id:?}."),
-        ));
-    }
-    let redirect_uri = params
-        .get("redirect_uri")
-        .map_err(PageError::repeated_parameter)?
-        .ok_or_else(|| {
-            PageError::bad_request("Invalid request", "The parameter redirect_uri is missing.")
-        })?;
+    client_of(&params, &issuer)?.ok_or_else(|| missing("client_id"))?;
+    let redirect_uri =
+        page_param(&params, "redirect_uri")?.ok_or_else(|| missing("redirect_uri"))?;
     if !issuer.callback_allowed(redirect_uri) || Url::parse(redirect_uri).is_err() {
         return Err(PageError::bad_request(
             "Callback URL mismatch",
@@ -72,14 +88,8 @@ pub(crate) async fn authorize(
             ),
         ));
     }
-    let state = params
-        .get("state")
-        .map_err(PageError::repeated_parameter)?
-        .map(str::to_owned);
-    let mode = match params
-        .get("response_mode")
-        .map_err(PageError::repeated_parameter)?
-    {
+    let state = page_param(&params, "state")?.map(str::to_owned);
+    let mode = match page_param(&params, "response_mode")? {
         None | Some("query") => Some(ResponseMode::Query),
         Some("web_message") => Some(ResponseMode::WebMessage),
         Some(_) => None,

@@ -4,7 +4,7 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::authorize::cookie;
+use super::authorize::{client_of, cookie, page_param};
 use super::{Params, SESSION_COOKIE};
 use crate::error::{PageError, html_response};
 use crate::html;
@@ -15,20 +15,8 @@ pub(crate) async fn logout(
     issuer: web::Data<Issuer>,
 ) -> Result<HttpResponse, PageError> {
     let params = Params::from_urlencoded(req.query_string().as_bytes());
-    let client_id = params
-        .get("client_id")
-        .map_err(PageError::repeated_parameter)?;
-    let return_to = params
-        .get("returnTo")
-        .map_err(PageError::repeated_parameter)?;
-    if let Some(client_id) = client_id
-        && !issuer.client_known(client_id)
-    {
-        return Err(PageError::bad_request(
-            "Unknown client",
-            format!("No application has the client_id {client_id:?}."),
-        ));
-    }
+    let return_to = page_param(&params, "returnTo")?;
+    let client_id = client_of(&params, &issuer)?;
     if let Some(return_to) = return_to
         && (client_id.is_none() || !issuer.logout_allowed(return_to))
     {

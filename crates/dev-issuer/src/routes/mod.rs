@@ -24,34 +24,22 @@ pub(crate) const BROWSER_COOKIE: &str = "dev_issuer_browser";
 
 /// Registers every route. `dev_endpoints` decides whether `/dev/` exists at all.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, origins: &[String], dev_endpoints: bool) {
-    cfg.service(
-        web::resource("/.well-known/openid-configuration")
-            .wrap(cors(origins))
-            .route(web::get().to(discovery::openid_configuration)),
-    )
-    .service(
-        web::resource("/.well-known/jwks.json")
-            .wrap(cors(origins))
-            .route(web::get().to(discovery::jwks)),
-    )
+    // The endpoints the SDK calls with `fetch` answer the SPA's CORS requests.
+    let with_cors = |path: &str, route| web::resource(path).wrap(cors(origins)).route(route);
+    let get_userinfo = web::get().to(userinfo::userinfo);
+    cfg.service(with_cors(
+        "/.well-known/openid-configuration",
+        web::get().to(discovery::openid_configuration),
+    ))
+    .service(with_cors(
+        "/.well-known/jwks.json",
+        web::get().to(discovery::jwks),
+    ))
     .service(web::resource("/authorize").route(web::get().to(authorize::authorize)))
     .service(web::resource("/login").route(web::post().to(authorize::login)))
-    .service(
-        web::resource("/oauth/token")
-            .wrap(cors(origins))
-            .route(web::post().to(token::token)),
-    )
-    .service(
-        web::resource("/oauth/revoke")
-            .wrap(cors(origins))
-            .route(web::post().to(token::revoke)),
-    )
-    .service(
-        web::resource("/userinfo")
-            .wrap(cors(origins))
-            .route(web::get().to(userinfo::userinfo))
-            .route(web::post().to(userinfo::userinfo)),
-    )
+    .service(with_cors("/oauth/token", web::post().to(token::token)))
+    .service(with_cors("/oauth/revoke", web::post().to(token::revoke)))
+    .service(with_cors("/userinfo", get_userinfo).route(web::post().to(userinfo::userinfo)))
     .service(web::resource("/v2/logout").route(web::get().to(logout::logout)));
     if dev_endpoints {
         cfg.service(

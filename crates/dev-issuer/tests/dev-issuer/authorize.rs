@@ -7,12 +7,7 @@ async fn authorize_shows_an_accessible_login_form_with_continue_button() {
     let app = spawn_app().await;
     let response = app.authorize(&authorize_params(&Pkce::new())).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers()[header::CONTENT_TYPE]
-            .to_str()
-            .expect("ascii")
-            .starts_with("text/html")
-    );
+    assert!(header(&response, "content-type").is_some_and(|t| t.starts_with("text/html")));
     let html = response.text().await.expect("body");
     assert!(html.contains(r#"<label for="username">"#), "{html}");
     assert!(html.contains(r#"name="username""#));
@@ -24,45 +19,28 @@ async fn authorize_shows_an_accessible_login_form_with_continue_button() {
 #[tokio::test]
 async fn unknown_client_gets_an_error_page_not_a_redirect() {
     let app = spawn_app().await;
-    let params = with(
-        authorize_params(&Pkce::new()),
-        "client_id",
-        Some("someone-else"),
-    );
-    let response = app.authorize(&params).await;
+    let response = authorize_with(&app, "client_id", Some("someone-else")).await;
     assert_error_page(response, "Unknown client").await;
 }
 
 #[tokio::test]
 async fn foreign_redirect_uri_gets_an_error_page_not_a_redirect() {
     let app = spawn_app().await;
-    let params = with(
-        authorize_params(&Pkce::new()),
-        "redirect_uri",
-        Some("https://evil.example/cb"),
-    );
-    let response = app.authorize(&params).await;
+    let response = authorize_with(&app, "redirect_uri", Some("https://evil.example/cb")).await;
     assert_error_page(response, "Callback URL mismatch").await;
 }
 
 #[tokio::test]
 async fn redirect_uri_with_a_different_path_on_the_app_origin_is_refused() {
     let app = spawn_app().await;
-    let params = with(
-        authorize_params(&Pkce::new()),
-        "redirect_uri",
-        Some("http://localhost:3000/elsewhere"),
-    );
-    let response = app.authorize(&params).await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert!(response.headers().get(header::LOCATION).is_none());
+    let elsewhere = Some("http://localhost:3000/elsewhere");
+    assert_bad_request_without_redirect(&authorize_with(&app, "redirect_uri", elsewhere).await);
 }
 
 #[tokio::test]
 async fn missing_pkce_challenge_redirects_with_invalid_request_and_state() {
     let app = spawn_app().await;
-    let params = with(authorize_params(&Pkce::new()), "code_challenge", None);
-    let response = app.authorize(&params).await;
+    let response = authorize_with(&app, "code_challenge", None).await;
     assert_eq!(response.status(), StatusCode::FOUND);
     let query = location_query(&response);
     assert_eq!(param(&query, "error"), Some("invalid_request"));
@@ -72,14 +50,9 @@ async fn missing_pkce_challenge_redirects_with_invalid_request_and_state() {
 #[tokio::test]
 async fn plain_pkce_method_is_refused() {
     let app = spawn_app().await;
-    let params = with(
-        authorize_params(&Pkce::new()),
-        "code_challenge_method",
-        Some("plain"),
-    );
-    let response = app.authorize(&params).await;
+    let response = authorize_with(&app, "code_challenge_method", Some("plain")).await;
     assert_eq!(
-        param(&location_query(&response), "error"),
+        location_param(&response, "error").as_deref(),
         Some("invalid_request")
     );
 }
@@ -87,15 +60,10 @@ async fn plain_pkce_method_is_refused() {
 #[tokio::test]
 async fn unknown_audience_redirects_with_access_denied() {
     let app = spawn_app().await;
-    let params = with(
-        authorize_params(&Pkce::new()),
-        "audience",
-        Some("https://other.api"),
-    );
-    let response = app.authorize(&params).await;
+    let response = authorize_with(&app, "audience", Some("https://other.api")).await;
     assert_eq!(response.status(), StatusCode::FOUND);
     assert_eq!(
-        param(&location_query(&response), "error"),
+        location_param(&response, "error").as_deref(),
         Some("access_denied")
     );
 }
@@ -103,19 +71,14 @@ async fn unknown_audience_redirects_with_access_denied() {
 #[tokio::test]
 async fn wrong_password_shows_the_form_again_with_an_error() {
     let app = spawn_app().await;
+    let params = authorize_params(&Pkce::new());
     let response = app
-        .login_with(
-            &authorize_params(&Pkce::new()),
-            "alice@example.com",
-            "not-her-password",
-        )
+        .login_with(&params, "alice@example.com", "not-her-password")
         .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let html = response.text().await.expect("body");
-    assert!(
-        html.contains(r#"role="alert">Wrong email or password.</p>"#),
-        "{html}"
-    );
+    let alert = r#"role="alert">Wrong email or password.</p>"#;
+    assert!(html.contains(alert), "{html}");
     assert!(
         html.contains(r#"value="alice@example.com""#),
         "the username is kept"
@@ -126,21 +89,17 @@ async fn wrong_password_shows_the_form_again_with_an_error() {
 #[tokio::test]
 async fn a_second_try_after_a_wrong_password_succeeds_on_the_same_form() {
     let app = spawn_app().await;
-    let wrong = app
-        .login_with(&authorize_params(&Pkce::new()), "alice@example.com", "nope")
-        .await;
+    let params = authorize_params(&Pkce::new());
+    let wrong = app.login_with(&params, "alice@example.com", "nope").await;
     let request = form_request_id(&wrong.text().await.expect("body"));
     let right = app
-        .browser
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("request", request.as_str()),
-            ("username", "alice@example.com"),
-            ("password", "alice-password"),
-        ])
-        .send()
-        .await
-        .expect("post");
+        .post_login(
+            &app.browser,
+            &request,
+            "alice@example.com",
+            "alice-password",
+        )
+        .await;
     assert_eq!(right.status(), StatusCode::FOUND);
     assert!(param(&location_query(&right), "code").is_some());
 }
@@ -148,88 +107,64 @@ async fn a_second_try_after_a_wrong_password_succeeds_on_the_same_form() {
 #[tokio::test]
 async fn login_sets_an_httponly_samesite_lax_session_cookie_and_redirects_with_code_and_state() {
     let app = spawn_app().await;
+    let params = authorize_params(&Pkce::new());
     let response = app
-        .login_with(
-            &authorize_params(&Pkce::new()),
-            "alice@example.com",
-            "alice-password",
-        )
+        .login_with(&params, "alice@example.com", "alice-password")
         .await;
     assert_eq!(response.status(), StatusCode::FOUND);
-    let cookie = response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("dev_issuer_session="))
-        .expect("a session cookie")
-        .to_owned();
+    let cookie = set_cookie(&response, "dev_issuer_session").expect("a session cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(cookie.contains("Path=/"), "{cookie}");
-    let location = response.headers()[header::LOCATION]
-        .to_str()
-        .expect("ascii");
+    let location = header(&response, "location").expect("ascii");
     assert!(
         location.starts_with("http://localhost:3000/?code="),
         "{location}"
     );
     assert_eq!(
-        param(&location_query(&response), "state"),
+        location_param(&response, "state").as_deref(),
         Some("c3RhdGUtMTIz")
     );
+}
+
+/// The request id of the login form shown for the SDK's parameters.
+async fn shown_form(app: &TestApp) -> String {
+    let form = app.authorize(&authorize_params(&Pkce::new())).await;
+    form_request_id(&form.text().await.expect("body"))
 }
 
 #[tokio::test]
 async fn login_post_from_a_browser_that_was_not_shown_the_form_is_refused() {
     let app = spawn_app().await;
-    let form = app.authorize(&authorize_params(&Pkce::new())).await;
-    let request = form_request_id(&form.text().await.expect("body"));
+    let request = shown_form(&app).await;
     // A different browser (no cookies), as a cross-site login-CSRF post would be.
-    let response = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("request", request.as_str()),
-            ("username", "alice@example.com"),
-            ("password", "alice-password"),
-        ])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert!(response.headers().get(header::LOCATION).is_none());
+    let stranger = test_support::client();
+    let response = app
+        .post_login(&stranger, &request, "alice@example.com", "alice-password")
+        .await;
+    assert_bad_request_without_redirect(&response);
 }
 
 #[tokio::test]
 async fn a_login_form_can_be_used_only_once() {
     let app = spawn_app().await;
-    let form = app.authorize(&authorize_params(&Pkce::new())).await;
-    let request = form_request_id(&form.text().await.expect("body"));
+    let request = shown_form(&app).await;
     let post = || {
-        app.browser
-            .post(format!("{}/login", app.base))
-            .form(&[
-                ("request", request.as_str()),
-                ("username", "alice@example.com"),
-                ("password", "alice-password"),
-            ])
-            .send()
+        app.post_login(
+            &app.browser,
+            &request,
+            "alice@example.com",
+            "alice-password",
+        )
     };
-    assert_eq!(post().await.expect("post").status(), StatusCode::FOUND);
-    assert_eq!(
-        post().await.expect("post").status(),
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(post().await.status(), StatusCode::FOUND);
+    assert_eq!(post().await.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn prompt_none_without_a_session_redirects_with_login_required() {
     let app = spawn_app().await;
-    let params = with(authorize_params(&Pkce::new()), "prompt", Some("none"));
-    let response = app.authorize(&params).await;
+    let response = app.authorize(&silent_params(&Pkce::new())).await;
     assert_eq!(response.status(), StatusCode::FOUND);
     let query = location_query(&response);
     assert_eq!(param(&query, "error"), Some("login_required"));
@@ -242,12 +177,9 @@ async fn prompt_none_with_a_session_redirects_with_a_code_and_no_form() {
     let app = spawn_app().await;
     app.alice_code(&Pkce::new()).await;
     let pkce = Pkce::new();
-    let params = with(authorize_params(&pkce), "prompt", Some("none"));
-    let response = app.authorize(&params).await;
+    let response = app.authorize(&silent_params(&pkce)).await;
     assert_eq!(response.status(), StatusCode::FOUND);
-    let code = param(&location_query(&response), "code")
-        .expect("a code")
-        .to_owned();
+    let code = location_param(&response, "code").expect("a code");
     let tokens = app.exchange(&code, &pkce.verifier).await;
     assert_eq!(tokens.status(), StatusCode::OK);
 }
@@ -256,10 +188,18 @@ async fn prompt_none_with_a_session_redirects_with_a_code_and_no_form() {
 async fn prompt_login_shows_the_form_even_with_a_session() {
     let app = spawn_app().await;
     app.alice_code(&Pkce::new()).await;
-    let params = with(authorize_params(&Pkce::new()), "prompt", Some("login"));
-    let response = app.authorize(&params).await;
+    let response = authorize_with(&app, "prompt", Some("login")).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.text().await.expect("body").contains("Continue"));
+}
+
+/// A silent login's parameters in `web_message` mode (the SDK's iframe).
+fn silent_web_message() -> Vec<(String, String)> {
+    with(
+        silent_params(&Pkce::new()),
+        "response_mode",
+        Some("web_message"),
+    )
 }
 
 #[tokio::test]
@@ -267,15 +207,9 @@ async fn web_message_mode_answers_with_a_page_posting_the_authorization_response
 {
     let app = spawn_app().await;
     app.alice_code(&Pkce::new()).await;
-    let params = with(
-        with(authorize_params(&Pkce::new()), "prompt", Some("none")),
-        "response_mode",
-        Some("web_message"),
-    );
-    let response = app.authorize(&params).await;
+    let response = app.authorize(&silent_web_message()).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
-        .to_str()
+    let csp = header(&response, "content-security-policy")
         .expect("ascii")
         .to_owned();
     assert!(
@@ -283,10 +217,8 @@ async fn web_message_mode_answers_with_a_page_posting_the_authorization_response
         "{csp}"
     );
     let html = response.text().await.expect("body");
-    assert!(
-        html.contains(r#"var targetOrigin = "http://localhost:3000";"#),
-        "{html}"
-    );
+    let target = r#"var targetOrigin = "http://localhost:3000";"#;
+    assert!(html.contains(target), "{html}");
     assert!(
         html.contains(r#""type":"authorization_response""#),
         "{html}"
@@ -300,12 +232,7 @@ async fn web_message_mode_answers_with_a_page_posting_the_authorization_response
 #[tokio::test]
 async fn web_message_prompt_none_without_a_session_posts_login_required() {
     let app = spawn_app().await;
-    let params = with(
-        with(authorize_params(&Pkce::new()), "prompt", Some("none")),
-        "response_mode",
-        Some("web_message"),
-    );
-    let response = app.authorize(&params).await;
+    let response = app.authorize(&silent_web_message()).await;
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.expect("body");
     assert!(html.contains(r#""error":"login_required""#), "{html}");
@@ -315,15 +242,8 @@ async fn web_message_prompt_none_without_a_session_posts_login_required() {
 #[tokio::test]
 async fn state_is_escaped_in_the_web_message_page() {
     let app = spawn_app().await;
-    let params = with(
-        with(
-            with(authorize_params(&Pkce::new()), "prompt", Some("none")),
-            "response_mode",
-            Some("web_message"),
-        ),
-        "state",
-        Some("</script><script>alert(1)</script>"),
-    );
+    let script = Some("</script><script>alert(1)</script>");
+    let params = with(silent_web_message(), "state", script);
     let html = app.authorize(&params).await.text().await.expect("body");
     assert!(!html.contains("<script>alert(1)"), "{html}");
     assert!(html.contains(r"\u003c/script\u003e"), "{html}");
@@ -334,9 +254,7 @@ async fn repeated_redirect_uri_gets_an_error_page() {
     let app = spawn_app().await;
     let mut params = authorize_params(&Pkce::new());
     params.push(("redirect_uri".into(), "https://evil.example".into()));
-    let response = app.authorize(&params).await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert!(response.headers().get(header::LOCATION).is_none());
+    assert_bad_request_without_redirect(&app.authorize(&params).await);
 }
 
 #[tokio::test]
@@ -344,14 +262,10 @@ async fn prompt_none_with_a_session_older_than_max_age_is_login_required() {
     let app = spawn_app().await;
     app.alice_code(&Pkce::new()).await;
     app.clock.advance(std::time::Duration::from_secs(120));
-    let params = with(
-        with(authorize_params(&Pkce::new()), "prompt", Some("none")),
-        "max_age",
-        Some("60"),
-    );
+    let params = with(silent_params(&Pkce::new()), "max_age", Some("60"));
     let response = app.authorize(&params).await;
     assert_eq!(
-        param(&location_query(&response), "error"),
+        location_param(&response, "error").as_deref(),
         Some("login_required")
     );
 }
@@ -361,27 +275,12 @@ async fn silent_login_keeps_the_original_auth_time_in_the_id_token() {
     let app = spawn_app().await;
     let first = Pkce::new();
     let code = app.alice_code(&first).await;
-    let body: serde_json::Value = app
-        .exchange(&code, &first.verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let body = exchange_json(&app, &code, &first).await;
     let auth_time = claims(body["id_token"].as_str().expect("id_token"))["auth_time"].clone();
     app.clock.advance(std::time::Duration::from_secs(30));
     let pkce = Pkce::new();
-    let silent = app
-        .authorize(&with(authorize_params(&pkce), "prompt", Some("none")))
-        .await;
-    let code = param(&location_query(&silent), "code")
-        .expect("a code")
-        .to_owned();
-    let body: serde_json::Value = app
-        .exchange(&code, &pkce.verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let code = silent_code(&app, &pkce).await;
+    let body = exchange_json(&app, &code, &pkce).await;
     let id = claims(body["id_token"].as_str().expect("id_token"));
     assert_eq!(id["auth_time"], auth_time);
     assert!(id["iat"].as_i64() >= auth_time.as_i64().map(|t| t + 30));
@@ -390,11 +289,8 @@ async fn silent_login_keeps_the_original_auth_time_in_the_id_token() {
 #[tokio::test]
 async fn popup_login_in_web_message_mode_answers_the_form_post_with_the_message_page() {
     let app = spawn_app().await;
-    let params = with(
-        authorize_params(&Pkce::new()),
-        "response_mode",
-        Some("web_message"),
-    );
+    let mode = Some("web_message");
+    let params = with(authorize_params(&Pkce::new()), "response_mode", mode);
     let response = app
         .login_with(&params, "alice@example.com", "alice-password")
         .await;
@@ -410,15 +306,12 @@ async fn popup_login_in_web_message_mode_answers_the_form_post_with_the_message_
 #[tokio::test]
 async fn garbage_login_post_gets_an_error_page_and_the_server_keeps_serving() {
     let app = spawn_app().await;
-    let response = app
+    let garbage = app
         .browser
-        .post(format!("{}/login", app.base))
+        .post(app.url("/login"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body("%%%&&&request=%ZZ&username")
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        .body("%%%&&&request=%ZZ&username");
+    assert_eq!(send(garbage).await.status(), StatusCode::BAD_REQUEST);
     let form = app.authorize(&authorize_params(&Pkce::new())).await;
     assert_eq!(form.status(), StatusCode::OK);
 }

@@ -3,17 +3,14 @@ use reqwest::{Method, StatusCode};
 use crate::helpers::*;
 
 async fn preflight(app: &TestApp, path: &str, origin: &str) -> reqwest::Response {
-    app.browser
-        .request(Method::OPTIONS, format!("{}{path}", app.base))
-        .header("Origin", origin)
-        .header("Access-Control-Request-Method", "POST")
-        .header(
-            "Access-Control-Request-Headers",
-            "auth0-client,content-type",
-        )
-        .send()
-        .await
-        .expect("preflight")
+    let request = app.browser.request(Method::OPTIONS, app.url(path));
+    let request = request.header("Origin", origin);
+    let request = request.header("Access-Control-Request-Method", "POST");
+    send(request.header(
+        "Access-Control-Request-Headers",
+        "auth0-client,content-type",
+    ))
+    .await
 }
 
 #[tokio::test]
@@ -23,10 +20,8 @@ async fn token_preflight_from_the_app_origin_allows_the_auth0_client_header() {
     assert_eq!(response.status(), StatusCode::OK);
     let headers = response.headers();
     assert_eq!(headers["access-control-allow-origin"], APP_ORIGIN);
-    let allowed = headers["access-control-allow-headers"]
-        .to_str()
-        .expect("ascii")
-        .to_ascii_lowercase();
+    let allowed = header(&response, "access-control-allow-headers").expect("ascii");
+    let allowed = allowed.to_ascii_lowercase();
     assert!(allowed.contains("auth0-client"), "{allowed}");
     assert!(allowed.contains("content-type"), "{allowed}");
 }
@@ -36,24 +31,14 @@ async fn token_preflight_from_another_origin_gets_no_cors_grant() {
     let app = spawn_app().await;
     let response = preflight(&app, "/oauth/token", "https://evil.example").await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        response
-            .headers()
-            .get("access-control-allow-origin")
-            .is_none()
-    );
+    assert!(header(&response, "access-control-allow-origin").is_none());
 }
 
 #[tokio::test]
 async fn jwks_answers_the_app_origin_with_cors() {
     let app = spawn_app().await;
-    let response = app
-        .browser
-        .get(format!("{}/.well-known/jwks.json", app.base))
-        .header("Origin", APP_ORIGIN)
-        .send()
-        .await
-        .expect("request");
+    let from_the_app = |r: reqwest::RequestBuilder| r.header("Origin", APP_ORIGIN);
+    let response = app.get_with("/.well-known/jwks.json", from_the_app).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers()["access-control-allow-origin"],

@@ -1,16 +1,16 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{json_body, spawn_app};
 
 #[tokio::test]
 async fn discovery_document_names_the_issuer_with_trailing_slash_and_its_endpoints() {
     let app = spawn_app().await;
-    let response = reqwest::get(format!("{}/.well-known/openid-configuration", app.base))
-        .await
-        .expect("request");
+    let response = app
+        .get_with("/.well-known/openid-configuration", |r| r)
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let doc: Value = response.json().await.expect("json");
+    let doc: Value = json_body(response).await;
     assert_eq!(doc["issuer"], app.issuer);
     assert!(app.issuer.ends_with('/'));
     assert_eq!(

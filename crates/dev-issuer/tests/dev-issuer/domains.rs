@@ -4,14 +4,17 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{AUDIENCE, Pkce, api_verify, claims, spawn_app_through_second_domain};
+use crate::helpers::{
+    AUDIENCE, Pkce, access_token_claims, api_verify, claims, json_body,
+    spawn_app_through_second_domain,
+};
 
 async fn discovery(base: &str) -> Value {
     let response = reqwest::get(format!("{base}/.well-known/openid-configuration"))
         .await
         .expect("discovery");
     assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.expect("json")
+    json_body(response).await
 }
 
 #[tokio::test]
@@ -33,12 +36,8 @@ async fn each_domain_has_its_own_discovery_document() {
 async fn both_domains_publish_the_same_keys() {
     let app = spawn_app_through_second_domain().await;
     let port = app.base.rsplit(':').next().expect("port").to_owned();
-    let first: Value = reqwest::get(format!("http://127.0.0.1:{port}/.well-known/jwks.json"))
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
+    let url = format!("http://127.0.0.1:{port}/.well-known/jwks.json");
+    let first = json_body(reqwest::get(url).await.expect("jwks")).await;
     assert_eq!(first, app.jwks().await);
 }
 
@@ -49,8 +48,8 @@ async fn tokens_asked_for_through_the_second_domain_carry_its_iss() {
     let code = app.alice_code(&pkce).await;
     let response = app.exchange(&code, &pkce.verifier).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.expect("json");
-    let access = claims(body["access_token"].as_str().expect("access token"));
+    let body = json_body(response).await;
+    let access = access_token_claims(&body);
     let id = claims(body["id_token"].as_str().expect("id token"));
     assert_eq!(access["iss"], app.issuer);
     assert_eq!(id["iss"], app.issuer);
@@ -82,12 +81,6 @@ async fn userinfo_through_the_second_domain_accepts_its_token() {
     let app = spawn_app_through_second_domain().await;
     let body = app.alice_tokens().await;
     let token = body["access_token"].as_str().expect("access token");
-    let response = app
-        .browser
-        .get(format!("{}/userinfo", app.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("userinfo");
+    let response = app.userinfo(|r| r.bearer_auth(token)).await;
     assert_eq!(response.status(), StatusCode::OK);
 }

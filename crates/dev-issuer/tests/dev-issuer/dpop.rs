@@ -8,25 +8,32 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-fn exchange_form<'a>(code: &'a str, verifier: &'a str) -> Vec<(&'static str, &'a str)> {
-    vec![
-        ("client_id", CLIENT_ID),
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("code_verifier", verifier),
-        ("redirect_uri", APP_ORIGIN),
-    ]
+/// A GET of `/userinfo` with `Authorization: DPoP <token>` and a proof by `key` with `nonce`.
+async fn userinfo_with_proof(
+    app: &TestApp,
+    token: &str,
+    key: &ClientKey,
+    nonce: &str,
+) -> reqwest::Response {
+    let proof = key
+        .proof("GET", &app.url("/userinfo"))
+        .nonce(nonce)
+        .token(token);
+    app.userinfo(|r| {
+        r.header("Authorization", format!("DPoP {token}"))
+            .header("DPoP", proof.sign())
+    })
+    .await
 }
 
 #[tokio::test]
 async fn discovery_lists_the_dpop_signing_algorithms() {
     let app = spawn_app().await;
-    let body: Value = reqwest::get(format!("{}/.well-known/openid-configuration", app.base))
-        .await
-        .expect("discovery")
-        .json()
-        .await
-        .expect("json");
+    let body = json_body(
+        app.get_with("/.well-known/openid-configuration", |r| r)
+            .await,
+    )
+    .await;
     assert_eq!(body["dpop_signing_alg_values_supported"], json!(["ES256"]));
 }
 
@@ -49,21 +56,16 @@ async fn a_first_proof_without_nonce_gets_use_dpop_nonce_and_a_nonce_header() {
 #[tokio::test]
 async fn the_nonce_answer_exposes_dpop_nonce_to_the_spa() {
     let app = spawn_app().await;
-    let response = app
+    let proof = ClientKey::generate().proof("POST", &app.token_url()).sign();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", CLIENT_ID),
+    ];
+    let request = app
         .browser
         .post(app.token_url())
-        .header("Origin", APP_ORIGIN)
-        .header(
-            "DPoP",
-            ClientKey::generate().proof("POST", &app.token_url()).sign(),
-        )
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", CLIENT_ID),
-        ])
-        .send()
-        .await
-        .expect("token request");
+        .header("Origin", APP_ORIGIN);
+    let response = send(request.header("DPoP", proof).form(&form)).await;
     let exposed = header(&response, "access-control-expose-headers")
         .unwrap_or_default()
         .to_ascii_lowercase();
@@ -83,10 +85,9 @@ async fn the_code_grant_with_a_nonced_proof_issues_a_dpop_bound_token() {
         .dpop_token_with_nonce(&key, &exchange_form(&code, &pkce.verifier))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.expect("json");
+    let body = json_body(response).await;
     assert_eq!(body["token_type"], "DPoP");
-    let access = claims(body["access_token"].as_str().expect("access token"));
-    assert_eq!(access["cnf"], json!({"jkt": key.jkt}));
+    assert_eq!(access_token_claims(&body)["cnf"], json!({"jkt": key.jkt}));
 }
 
 #[tokio::test]
@@ -96,19 +97,18 @@ async fn a_proof_for_another_endpoint_is_invalid_dpop_proof() {
     let nonce = app.a_nonce().await;
     let pkce = Pkce::new();
     let code = app.alice_code(&pkce).await;
-    let response = app
-        .browser
-        .post(app.token_url())
-        .header(
-            "DPoP",
-            key.proof("POST", &format!("{}/userinfo", app.base))
-                .nonce(&nonce)
-                .sign(),
-        )
-        .form(&exchange_form(&code, &pkce.verifier))
-        .send()
-        .await
-        .expect("token request");
+    let proof = key
+        .proof("POST", &app.url("/userinfo"))
+        .nonce(&nonce)
+        .sign();
+    let form = exchange_form(&code, &pkce.verifier);
+    let response = send(
+        app.browser
+            .post(app.token_url())
+            .header("DPoP", proof)
+            .form(&form),
+    )
+    .await;
     assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_dpop_proof").await;
 }
 
@@ -117,11 +117,7 @@ async fn without_a_proof_the_token_stays_a_bearer_token() {
     let app = spawn_app().await;
     let body = app.alice_tokens().await;
     assert_eq!(body["token_type"], "Bearer");
-    assert!(
-        claims(body["access_token"].as_str().expect("token"))
-            .get("cnf")
-            .is_none()
-    );
+    assert!(access_token_claims(&body).get("cnf").is_none());
 }
 
 async fn code_bound_to(app: &TestApp, pkce: &Pkce, jkt: &str) -> String {
@@ -172,13 +168,12 @@ async fn a_code_bound_by_dpop_jkt_is_refused_without_a_proof() {
 async fn a_malformed_dpop_jkt_is_refused_at_authorize() {
     let app = spawn_app().await;
     let pkce = Pkce::new();
-    let response = app
-        .authorize(&with(
-            authorize_params(&pkce),
-            "dpop_jkt",
-            Some("not a thumbprint"),
-        ))
-        .await;
+    let params = with(
+        authorize_params(&pkce),
+        "dpop_jkt",
+        Some("not a thumbprint"),
+    );
+    let response = app.authorize(&params).await;
     let query = location_query(&response);
     assert_eq!(param(&query, "error"), Some("invalid_request"));
 }
@@ -191,7 +186,7 @@ async fn bound_tokens_with_refresh(app: &TestApp, key: &ClientKey) -> Value {
         .dpop_token_with_nonce(key, &exchange_form(&code, &pkce.verifier))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.expect("json")
+    json_body(response).await
 }
 
 fn refresh_form(refresh_token: &str) -> Vec<(&'static str, &str)> {
@@ -212,12 +207,9 @@ async fn a_bound_refresh_token_refreshes_with_a_proof_of_the_same_key() {
         .dpop_token_with_nonce(&key, &refresh_form(refresh))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.expect("json");
+    let body = json_body(response).await;
     assert_eq!(body["token_type"], "DPoP");
-    assert_eq!(
-        claims(body["access_token"].as_str().expect("token"))["cnf"]["jkt"],
-        key.jkt.as_str()
-    );
+    assert_eq!(access_token_claims(&body)["cnf"]["jkt"], key.jkt.as_str());
 }
 
 #[tokio::test]
@@ -255,22 +247,10 @@ async fn userinfo_accepts_a_bound_token_with_its_proof() {
     let key = ClientKey::generate();
     let tokens = bound_tokens_with_refresh(&app, &key).await;
     let token = tokens["access_token"].as_str().expect("token");
-    let url = format!("{}/userinfo", app.base);
     let nonce = app.a_nonce().await;
-    let response = app
-        .browser
-        .get(&url)
-        .header("Authorization", format!("DPoP {token}"))
-        .header(
-            "DPoP",
-            key.proof("GET", &url).nonce(&nonce).token(token).sign(),
-        )
-        .send()
-        .await
-        .expect("userinfo");
+    let response = userinfo_with_proof(&app, token, &key, &nonce).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.expect("json");
-    assert_eq!(body["email"], "alice@example.com");
+    assert_eq!(json_body(response).await["email"], "alice@example.com");
 }
 
 #[tokio::test]
@@ -278,13 +258,7 @@ async fn userinfo_refuses_a_bound_token_sent_as_bearer() {
     let app = spawn_app().await;
     let tokens = bound_tokens_with_refresh(&app, &ClientKey::generate()).await;
     let token = tokens["access_token"].as_str().expect("token");
-    let response = app
-        .browser
-        .get(format!("{}/userinfo", app.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("userinfo");
+    let response = app.userinfo(|r| r.bearer_auth(token)).await;
     assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
 }
 
@@ -293,22 +267,7 @@ async fn userinfo_refuses_a_proof_by_another_key() {
     let app = spawn_app().await;
     let tokens = bound_tokens_with_refresh(&app, &ClientKey::generate()).await;
     let token = tokens["access_token"].as_str().expect("token");
-    let url = format!("{}/userinfo", app.base);
     let nonce = app.a_nonce().await;
-    let response = app
-        .browser
-        .get(&url)
-        .header("Authorization", format!("DPoP {token}"))
-        .header(
-            "DPoP",
-            ClientKey::generate()
-                .proof("GET", &url)
-                .nonce(&nonce)
-                .token(token)
-                .sign(),
-        )
-        .send()
-        .await
-        .expect("userinfo");
+    let response = userinfo_with_proof(&app, token, &ClientKey::generate(), &nonce).await;
     assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_dpop_proof").await;
 }

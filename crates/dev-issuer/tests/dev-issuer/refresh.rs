@@ -10,19 +10,36 @@ pub async fn offline_tokens(app: &TestApp) -> Value {
     let code = app.offline_code(&pkce).await;
     let response = app.exchange(&code, &pkce.verifier).await;
     assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.expect("json")
+    json_body(response).await
+}
+
+/// The refresh token of a token response.
+fn refresh_token(body: &Value) -> &str {
+    body["refresh_token"].as_str().expect("a refresh token")
+}
+
+/// The token response to a refresh with `token`, whatever its status.
+async fn refresh_json(app: &TestApp, token: &str) -> Value {
+    json_body(app.refresh(token).await).await
+}
+
+/// A refresh with `token` asking for `scope`.
+async fn refresh_for_scope(app: &TestApp, token: &str, scope: &str) -> reqwest::Response {
+    app.token(&[
+        ("client_id", CLIENT_ID),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", token),
+        ("scope", scope),
+    ])
+    .await
 }
 
 #[tokio::test]
 async fn offline_access_returns_a_refresh_token() {
     let app = spawn_app().await;
     let body = offline_tokens(&app).await;
-    assert!(
-        body["refresh_token"]
-            .as_str()
-            .is_some_and(|t| t.len() >= 43),
-        "{body}"
-    );
+    let token = body["refresh_token"].as_str();
+    assert!(token.is_some_and(|t| t.len() >= 43), "{body}");
     assert_eq!(body["scope"], "openid profile email offline_access");
 }
 
@@ -30,13 +47,11 @@ async fn offline_access_returns_a_refresh_token() {
 async fn refresh_rotates_the_refresh_token_and_returns_new_tokens_with_an_id_token() {
     let app = spawn_app().await;
     let first = offline_tokens(&app).await;
-    let old = first["refresh_token"].as_str().expect("refresh token");
+    let old = refresh_token(&first);
     let response = app.refresh(old).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let second: Value = response.json().await.expect("json");
-    let new = second["refresh_token"]
-        .as_str()
-        .expect("a rotated refresh token");
+    let second = json_body(response).await;
+    let new = refresh_token(&second);
     assert_ne!(new, old);
     assert!(second["id_token"].is_string());
     let token = second["access_token"].as_str().expect("access token");
@@ -44,20 +59,17 @@ async fn refresh_rotates_the_refresh_token_and_returns_new_tokens_with_an_id_tok
         .await
         .expect("the auth crate accepts it");
     assert_eq!(claims["sub"], "auth0|alice");
-    assert_eq!(
-        app.refresh(new).await.status(),
-        StatusCode::OK,
-        "the new one works"
-    );
+    let again = app.refresh(new).await;
+    assert_eq!(again.status(), StatusCode::OK, "the new one works");
 }
 
 #[tokio::test]
 async fn reused_refresh_token_is_invalid_grant_and_revokes_its_successor() {
     let app = spawn_app().await;
     let first = offline_tokens(&app).await;
-    let old = first["refresh_token"].as_str().expect("refresh token");
-    let second: Value = app.refresh(old).await.json().await.expect("json");
-    let new = second["refresh_token"].as_str().expect("rotated");
+    let old = refresh_token(&first);
+    let second = refresh_json(&app, old).await;
+    let new = refresh_token(&second);
     assert_refused_refresh(app.refresh(old).await).await;
     assert_refused_refresh(app.refresh(new).await).await;
 }
@@ -72,14 +84,9 @@ async fn unknown_refresh_token_is_invalid_grant() {
 async fn revoked_refresh_token_stops_working() {
     let app = spawn_app().await;
     let body = offline_tokens(&app).await;
-    let token = body["refresh_token"].as_str().expect("refresh token");
-    let revoke = app
-        .browser
-        .post(format!("{}/oauth/revoke", app.base))
-        .form(&[("client_id", CLIENT_ID), ("token", token)])
-        .send()
-        .await
-        .expect("revoke");
+    let token = refresh_token(&body);
+    let form = [("client_id", CLIENT_ID), ("token", token)];
+    let revoke = send(app.browser.post(app.url("/oauth/revoke")).form(&form)).await;
     assert_eq!(revoke.status(), StatusCode::OK);
     assert_refused_refresh(app.refresh(token).await).await;
 }
@@ -87,7 +94,7 @@ async fn revoked_refresh_token_stops_working() {
 /// Auth0's answer to every refused refresh token, to the letter (auth0-spa-js matches it).
 pub async fn assert_refused_refresh(response: reqwest::Response) {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let body: Value = response.json().await.expect("json");
+    let body = json_body(response).await;
     assert_eq!(
         body,
         serde_json::json!({"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."})
@@ -103,15 +110,9 @@ async fn refresh_token_past_its_absolute_lifetime_is_refused_even_after_rotation
     .await;
     let first = offline_tokens(&app).await;
     app.clock.advance(Duration::from_secs(70));
-    let rotated: Value = app
-        .refresh(first["refresh_token"].as_str().expect("refresh token"))
-        .await
-        .json()
-        .await
-        .expect("json");
-    let second = rotated["refresh_token"].as_str().expect("rotated");
+    let rotated = refresh_json(&app, refresh_token(&first)).await;
     app.clock.advance(Duration::from_secs(31));
-    assert_refused_refresh(app.refresh(second).await).await;
+    assert_refused_refresh(app.refresh(refresh_token(&rotated)).await).await;
 }
 
 #[tokio::test]
@@ -119,16 +120,9 @@ async fn rotation_renews_the_inactivity_lifetime() {
     let app = spawn_app_with(|s| s.lifetimes.refresh_token_idle = Duration::from_secs(60)).await;
     let first = offline_tokens(&app).await;
     app.clock.advance(Duration::from_secs(50));
-    let rotated: Value = app
-        .refresh(first["refresh_token"].as_str().expect("refresh token"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let rotated = refresh_json(&app, refresh_token(&first)).await;
     app.clock.advance(Duration::from_secs(50));
-    let response = app
-        .refresh(rotated["refresh_token"].as_str().expect("rotated"))
-        .await;
+    let response = app.refresh(refresh_token(&rotated)).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -137,39 +131,22 @@ async fn refresh_token_unused_for_its_inactivity_lifetime_is_refused() {
     let app = spawn_app_with(|s| s.lifetimes.refresh_token_idle = Duration::from_secs(60)).await;
     let first = offline_tokens(&app).await;
     app.clock.advance(Duration::from_secs(61));
-    assert_refused_refresh(
-        app.refresh(first["refresh_token"].as_str().expect("refresh token"))
-            .await,
-    )
-    .await;
+    assert_refused_refresh(app.refresh(refresh_token(&first)).await).await;
 }
 
 #[tokio::test]
 async fn a_narrowing_refresh_narrows_only_the_access_token() {
     let app = spawn_app().await;
     let first = offline_tokens(&app).await;
-    let narrowed = app
-        .token(&[
-            ("client_id", CLIENT_ID),
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                first["refresh_token"].as_str().expect("rt"),
-            ),
-            ("scope", "openid offline_access"),
-        ])
-        .await;
+    let narrowed = refresh_for_scope(&app, refresh_token(&first), "openid offline_access").await;
     assert_eq!(narrowed.status(), StatusCode::OK);
-    let narrowed: Value = narrowed.json().await.expect("json");
+    let narrowed = json_body(narrowed).await;
     assert_eq!(narrowed["scope"], "openid offline_access");
-    let access = claims(narrowed["access_token"].as_str().expect("access token"));
-    assert_eq!(access["scope"], "openid offline_access");
-    let next: Value = app
-        .refresh(narrowed["refresh_token"].as_str().expect("rotated"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    assert_eq!(
+        access_token_claims(&narrowed)["scope"],
+        "openid offline_access"
+    );
+    let next = refresh_json(&app, refresh_token(&narrowed)).await;
     assert_eq!(
         next["scope"], first["scope"],
         "the rotated token kept the original grant"
@@ -180,17 +157,7 @@ async fn a_narrowing_refresh_narrows_only_the_access_token() {
 async fn a_refresh_asking_for_more_than_was_granted_is_invalid_scope() {
     let app = spawn_app().await;
     let first = offline_tokens(&app).await;
-    let response = app
-        .token(&[
-            ("client_id", CLIENT_ID),
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                first["refresh_token"].as_str().expect("rt"),
-            ),
-            ("scope", "openid read:messages"),
-        ])
-        .await;
+    let response = refresh_for_scope(&app, refresh_token(&first), "openid read:messages").await;
     assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_scope").await;
 }
 
@@ -199,17 +166,8 @@ async fn a_refresh_token_from_a_replayed_code_is_revoked() {
     let app = spawn_app().await;
     let pkce = Pkce::new();
     let code = app.offline_code(&pkce).await;
-    let first: Value = app
-        .exchange(&code, &pkce.verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let first = exchange_json(&app, &code, &pkce).await;
     let replay = app.exchange(&code, &pkce.verifier).await;
     assert_oauth_error(replay, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    assert_refused_refresh(
-        app.refresh(first["refresh_token"].as_str().expect("refresh token"))
-            .await,
-    )
-    .await;
+    assert_refused_refresh(app.refresh(refresh_token(&first)).await).await;
 }

@@ -74,16 +74,11 @@ async fn json_token_request_body_is_accepted() {
     let app = spawn_app().await;
     let pkce = Pkce::new();
     let code = app.alice_code(&pkce).await;
-    let response = app
-        .browser
-        .post(format!("{}/oauth/token", app.base))
-        .json(&serde_json::json!({
-            "client_id": CLIENT_ID, "grant_type": "authorization_code", "code": code,
-            "code_verifier": pkce.verifier, "redirect_uri": APP_ORIGIN
-        }))
-        .send()
-        .await
-        .expect("request");
+    let body = serde_json::json!({
+        "client_id": CLIENT_ID, "grant_type": "authorization_code", "code": code,
+        "code_verifier": pkce.verifier, "redirect_uri": APP_ORIGIN
+    });
+    let response = send(app.browser.post(app.token_url()).json(&body)).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -94,15 +89,9 @@ async fn scope_is_limited_to_what_the_user_is_granted() {
     let code = app
         .code_for(&authorize_params(&pkce), "bob@example.com", "bob-password")
         .await;
-    let body: Value = app
-        .exchange(&code, &pkce.verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let body = exchange_json(&app, &code, &pkce).await;
     assert_eq!(body["scope"], "openid profile email");
-    let claims = claims(body["access_token"].as_str().expect("token"));
-    assert_eq!(claims["scope"], "openid profile email");
+    assert_eq!(access_token_claims(&body)["scope"], "openid profile email");
 }
 
 #[tokio::test]
@@ -155,15 +144,9 @@ async fn code_is_bound_to_its_redirect_uri() {
     .await;
     let pkce = Pkce::new();
     let code = app.alice_code(&pkce).await;
-    let response = app
-        .token(&[
-            ("client_id", CLIENT_ID),
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", &pkce.verifier),
-            ("redirect_uri", "http://localhost:3000/callback"),
-        ])
-        .await;
+    let callback = Some("http://localhost:3000/callback");
+    let form = exchange_form_with(&code, &pkce.verifier, "redirect_uri", callback);
+    let response = app.token(&form).await;
     assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
 
@@ -172,15 +155,8 @@ async fn unknown_client_at_the_token_endpoint_is_invalid_client() {
     let app = spawn_app().await;
     let pkce = Pkce::new();
     let code = app.alice_code(&pkce).await;
-    let response = app
-        .token(&[
-            ("client_id", "someone-else"),
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", &pkce.verifier),
-            ("redirect_uri", APP_ORIGIN),
-        ])
-        .await;
+    let form = exchange_form_with(&code, &pkce.verifier, "client_id", Some("someone-else"));
+    let response = app.token(&form).await;
     assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
 }
 
@@ -197,31 +173,18 @@ async fn unknown_grant_type_is_unsupported_grant_type() {
 async fn missing_code_verifier_is_invalid_request() {
     let app = spawn_app().await;
     let code = app.alice_code(&Pkce::new()).await;
-    let response = app
-        .token(&[
-            ("client_id", CLIENT_ID),
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", APP_ORIGIN),
-        ])
-        .await;
+    let form = exchange_form_with(&code, "", "code_verifier", None);
+    let response = app.token(&form).await;
     assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
 }
 
 #[tokio::test]
 async fn malformed_json_body_is_invalid_request_and_the_server_keeps_serving() {
     let app = spawn_app().await;
-    let response = app
-        .browser
-        .post(format!("{}/oauth/token", app.base))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body("{\"grant_type\": [")
-        .send()
-        .await
-        .expect("request");
+    let request = app.browser.post(app.token_url());
+    let malformed = request.header(header::CONTENT_TYPE, "application/json");
+    let response = send(malformed.body("{\"grant_type\": [")).await;
     assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
-    let after = reqwest::get(format!("{}/.well-known/jwks.json", app.base))
-        .await
-        .expect("request");
+    let after = app.get_with("/.well-known/jwks.json", |r| r).await;
     assert_eq!(after.status(), StatusCode::OK);
 }

@@ -1,5 +1,4 @@
 use reqwest::{StatusCode, header};
-use serde_json::Value;
 
 use crate::helpers::*;
 
@@ -12,15 +11,9 @@ async fn alice_access_token(app: &TestApp) -> String {
 async fn userinfo_returns_the_profile_for_an_access_token() {
     let app = spawn_app().await;
     let token = alice_access_token(&app).await;
-    let response = app
-        .browser
-        .get(format!("{}/userinfo", app.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("request");
+    let response = app.userinfo(|r| r.bearer_auth(&token)).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let profile: Value = response.json().await.expect("json");
+    let profile = json_body(response).await;
     assert_eq!(profile["sub"], "auth0|alice");
     assert_eq!(profile["email"], "alice@example.com");
     assert_eq!(profile["name"], "Alice Example");
@@ -29,19 +22,10 @@ async fn userinfo_returns_the_profile_for_an_access_token() {
 #[tokio::test]
 async fn userinfo_without_a_token_is_401_with_a_bearer_challenge() {
     let app = spawn_app().await;
-    let response = app
-        .browser
-        .get(format!("{}/userinfo", app.base))
-        .send()
-        .await
-        .expect("request");
+    let response = app.userinfo(|r| r).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(
-        response.headers()[header::WWW_AUTHENTICATE]
-            .to_str()
-            .expect("ascii")
-            .starts_with("Bearer")
-    );
+    let challenge = header(&response, "www-authenticate").expect("ascii");
+    assert!(challenge.starts_with("Bearer"));
 }
 
 #[tokio::test]
@@ -49,20 +33,12 @@ async fn userinfo_with_a_tampered_token_is_invalid_token() {
     let app = spawn_app().await;
     let token = alice_access_token(&app).await;
     let mut parts: Vec<&str> = token.split('.').collect();
-    let bob_payload = base64::Engine::encode(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        claims(&token)
-            .to_string()
-            .replace("auth0|alice", "auth0|bob"),
-    );
+    let bob = claims(&token)
+        .to_string()
+        .replace("auth0|alice", "auth0|bob");
+    let bob_payload = test_support::b64(bob);
     parts[1] = &bob_payload;
-    let response = app
-        .browser
-        .get(format!("{}/userinfo", app.base))
-        .bearer_auth(parts.join("."))
-        .send()
-        .await
-        .expect("request");
+    let response = app.userinfo(|r| r.bearer_auth(parts.join("."))).await;
     assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
 }
 
@@ -71,15 +47,12 @@ async fn userinfo_with_characters_outside_b64token_is_malformed_token() {
     let app = spawn_app().await;
     let token = alice_access_token(&app).await;
     let (head, rest) = token.split_at(10);
+    let authorization = format!("Bearer {head}\"{rest}");
     let response = app
-        .browser
-        .get(format!("{}/userinfo", app.base))
-        .header(header::AUTHORIZATION, format!("Bearer {head}\"{rest}"))
-        .send()
-        .await
-        .expect("request");
+        .userinfo(|r| r.header(header::AUTHORIZATION, authorization))
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let body: Value = response.json().await.expect("json");
+    let body = json_body(response).await;
     assert_eq!(body["error"], "invalid_token");
     assert_eq!(body["error_description"], "malformed token");
 }

@@ -35,12 +35,8 @@ async fn matching_if_none_match_gets_304() {
     let app = spawn_app().await;
     let etag = app.get("/js/app.js").await.headers()[header::ETAG].clone();
     let res = app
-        .client
-        .get(app.url("/js/app.js"))
-        .header(header::IF_NONE_MATCH, etag)
-        .send()
-        .await
-        .expect("request");
+        .get_with("/js/app.js", |r| r.header(header::IF_NONE_MATCH, etag))
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
 }
 
@@ -105,11 +101,6 @@ async fn sdk_package_manifest_is_not_reachable_under_vendor() {
 #[tokio::test]
 async fn post_to_an_asset_is_405() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .post(app.url("/js/app.js"))
-        .send()
-        .await
-        .expect("request");
+    let res = app.post("/js/app.js").await;
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
 }

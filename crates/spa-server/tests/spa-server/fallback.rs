@@ -66,12 +66,7 @@ async fn index_html_is_no_cache_on_every_path() {
 #[tokio::test]
 async fn fallback_shell_answers_head() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .head(app.url("/profile"))
-        .send()
-        .await
-        .expect("request");
+    let res = app.head("/profile").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         res.headers()[header::CONTENT_TYPE],
@@ -82,12 +77,7 @@ async fn fallback_shell_answers_head() {
 #[tokio::test]
 async fn post_to_an_app_route_is_405() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .post(app.url("/profile"))
-        .send()
-        .await
-        .expect("request");
+    let res = app.post("/profile").await;
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 

@@ -2,6 +2,8 @@
 
 use reqwest::{StatusCode, header};
 
+use crate::helpers::tenant_config;
+use test_support::header;
 use test_support::spa_server::{spawn_app, spawn_app_with_config};
 
 const DEV_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -19,32 +21,17 @@ async fn csp_allows_exactly_self_issuer_and_api() {
 
 #[tokio::test]
 async fn csp_follows_the_configured_origins() {
-    let config = app_config::AuthConfig::from_values(app_config::ConfigValues {
-        domain: Some("tenant.eu.auth0.com".into()),
-        client_id: Some("c".into()),
-        audience: Some("https://api.example".into()),
-        app_origin: Some("https://app.example".into()),
-        api_origin: Some("https://api.example:8443".into()),
-        ..app_config::ConfigValues::default()
-    })
-    .expect("valid");
-    let app = spawn_app_with_config(config).await;
-    let csp = app.get("/").await.headers()[header::CONTENT_SECURITY_POLICY]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
-    assert!(
-        csp.contains("connect-src 'self' https://tenant.eu.auth0.com https://api.example:8443;"),
-        "{csp}"
-    );
+    let app = spawn_app_with_config(tenant_config("https://api.example:8443")).await;
+    let response = app.get("/").await;
+    let csp = header(&response, "content-security-policy").expect("ascii");
+    let connect = "connect-src 'self' https://tenant.eu.auth0.com https://api.example:8443;";
+    assert!(csp.contains(connect), "{csp}");
     assert!(
         csp.contains("frame-src https://tenant.eu.auth0.com;"),
         "{csp}"
     );
-    assert!(
-        csp.contains("img-src 'self' data: https://tenant.eu.auth0.com;"),
-        "{csp}"
-    );
+    let img = "img-src 'self' data: https://tenant.eu.auth0.com;";
+    assert!(csp.contains(img), "{csp}");
     assert!(!csp.contains("localhost"), "{csp}");
 }
 

@@ -6,6 +6,7 @@ mod auth_config;
 mod dev_reload;
 mod fallback;
 mod headers;
+mod helpers;
 mod real_frontend;
 mod startup;
 mod traversal;

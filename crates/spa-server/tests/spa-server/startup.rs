@@ -3,33 +3,30 @@
 
 use std::{
     io::{BufRead, BufReader},
+    path::Path,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use spa_server::{Application, FrontendError, SDK_DIST, Settings, StartupError};
 
-use test_support::dev_config;
-use test_support::spa_server::fake_frontend;
+use crate::helpers::dev_config_file;
+use test_support::spa_server::{FakeFrontend, fake_frontend};
+use test_support::{dev_config, json_body};
 
 const BIN: &str = env!("CARGO_BIN_EXE_spa-server");
 
-fn dev_config_file(dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join("auth_config.json");
-    std::fs::write(
-        &path,
-        r#"{"domain":"http://localhost:3002","clientId":"local-dev-spa","audience":"https://api.local.test","appOrigin":"http://localhost:3000","apiOrigin":"http://localhost:3001"}"#,
-    )
-    .expect("write");
-    path
+/// Why the server refuses to build over `root` with the development configuration.
+async fn refusal(root: &Path) -> StartupError {
+    Application::build(Settings::new(dev_config(), root))
+        .await
+        .expect_err("must refuse")
 }
 
 #[tokio::test]
 async fn missing_root_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let err = Application::build(Settings::new(dev_config(), dir.path().join("nope")))
-        .await
-        .expect_err("must refuse");
+    let err = refusal(&dir.path().join("nope")).await;
     assert!(
         matches!(err, StartupError::Frontend(FrontendError::RootMissing(_))),
         "{err}"
@@ -40,9 +37,7 @@ async fn missing_root_is_refused() {
 async fn root_without_index_html_is_refused() {
     let frontend = fake_frontend();
     std::fs::remove_file(frontend.root.join("index.html")).expect("rm");
-    let err = Application::build(Settings::new(dev_config(), &frontend.root))
-        .await
-        .expect_err("must refuse");
+    let err = refusal(&frontend.root).await;
     assert!(
         matches!(err, StartupError::Frontend(FrontendError::IndexMissing(_))),
         "{err}"
@@ -53,34 +48,35 @@ async fn root_without_index_html_is_refused() {
 async fn missing_sdk_is_refused_with_the_npm_ci_fix() {
     let frontend = fake_frontend();
     std::fs::remove_dir_all(frontend.root.join(SDK_DIST)).expect("rm");
-    let err = Application::build(Settings::new(dev_config(), &frontend.root))
-        .await
-        .expect_err("must refuse");
+    let err = refusal(&frontend.root).await;
     assert!(
         matches!(err, StartupError::Frontend(FrontendError::SdkMissing(_))),
         "{err}"
     );
-    assert!(
-        err.to_string().contains("run `npm ci` in frontend/"),
-        "{err}"
-    );
+    let fix = "run `npm ci` in frontend/";
+    assert!(err.to_string().contains(fix), "{err}");
 }
 
-fn run_binary(root: &std::path::Path, config: &std::path::Path) -> std::process::Output {
-    Command::new(BIN)
+/// The binary with nothing but `root`, `config` and `port` in its environment (and no colour).
+fn binary(root: &Path, config: &Path, port: &str) -> Command {
+    let mut command = Command::new(BIN);
+    command
         .env_clear()
         .env("AUTH_CONFIG", config)
         .env("SPA_ROOT", root)
-        .env("SPA_PORT", "0")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run spa-server")
+        .env("SPA_PORT", port)
+        .env("NO_COLOR", "1");
+    command
+}
+
+fn run_binary(root: &Path, config: &Path) -> std::process::Output {
+    binary(root, config, "0").output().expect("run spa-server")
 }
 
 #[test]
 fn binary_exits_2_with_one_line_when_root_is_missing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dev_config_file(dir.path());
+    let config = dev_config_file(dir.path(), "local-dev-spa");
     let out = run_binary(&dir.path().join("nope"), &config);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -93,7 +89,7 @@ fn binary_exits_2_with_one_line_when_root_is_missing() {
 fn binary_exits_2_naming_npm_ci_when_sdk_is_missing() {
     let frontend = fake_frontend();
     std::fs::remove_dir_all(frontend.root.join("node_modules")).expect("rm");
-    let config = dev_config_file(frontend.dir.path());
+    let config = dev_config_file(frontend.dir.path(), "local-dev-spa");
     let out = run_binary(&frontend.root, &config);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -104,12 +100,8 @@ fn binary_exits_2_naming_npm_ci_when_sdk_is_missing() {
 #[test]
 fn binary_exits_2_on_a_bad_port() {
     let frontend = fake_frontend();
-    let config = dev_config_file(frontend.dir.path());
-    let out = Command::new(BIN)
-        .env_clear()
-        .env("AUTH_CONFIG", &config)
-        .env("SPA_ROOT", &frontend.root)
-        .env("SPA_PORT", "eighty")
+    let config = dev_config_file(frontend.dir.path(), "local-dev-spa");
+    let out = binary(&frontend.root, &config, "eighty")
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
@@ -126,30 +118,32 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// The binary on port 0 over a fake frontend with the development configuration file and `env`
+/// on top, its stderr piped.
+fn spawn_binary(env: &[(&str, &str)]) -> (KillOnDrop, FakeFrontend) {
+    let frontend = fake_frontend();
+    let config = dev_config_file(frontend.dir.path(), "local-dev-spa");
+    let mut command = binary(&frontend.root, &config, "0");
+    let child = command.envs(env.iter().copied()).stderr(Stdio::piped());
+    (KillOnDrop(child.spawn().expect("spawn")), frontend)
+}
+
+/// The address in a startup log line, if `line` is that line.
+fn served_address(line: &str) -> Option<String> {
+    let rest = line.split("serving the SPA on http://").nth(1)?;
+    Some(rest.chars().take_while(|c| !c.is_whitespace()).collect())
+}
+
 #[tokio::test]
 async fn binary_serves_environment_overrides_in_auth_config() {
-    let frontend = fake_frontend();
-    let config = dev_config_file(frontend.dir.path());
-    let mut child = KillOnDrop(
-        Command::new(BIN)
-            .env_clear()
-            .env("AUTH_CONFIG", &config)
-            .env("SPA_ROOT", &frontend.root)
-            .env("SPA_PORT", "0")
-            .env("AUTH0_CLIENT_ID", "from-env")
-            .env("NO_COLOR", "1")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn"),
-    );
+    let (mut child, _frontend) = spawn_binary(&[("AUTH0_CLIENT_ID", "from-env")]);
     let stderr = child.0.stderr.take().expect("piped");
     // The startup log names the bound address; read it on a thread with a deadline, and keep
     // draining stderr so the child never writes into a closed pipe.
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("serving the SPA on http://").nth(1) {
-                let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+            if let Some(addr) = served_address(&line) {
                 let _ = tx.send(addr);
             }
         }
@@ -164,41 +158,19 @@ async fn binary_serves_environment_overrides_in_auth_config() {
             Err(e) => panic!("no startup line within 30 s: {e}"),
         }
     };
-    let body: serde_json::Value = reqwest::get(format!("http://{addr}/auth_config.json"))
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let response = reqwest::get(format!("http://{addr}/auth_config.json")).await;
+    let body = json_body(response.expect("request")).await;
     assert_eq!(body["clientId"], "from-env");
 }
 
 #[tokio::test]
 async fn binary_keeps_serving_after_its_log_pipe_closes() {
-    let frontend = fake_frontend();
-    let config = dev_config_file(frontend.dir.path());
-    let mut child = KillOnDrop(
-        Command::new(BIN)
-            .env_clear()
-            .env("AUTH_CONFIG", &config)
-            .env("SPA_ROOT", &frontend.root)
-            .env("SPA_PORT", "0")
-            .env("NO_COLOR", "1")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn"),
-    );
+    let (mut child, _frontend) = spawn_binary(&[]);
     let mut lines = BufReader::new(child.0.stderr.take().expect("piped")).lines();
     let addr = lines
         .by_ref()
         .map_while(Result::ok)
-        .find_map(|line| {
-            line.split("serving the SPA on http://").nth(1).map(|rest| {
-                rest.chars()
-                    .take_while(|c| !c.is_whitespace())
-                    .collect::<String>()
-            })
-        })
+        .find_map(|line| served_address(&line))
         .expect("startup line");
     drop(lines); // the reading end goes away, as with `spa-server 2>&1 | head`
     for _ in 0..2 {
