@@ -51,10 +51,7 @@ async fn missing_pkce_challenge_redirects_with_invalid_request_and_state() {
 async fn plain_pkce_method_is_refused() {
     let app = spawn_app().await;
     let response = authorize_with(&app, "code_challenge_method", Some("plain")).await;
-    assert_eq!(
-        location_param(&response, "error").as_deref(),
-        Some("invalid_request")
-    );
+    assert_redirect_error(&response, "invalid_request");
 }
 
 #[tokio::test]
@@ -62,19 +59,13 @@ async fn unknown_audience_redirects_with_access_denied() {
     let app = spawn_app().await;
     let response = authorize_with(&app, "audience", Some("https://other.api")).await;
     assert_eq!(response.status(), StatusCode::FOUND);
-    assert_eq!(
-        location_param(&response, "error").as_deref(),
-        Some("access_denied")
-    );
+    assert_redirect_error(&response, "access_denied");
 }
 
 #[tokio::test]
 async fn wrong_password_shows_the_form_again_with_an_error() {
     let app = spawn_app().await;
-    let params = authorize_params(&Pkce::new());
-    let response = app
-        .login_with(&params, "alice@example.com", "not-her-password")
-        .await;
+    let response = alice_login_with(&app, "not-her-password").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let html = response.text().await.expect("body");
     let alert = r#"role="alert">Wrong email or password.</p>"#;
@@ -89,8 +80,7 @@ async fn wrong_password_shows_the_form_again_with_an_error() {
 #[tokio::test]
 async fn a_second_try_after_a_wrong_password_succeeds_on_the_same_form() {
     let app = spawn_app().await;
-    let params = authorize_params(&Pkce::new());
-    let wrong = app.login_with(&params, "alice@example.com", "nope").await;
+    let wrong = alice_login_with(&app, "nope").await;
     let request = form_request_id(&wrong.text().await.expect("body"));
     let right = app
         .post_login(
@@ -107,10 +97,7 @@ async fn a_second_try_after_a_wrong_password_succeeds_on_the_same_form() {
 #[tokio::test]
 async fn login_sets_an_httponly_samesite_lax_session_cookie_and_redirects_with_code_and_state() {
     let app = spawn_app().await;
-    let params = authorize_params(&Pkce::new());
-    let response = app
-        .login_with(&params, "alice@example.com", "alice-password")
-        .await;
+    let response = alice_login_with(&app, "alice-password").await;
     assert_eq!(response.status(), StatusCode::FOUND);
     let cookie = set_cookie(&response, "dev_issuer_session").expect("a session cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
@@ -264,17 +251,12 @@ async fn prompt_none_with_a_session_older_than_max_age_is_login_required() {
     app.clock.advance(std::time::Duration::from_secs(120));
     let params = with(silent_params(&Pkce::new()), "max_age", Some("60"));
     let response = app.authorize(&params).await;
-    assert_eq!(
-        location_param(&response, "error").as_deref(),
-        Some("login_required")
-    );
+    assert_redirect_error(&response, "login_required");
 }
 
 #[tokio::test]
 async fn silent_login_keeps_the_original_auth_time_in_the_id_token() {
-    let app = spawn_app().await;
-    let first = Pkce::new();
-    let code = app.alice_code(&first).await;
+    let (app, first, code) = spawn_with_alice_code().await;
     let body = exchange_json(&app, &code, &first).await;
     let auth_time = claims(body["id_token"].as_str().expect("id_token"))["auth_time"].clone();
     app.clock.advance(std::time::Duration::from_secs(30));

@@ -39,9 +39,7 @@ async fn discovery_lists_the_dpop_signing_algorithms() {
 
 #[tokio::test]
 async fn a_first_proof_without_nonce_gets_use_dpop_nonce_and_a_nonce_header() {
-    let app = spawn_app().await;
-    let pkce = Pkce::new();
-    let code = app.alice_code(&pkce).await;
+    let (app, pkce, code) = spawn_with_alice_code().await;
     let response = app
         .dpop_token(
             &ClientKey::generate(),
@@ -121,12 +119,9 @@ async fn without_a_proof_the_token_stays_a_bearer_token() {
 }
 
 async fn code_bound_to(app: &TestApp, pkce: &Pkce, jkt: &str) -> String {
-    app.code_for(
-        &with(authorize_params(pkce), "dpop_jkt", Some(jkt)),
-        "alice@example.com",
-        "alice-password",
-    )
-    .await
+    let params = with(authorize_params(pkce), "dpop_jkt", Some(jkt));
+    app.code_for(&params, "alice@example.com", "alice-password")
+        .await
 }
 
 #[tokio::test]
@@ -146,13 +141,8 @@ async fn a_code_bound_by_dpop_jkt_is_refused_with_another_key() {
     let app = spawn_app().await;
     let pkce = Pkce::new();
     let code = code_bound_to(&app, &pkce, &ClientKey::generate().jkt).await;
-    let response = app
-        .dpop_token_with_nonce(
-            &ClientKey::generate(),
-            &exchange_form(&code, &pkce.verifier),
-        )
-        .await;
-    assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let (other, form) = (ClientKey::generate(), exchange_form(&code, &pkce.verifier));
+    assert_invalid_grant(app.dpop_token_with_nonce(&other, &form).await).await;
 }
 
 #[tokio::test]
@@ -161,7 +151,7 @@ async fn a_code_bound_by_dpop_jkt_is_refused_without_a_proof() {
     let pkce = Pkce::new();
     let code = code_bound_to(&app, &pkce, &ClientKey::generate().jkt).await;
     let response = app.exchange(&code, &pkce.verifier).await;
-    assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    assert_invalid_grant(response).await;
 }
 
 #[tokio::test]
@@ -189,6 +179,15 @@ async fn bound_tokens_with_refresh(app: &TestApp, key: &ClientKey) -> Value {
     json_body(response).await
 }
 
+/// The refresh token of a DPoP-bound token set for `key`.
+async fn bound_refresh_token(app: &TestApp, key: &ClientKey) -> String {
+    let tokens = bound_tokens_with_refresh(app, key).await;
+    tokens["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned()
+}
+
 fn refresh_form(refresh_token: &str) -> Vec<(&'static str, &str)> {
     vec![
         ("client_id", CLIENT_ID),
@@ -201,10 +200,9 @@ fn refresh_form(refresh_token: &str) -> Vec<(&'static str, &str)> {
 async fn a_bound_refresh_token_refreshes_with_a_proof_of_the_same_key() {
     let app = spawn_app().await;
     let key = ClientKey::generate();
-    let tokens = bound_tokens_with_refresh(&app, &key).await;
-    let refresh = tokens["refresh_token"].as_str().expect("refresh token");
+    let refresh = bound_refresh_token(&app, &key).await;
     let response = app
-        .dpop_token_with_nonce(&key, &refresh_form(refresh))
+        .dpop_token_with_nonce(&key, &refresh_form(&refresh))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let body = json_body(response).await;
@@ -215,24 +213,20 @@ async fn a_bound_refresh_token_refreshes_with_a_proof_of_the_same_key() {
 #[tokio::test]
 async fn a_bound_refresh_token_is_refused_with_another_key() {
     let app = spawn_app().await;
-    let tokens = bound_tokens_with_refresh(&app, &ClientKey::generate()).await;
-    let refresh = tokens["refresh_token"].as_str().expect("refresh token");
-    let response = app
-        .dpop_token_with_nonce(&ClientKey::generate(), &refresh_form(refresh))
-        .await;
-    assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let refresh = bound_refresh_token(&app, &ClientKey::generate()).await;
+    let (other, form) = (ClientKey::generate(), refresh_form(&refresh));
+    assert_invalid_grant(app.dpop_token_with_nonce(&other, &form).await).await;
 }
 
 #[tokio::test]
 async fn a_bound_refresh_token_is_refused_without_a_proof_and_not_spent() {
     let app = spawn_app().await;
     let key = ClientKey::generate();
-    let tokens = bound_tokens_with_refresh(&app, &key).await;
-    let refresh = tokens["refresh_token"].as_str().expect("refresh token");
-    let stolen = app.refresh(refresh).await;
+    let refresh = bound_refresh_token(&app, &key).await;
+    let stolen = app.refresh(&refresh).await;
     assert_eq!(stolen.status(), StatusCode::BAD_REQUEST);
     let owner = app
-        .dpop_token_with_nonce(&key, &refresh_form(refresh))
+        .dpop_token_with_nonce(&key, &refresh_form(&refresh))
         .await;
     assert_eq!(
         owner.status(),

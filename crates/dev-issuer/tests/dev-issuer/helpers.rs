@@ -101,3 +101,27 @@ pub fn exchange_form_with<'a>(
     form.extend(value.map(|v| (name, v)));
     form
 }
+
+/// Alice's login through the form shown for the SDK's parameters, with `password`.
+pub async fn alice_login_with(app: &TestApp, password: &str) -> Response {
+    let params = authorize_params(&Pkce::new());
+    app.login_with(&params, "alice@example.com", password).await
+}
+
+/// Asserts that a redirect carries `error` in its Location.
+pub fn assert_redirect_error(response: &Response, error: &str) {
+    assert_eq!(location_param(response, "error").as_deref(), Some(error));
+}
+
+/// Asserts a token endpoint's `invalid_grant` refusal (400).
+pub async fn assert_invalid_grant(response: Response) {
+    assert_oauth_error(response, reqwest::StatusCode::BAD_REQUEST, "invalid_grant").await;
+}
+
+/// A fresh issuer, a PKCE pair, and the code alice got with it through the login form.
+pub async fn spawn_with_alice_code() -> (TestApp, Pkce, String) {
+    let app = spawn_app().await;
+    let pkce = Pkce::new();
+    let code = app.alice_code(&pkce).await;
+    (app, pkce, code)
+}

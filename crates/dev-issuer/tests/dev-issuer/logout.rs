@@ -12,10 +12,7 @@ async fn logout_ends_the_session_and_redirects_to_an_allowed_return_to() {
     assert_eq!(response.status(), StatusCode::FOUND);
     assert_eq!(response.headers()[header::LOCATION], APP_ORIGIN);
     let silent = app.authorize(&silent_params(&Pkce::new())).await;
-    assert_eq!(
-        location_param(&silent, "error").as_deref(),
-        Some("login_required")
-    );
+    assert_redirect_error(&silent, "login_required");
 }
 
 #[tokio::test]

@@ -168,6 +168,6 @@ async fn a_refresh_token_from_a_replayed_code_is_revoked() {
     let code = app.offline_code(&pkce).await;
     let first = exchange_json(&app, &code, &pkce).await;
     let replay = app.exchange(&code, &pkce.verifier).await;
-    assert_oauth_error(replay, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    assert_invalid_grant(replay).await;
     assert_refused_refresh(app.refresh(refresh_token(&first)).await).await;
 }

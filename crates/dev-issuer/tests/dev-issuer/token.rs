@@ -7,9 +7,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn code_flow_access_token_verifies_against_the_jwks_with_auth0_claims() {
-    let app = spawn_app().await;
-    let pkce = Pkce::new();
-    let code = app.alice_code(&pkce).await;
+    let (app, pkce, code) = spawn_with_alice_code().await;
     let response = app.exchange(&code, &pkce.verifier).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
@@ -71,9 +69,7 @@ async fn id_token_carries_what_auth0_spa_js_checks_and_shows() {
 
 #[tokio::test]
 async fn json_token_request_body_is_accepted() {
-    let app = spawn_app().await;
-    let pkce = Pkce::new();
-    let code = app.alice_code(&pkce).await;
+    let (app, pkce, code) = spawn_with_alice_code().await;
     let body = serde_json::json!({
         "client_id": CLIENT_ID, "grant_type": "authorization_code", "code": code,
         "code_verifier": pkce.verifier, "redirect_uri": APP_ORIGIN
@@ -99,40 +95,34 @@ async fn wrong_code_verifier_is_invalid_grant() {
     let app = spawn_app().await;
     let code = app.alice_code(&Pkce::new()).await;
     let response = app.exchange(&code, &Pkce::new().verifier).await;
-    assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    assert_invalid_grant(response).await;
 }
 
 #[tokio::test]
 async fn reused_code_is_invalid_grant() {
-    let app = spawn_app().await;
-    let pkce = Pkce::new();
-    let code = app.alice_code(&pkce).await;
+    let (app, pkce, code) = spawn_with_alice_code().await;
     assert_eq!(
         app.exchange(&code, &pkce.verifier).await.status(),
         StatusCode::OK
     );
     let again = app.exchange(&code, &pkce.verifier).await;
-    assert_oauth_error(again, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    assert_invalid_grant(again).await;
 }
 
 #[tokio::test]
 async fn code_is_spent_by_a_failed_attempt_too() {
-    let app = spawn_app().await;
-    let pkce = Pkce::new();
-    let code = app.alice_code(&pkce).await;
+    let (app, pkce, code) = spawn_with_alice_code().await;
     app.exchange(&code, &Pkce::new().verifier).await;
     let right = app.exchange(&code, &pkce.verifier).await;
-    assert_oauth_error(right, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    assert_invalid_grant(right).await;
 }
 
 #[tokio::test]
 async fn code_older_than_60_seconds_is_invalid_grant() {
-    let app = spawn_app().await;
-    let pkce = Pkce::new();
-    let code = app.alice_code(&pkce).await;
+    let (app, pkce, code) = spawn_with_alice_code().await;
     app.clock.advance(Duration::from_secs(61));
     let response = app.exchange(&code, &pkce.verifier).await;
-    assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    assert_invalid_grant(response).await;
 }
 
 #[tokio::test]
@@ -147,14 +137,12 @@ async fn code_is_bound_to_its_redirect_uri() {
     let callback = Some("http://localhost:3000/callback");
     let form = exchange_form_with(&code, &pkce.verifier, "redirect_uri", callback);
     let response = app.token(&form).await;
-    assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    assert_invalid_grant(response).await;
 }
 
 #[tokio::test]
 async fn unknown_client_at_the_token_endpoint_is_invalid_client() {
-    let app = spawn_app().await;
-    let pkce = Pkce::new();
-    let code = app.alice_code(&pkce).await;
+    let (app, pkce, code) = spawn_with_alice_code().await;
     let form = exchange_form_with(&code, &pkce.verifier, "client_id", Some("someone-else"));
     let response = app.token(&form).await;
     assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;

@@ -16,21 +16,21 @@ use test_support::{dev_config, json_body};
 
 const BIN: &str = env!("CARGO_BIN_EXE_spa-server");
 
-/// Why the server refuses to build over `root` with the development configuration.
-async fn refusal(root: &Path) -> StartupError {
-    Application::build(Settings::new(dev_config(), root))
-        .await
-        .expect_err("must refuse")
+/// Why the server refuses to build over `root` with the development configuration: a problem
+/// with the frontend folder.
+async fn refusal(root: &Path) -> FrontendError {
+    let err = Application::build(Settings::new(dev_config(), root)).await;
+    match err.expect_err("must refuse") {
+        StartupError::Frontend(err) => err,
+        other => panic!("not a frontend error: {other}"),
+    }
 }
 
 #[tokio::test]
 async fn missing_root_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let err = refusal(&dir.path().join("nope")).await;
-    assert!(
-        matches!(err, StartupError::Frontend(FrontendError::RootMissing(_))),
-        "{err}"
-    );
+    assert!(matches!(err, FrontendError::RootMissing(_)), "{err}");
 }
 
 #[tokio::test]
@@ -38,10 +38,7 @@ async fn root_without_index_html_is_refused() {
     let frontend = fake_frontend();
     std::fs::remove_file(frontend.root.join("index.html")).expect("rm");
     let err = refusal(&frontend.root).await;
-    assert!(
-        matches!(err, StartupError::Frontend(FrontendError::IndexMissing(_))),
-        "{err}"
-    );
+    assert!(matches!(err, FrontendError::IndexMissing(_)), "{err}");
 }
 
 #[tokio::test]
@@ -49,10 +46,7 @@ async fn missing_sdk_is_refused_with_the_npm_ci_fix() {
     let frontend = fake_frontend();
     std::fs::remove_dir_all(frontend.root.join(SDK_DIST)).expect("rm");
     let err = refusal(&frontend.root).await;
-    assert!(
-        matches!(err, StartupError::Frontend(FrontendError::SdkMissing(_))),
-        "{err}"
-    );
+    assert!(matches!(err, FrontendError::SdkMissing(_)), "{err}");
     let fix = "run `npm ci` in frontend/";
     assert!(err.to_string().contains(fix), "{err}");
 }
