@@ -272,21 +272,19 @@ mod tests {
         use notify_debouncer_full::notify::event::{
             CreateKind, DataChange, MetadataKind, ModifyKind,
         };
-        assert!(is_change(&EventKind::Modify(ModifyKind::Data(
-            DataChange::Any
-        ))));
-        assert!(is_change(&EventKind::Create(CreateKind::File)));
-        assert!(is_change(&EventKind::Access(AccessKind::Close(
-            AccessMode::Write
-        ))));
-        assert!(!is_change(&EventKind::Access(AccessKind::Open(
-            AccessMode::Any
-        ))));
-        assert!(!is_change(&EventKind::Access(AccessKind::Close(
-            AccessMode::Read
-        ))));
-        assert!(!is_change(&EventKind::Modify(ModifyKind::Metadata(
-            MetadataKind::Any
-        ))));
+        for kind in [
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            EventKind::Create(CreateKind::File),
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+        ] {
+            assert!(is_change(&kind), "{kind:?}");
+        }
+        for kind in [
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)),
+        ] {
+            assert!(!is_change(&kind), "{kind:?}");
+        }
     }
 }
