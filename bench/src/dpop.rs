@@ -78,6 +78,12 @@ impl ProofKey {
         }
     }
 
+    /// The public key as the calibration server takes it (`CALIBRATION_DPOP_KEY`): the
+    /// uncompressed point, base64url.
+    pub fn public_point(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.pair.public_key().as_ref())
+    }
+
     /// The RFC 7638 thumbprint: the token's `cnf.jkt`.
     pub fn thumbprint(&self) -> String {
         // An EC JWK with all of crv, kty, x, y always has one.
@@ -187,6 +193,25 @@ mod tests {
         assert_eq!(header["jwk"], key.jwk);
         assert!(header["jwk"].get("d").is_none());
         assert_eq!(key.thumbprint(), test_support::thumbprint(&header["jwk"]));
+    }
+
+    #[test]
+    fn a_proofs_signature_holds_under_the_public_point_the_calibration_server_takes() {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+        let key = ProofKey::generate().expect("key");
+        let proof = key
+            .proof("http://127.0.0.1:1/api/external", "a", "j", 1)
+            .expect("proof");
+        let (signing_input, signature) = proof.rsplit_once('.').expect("three parts");
+        let point = URL_SAFE_NO_PAD
+            .decode(key.public_point())
+            .expect("base64url");
+        let signature = URL_SAFE_NO_PAD.decode(signature).expect("base64url");
+        assert_eq!(
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point)
+                .verify(signing_input.as_bytes(), &signature),
+            Ok(())
+        );
     }
 
     #[test]

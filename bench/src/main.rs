@@ -34,6 +34,7 @@ mod wrk;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -104,6 +105,7 @@ async fn run(options: &Options) -> Result<(), BenchError> {
                 token,
                 max_rate,
                 script: layout.bench.join("wrk/dpop.lua"),
+                proof_files: AtomicU64::new(0),
             }))
         }
     };
@@ -114,6 +116,7 @@ async fn run(options: &Options) -> Result<(), BenchError> {
         None => None,
     };
     let store = redis.as_ref().map(|(_, url)| url.as_str());
+    let proof_point = dpop.as_ref().map(|d| d.key.public_point());
     let launcher = Launcher {
         client: &client,
         layout: &layout,
@@ -121,6 +124,7 @@ async fn run(options: &Options) -> Result<(), BenchError> {
         issuer_origin: &issuer_origin,
         options,
         store,
+        proof_key: proof_point.as_deref(),
     };
     let mut targets = Vec::new();
     for kind in options.servers() {
@@ -320,6 +324,8 @@ struct Launcher<'a> {
     issuer_origin: &'a str,
     options: &'a Options,
     store: Option<&'a str>,
+    /// The DPoP proof key's public point, for the calibration server to verify proofs with.
+    proof_key: Option<&'a str>,
 }
 
 impl Launcher<'_> {
@@ -356,11 +362,16 @@ impl Launcher<'_> {
             issuer_origin,
             options,
             store,
+            proof_key,
         } = *self;
         let port = process::free_port()?;
         let base = format!("http://127.0.0.1:{port}");
         let mut command =
             commands::server(layout, kind, tools.node.as_deref(), issuer_origin, port);
+        if let (ServerKind::Calibration, Some(point)) = (kind, proof_key) {
+            // In (e) it verifies each proof's signature: the floor measured under load.
+            command.env("CALIBRATION_DPOP_KEY", point);
+        }
         // Ours serves /metrics on a listener of its own.
         let metrics_url = if kind.is_ours() {
             let metrics_port = process::free_port()?;

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::dpop::{self, ProofError, ProofKey};
@@ -50,6 +51,9 @@ pub struct DpopClient {
     pub max_rate: u32,
     /// `bench/wrk/dpop.lua`.
     pub script: PathBuf,
+    /// Proof files written so far: their number goes into the `jti`s, so that no two runs of
+    /// one benchmark (a server measured again in a later round) send the same proof id.
+    pub proof_files: AtomicU64,
 }
 
 /// What every measurement of a run shares.
@@ -211,11 +215,14 @@ impl DpopClient {
         };
         let count = dpop::proofs_for(run.duration.as_secs(), self.max_rate);
         let htu = &run.url;
-        let name = Path::new(path)
+        let stem = Path::new(path)
             .file_stem()
             .and_then(|s| s.to_str())
-            .unwrap_or("proofs")
-            .to_owned();
+            .unwrap_or("proofs");
+        let name = format!(
+            "{stem}-{}",
+            self.proof_files.fetch_add(1, Ordering::Relaxed)
+        );
         let started = Instant::now();
         self.key
             .write_proofs(Path::new(path), htu, &self.token, &name, count)?;

@@ -221,7 +221,33 @@ pub fn check_floors(records: &[RunRecord], floor: Option<&Floor>) -> Vec<TargetC
                 },
             }
         })
+        .chain(std::iter::once(dpop_against_calibration(records)))
         .collect()
+}
+
+/// (e)'s CPU per request against the calibration server's in (e), where that bare handler
+/// verifies each proof's signature and nothing else: the same floor, measured under load.
+fn dpop_against_calibration(records: &[RunRecord]) -> TargetCheck {
+    let target = "(e) ours CPU/request <= 1.1x calibration's (e) (a bare handler verifying each proof's signature)".to_owned();
+    let cpu =
+        |server| find(records, server, Scenario::Dpop).and_then(|r| r.server_cpu_us_per_request);
+    match (cpu(ServerKind::Calibration), cpu(ServerKind::Ours)) {
+        (Some(floor_us), Some(ours_us)) if floor_us > 0.0 => {
+            let ratio = ours_us / floor_us;
+            TargetCheck {
+                target,
+                measured: format!(
+                    "calibration {floor_us:.1} µs, ours {ours_us:.1} µs = {ratio:.2}x"
+                ),
+                met: Some(ratio <= 1.1),
+            }
+        }
+        _ => TargetCheck {
+            target,
+            measured: "not measured (needs the calibration server and ours in (e))".to_owned(),
+            met: None,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -362,7 +388,23 @@ mod tests {
     #[test]
     fn without_a_floor_the_floor_targets_are_not_applicable() {
         let checks = check_floors(&full_run(), None);
-        assert_eq!(checks.len(), 2);
+        assert_eq!(checks.len(), 3);
         assert!(checks.iter().all(|c| c.met.is_none()));
+    }
+
+    #[test]
+    fn the_dpop_target_under_load_compares_cpu_with_the_calibration_servers_in_e() {
+        let mut run = full_run();
+        for (server, cpu) in [(ServerKind::Calibration, 60.0), (ServerKind::Ours, 66.6)] {
+            let mut r = record(server, Scenario::Dpop, 1.0);
+            r.server_cpu_us_per_request = Some(cpu);
+            run.push(r);
+        }
+        let check = check_floors(&run, None).pop().expect("three checks");
+        assert_eq!(check.met, Some(false)); // 66.6 / 60 = 1.11
+        assert_eq!(check.measured, "calibration 60.0 µs, ours 66.6 µs = 1.11x");
+        run.last_mut().expect("ours").server_cpu_us_per_request = Some(65.4);
+        let check = check_floors(&run, None).pop().expect("three checks");
+        assert_eq!(check.met, Some(true)); // 1.09
     }
 }
