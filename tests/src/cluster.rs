@@ -246,11 +246,6 @@ impl Cluster {
         Ok(())
     }
 
-    /// `origin` + `path`, for the SPA.
-    pub fn app_url(&self, path: &str) -> String {
-        format!("{}{path}", self.app)
-    }
-
     /// The files HAProxy's and Redis's output went to.
     pub fn logs(&self) -> [PathBuf; 2] {
         [self.haproxy.log.clone(), self.redis.log.clone()]
