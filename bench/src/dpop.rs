@@ -181,12 +181,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn header_carries_the_public_key_only_and_the_dpop_type() {
+    /// A fresh key and one proof made with it.
+    fn key_and_proof() -> (ProofKey, String) {
         let key = ProofKey::generate().expect("key");
         let proof = key
             .proof("http://127.0.0.1:1/api/external", "a", "j", 1)
             .expect("proof");
+        (key, proof)
+    }
+
+    #[test]
+    fn header_carries_the_public_key_only_and_the_dpop_type() {
+        let (key, proof) = key_and_proof();
         let header = test_support::header_of(&proof);
         assert_eq!(header["typ"], "dpop+jwt");
         assert_eq!(header["alg"], "ES256");
@@ -198,10 +204,7 @@ mod tests {
     #[test]
     fn a_proofs_signature_holds_under_the_public_point_the_calibration_server_takes() {
         use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
-        let key = ProofKey::generate().expect("key");
-        let proof = key
-            .proof("http://127.0.0.1:1/api/external", "a", "j", 1)
-            .expect("proof");
+        let (key, proof) = key_and_proof();
         let (signing_input, signature) = proof.rsplit_once('.').expect("three parts");
         let point = URL_SAFE_NO_PAD
             .decode(key.public_point())
