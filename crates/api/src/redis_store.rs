@@ -19,6 +19,13 @@
 //! 503). The `redis` crate's `ConnectionManager` is created lazily (the API starts with Redis
 //! down) and reconnects in the background, so DPoP works again without a restart once Redis is
 //! back.
+//!
+//! One connection per thread: each actix-web worker is a single-threaded runtime, and a
+//! connection's driver task runs on the runtime that first used it. With one connection for the
+//! process, every other worker's command crossed threads twice (handed to the driver, the
+//! answer handed back), two wake-ups of another thread per DPoP request. Each thread's own
+//! connection keeps a command on the thread that asked; a replica holds as many connections as
+//! it has workers.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +33,7 @@ use std::time::Duration;
 
 use auth::dpop::{ProofId, ReplayFuture, ReplayStore, ReplayVerdict};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use thread_local::ThreadLocal;
 
 /// Prefix of every key the API writes.
 pub const KEY_PREFIX: &str = "api:dpop:";
@@ -51,7 +59,10 @@ return {1, 0}
 
 /// A [`ReplayStore`] in Redis, shared by every replica that names the same server.
 pub struct RedisReplayStore {
-    manager: ConnectionManager,
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    /// Each thread's connection, made on its first command.
+    managers: ThreadLocal<ConnectionManager>,
     script: redis::Script,
     timeout: Duration,
     per_key: usize,
@@ -73,7 +84,8 @@ impl fmt::Debug for RedisReplayStore {
 
 impl RedisReplayStore {
     /// A store on the server `url` names (`redis://[user:pass@]host:port[/db]`). Connects
-    /// lazily: an unreachable server is not an error here. Needs a Tokio runtime.
+    /// lazily, one connection per thread on its first command: an unreachable server is not an
+    /// error here.
     pub fn new(url: &str, timeout: Duration, per_key: usize) -> redis::RedisResult<Self> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
@@ -84,9 +96,10 @@ impl RedisReplayStore {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_lazy_with_config(client, config)?;
         Ok(Self {
-            manager,
+            client,
+            config,
+            managers: ThreadLocal::new(),
             script: redis::Script::new(CHECK_AND_RECORD),
             timeout,
             per_key: per_key.max(1),
@@ -100,9 +113,20 @@ impl RedisReplayStore {
         &self.shown
     }
 
+    /// This thread's connection (made lazily: no I/O here). Needs a Tokio runtime.
+    fn connection(&self) -> redis::RedisResult<ConnectionManager> {
+        self.managers
+            .get_or_try(|| {
+                ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+            })
+            .cloned()
+    }
+
     /// Sends `PING` within the timeout: whether the server answers now.
     pub async fn ping(&self) -> bool {
-        let mut connection = self.manager.clone();
+        let Ok(mut connection) = self.connection() else {
+            return false;
+        };
         let command = redis::cmd("PING");
         let ping = command.query_async::<String>(&mut connection);
         matches!(tokio::time::timeout(self.timeout, ping).await, Ok(Ok(_)))
@@ -122,12 +146,16 @@ impl RedisReplayStore {
             .arg(ttl_ms)
             .arg(self.per_key)
             .arg(hex(&id.as_bytes()[..16]));
-        let mut connection = self.manager.clone();
-        let answer = tokio::time::timeout(
-            self.timeout,
-            invocation.invoke_async::<(i64, i64)>(&mut connection),
-        )
-        .await;
+        let answer = match self.connection() {
+            Ok(mut connection) => {
+                tokio::time::timeout(
+                    self.timeout,
+                    invocation.invoke_async::<(i64, i64)>(&mut connection),
+                )
+                .await
+            }
+            Err(err) => Ok(Err(err)),
+        };
         let verdict = match answer {
             Ok(Ok((1, _))) => Ok(ReplayVerdict::Fresh),
             Ok(Ok((0, _))) => Ok(ReplayVerdict::Replayed),
