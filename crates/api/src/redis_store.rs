@@ -24,8 +24,8 @@
 //! connection's driver task runs on the runtime that first used it. With one connection for the
 //! process, every other worker's command crossed threads twice (handed to the driver, the
 //! answer handed back), two wake-ups of another thread per DPoP request. Each thread's own
-//! connection keeps a command on the thread that asked; a replica holds as many connections as
-//! it has workers.
+//! connection keeps a command on the thread that asked; a replica holds one connection per
+//! worker, plus the one its start-up check (`ping`, on the main thread) opened.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
