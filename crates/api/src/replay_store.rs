@@ -190,6 +190,18 @@ impl ReplayStore for CountedStore {
         })
     }
 
+    fn check_and_record_now(
+        &self,
+        id: ProofId,
+        now_ms: u64,
+        expires_at_ms: u64,
+    ) -> Option<ReplayVerdict> {
+        let started = Instant::now();
+        let verdict = self.inner.check_and_record_now(id, now_ms, expires_at_ms)?;
+        self.observe(verdict, started.elapsed());
+        Some(verdict)
+    }
+
     fn entries(&self) -> Option<usize> {
         self.inner.entries()
     }
@@ -254,5 +266,25 @@ mod tests {
             Some(&(0.25, 2)),
             "in-memory checks are fast"
         );
+    }
+
+    #[test]
+    fn checks_answered_at_once_are_counted_and_timed() {
+        let store = CountedStore::new(Arc::new(auth::dpop::MemoryReplayStore::new(10)));
+        let id = ProofId::new("k", "j");
+        assert_eq!(
+            store.check_and_record_now(id, 0, 1000),
+            Some(ReplayVerdict::Fresh)
+        );
+        assert_eq!(
+            store.check_and_record_now(id, 1, 1000),
+            Some(ReplayVerdict::Replayed)
+        );
+        let stats = store.stats();
+        assert_eq!(
+            stats.outcomes,
+            [("fresh", 1), ("replay", 1), ("key_limit", 0), ("error", 0)]
+        );
+        assert_eq!(stats.buckets.last(), Some(&(0.25, 2)));
     }
 }

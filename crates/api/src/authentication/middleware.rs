@@ -7,6 +7,7 @@
 //! sent as DPoP. The proof's `htu` is checked against `apiOrigin` + the request path, never
 //! against the `Host` header, which the client controls.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -18,7 +19,7 @@ use actix_web::http::header::HeaderValue;
 use actix_web::{HttpMessage, web};
 use actix_web_httpauth::middleware::HttpAuthentication;
 use auth::authorization::AuthScheme;
-use auth::dpop::ProofRequest;
+use auth::dpop::{PendingProof, ProofAnswer, ProofRequest};
 
 use super::credentials::AccessCredentials;
 use super::extractors::VerifiedClaims;
@@ -39,9 +40,10 @@ pub fn token_auth() -> HttpAuthentication<AccessCredentials, Validator> {
 /// What the validator answers with.
 type Validated = Result<ServiceRequest, (actix_web::Error, ServiceRequest)>;
 
-/// The validator's future: ready at once when the verifier answers a Bearer token without
-/// waiting (cached, or its key at hand: most requests; no allocation, no state machine),
-/// otherwise the whole check, boxed so that [`token_auth`] has a nameable type.
+/// The validator's future: ready at once when every check answers without waiting (a token
+/// cached or its key at hand, and for DPoP a replay store in memory: most requests; no
+/// allocation, no state machine), otherwise the rest of the check, boxed so that [`token_auth`]
+/// has a nameable type.
 pub enum ValidatorFuture {
     /// Answered without waiting; `None` once taken.
     Ready(Option<Validated>),
@@ -73,25 +75,72 @@ impl Future for ValidatorFuture {
 /// The validator [`token_auth`] runs.
 pub type Validator = fn(ServiceRequest, AccessCredentials) -> ValidatorFuture;
 
+/// The verified claims and, when the proof's nonce was from the previous slot, the nonce the
+/// client should use next.
+type Accepted = (Arc<auth::Claims>, Option<String>);
+
 fn validator(req: ServiceRequest, credentials: AccessCredentials) -> ValidatorFuture {
-    match check_now(&req, &credentials) {
-        Some(Ok(claims)) => {
-            let claims = VerifiedClaims::new(claims, AuthScheme::Bearer);
-            accept(&req, claims, None);
-            ValidatorFuture::Ready(Some(Ok(req)))
+    let Some((verifier, policy)) = app_parts(&req) else {
+        return ValidatorFuture::Ready(Some(Err((unconfigured().into(), req))));
+    };
+    let scheme = credentials.scheme();
+    if let Err(refusal) = admit(scheme, policy) {
+        return ValidatorFuture::Ready(Some(Err((refusal.into(), req))));
+    }
+    let Some(token) = verifier.verify_now(credentials.token()) else {
+        return ValidatorFuture::Pending(Box::pin(validate(req, credentials)));
+    };
+    match bind(&req, &credentials, policy, token) {
+        Bound::Ready(result) => ValidatorFuture::Ready(Some(finish(req, scheme, result))),
+        Bound::Record(claims, pending) => {
+            let challenges = policy.challenge_for(scheme);
+            ValidatorFuture::Pending(Box::pin(async move {
+                let result = record(claims, pending, challenges).await;
+                finish(req, scheme, result)
+            }))
         }
-        Some(Err(refusal)) => ValidatorFuture::Ready(Some(Err((refusal.into(), req)))),
-        None => ValidatorFuture::Pending(Box::pin(validate(req, credentials))),
     }
 }
 
-/// Stores what handlers and [`ProtectedResponse`](super::ProtectedResponse) need of an
-/// accepted request.
-fn accept(req: &ServiceRequest, claims: VerifiedClaims, next_nonce: Option<String>) {
-    let mut extensions = req.extensions_mut();
-    extensions.insert(claims);
-    if let Some(nonce) = next_nonce {
-        extensions.insert(NextNonce(nonce));
+/// The whole check of a request whose token needs a key fetch.
+async fn validate(req: ServiceRequest, credentials: AccessCredentials) -> Validated {
+    let Some((verifier, policy)) = app_parts(&req) else {
+        return Err((unconfigured().into(), req));
+    };
+    let token = verifier.verify(credentials.token()).await;
+    let result = match bind(&req, &credentials, policy, token) {
+        Bound::Ready(result) => result,
+        Bound::Record(claims, pending) => {
+            record(claims, pending, policy.challenge_for(AuthScheme::Dpop)).await
+        }
+    };
+    finish(req, credentials.scheme(), result)
+}
+
+/// The refusal when the verifier or the DPoP policy is missing from app data.
+fn unconfigured() -> ApiError {
+    tracing::error!("no verifier or DPoP policy registered; refusing the request");
+    ApiError::TemporarilyUnavailable {
+        description: "the verifier is not configured".into(),
+        retry_after: std::time::Duration::from_secs(30),
+    }
+}
+
+/// The validator's answer: the request with what handlers and
+/// [`ProtectedResponse`](super::ProtectedResponse) need of it, or the refusal. (The verifiers
+/// already log the outcome of a refusal, never the token.)
+fn finish(req: ServiceRequest, scheme: AuthScheme, result: Result<Accepted, Refusal>) -> Validated {
+    match result {
+        Ok((claims, next_nonce)) => {
+            let mut extensions = req.extensions_mut();
+            extensions.insert(VerifiedClaims::new(claims, scheme));
+            if let Some(nonce) = next_nonce {
+                extensions.insert(NextNonce(nonce));
+            }
+            drop(extensions);
+            Ok(req)
+        }
+        Err(refusal) => Err((refusal.into(), req)),
     }
 }
 
@@ -104,28 +153,112 @@ fn app_parts(req: &ServiceRequest) -> Option<(&auth::Verifier, &DpopPolicy)> {
     ))
 }
 
-/// The checks of a Bearer token the verifier answers without waiting: mode, token, binding.
-/// `None` for everything else (DPoP, a token whose key needs a fetch, missing app
-/// data, a mode that refuses Bearer), which [`validate`] checks in full.
-fn check_now(
+/// The DPoP mode's rule, before the token is looked at: `required` refuses Bearer, `off`
+/// refuses DPoP.
+fn admit(scheme: AuthScheme, policy: &DpopPolicy) -> Result<(), Refusal> {
+    let refusal = match (scheme, policy.mode) {
+        (AuthScheme::Bearer, DpopMode::Required) => {
+            "this API accepts only DPoP-bound access tokens (DPoP scheme)"
+        }
+        (AuthScheme::Dpop, DpopMode::Off) => {
+            "the Authorization header does not use the Bearer scheme"
+        }
+        _ => return Ok(()),
+    };
+    Err(ApiError::MissingCredentials(refusal).with_challenges(policy.offer()))
+}
+
+/// What the checks after the token's come to.
+enum Bound {
+    /// The answer, given without waiting.
+    Ready(Result<Accepted, Refusal>),
+    /// A DPoP proof that passed every check but a network replay store's.
+    Record(Arc<auth::Claims>, PendingProof),
+}
+
+/// The checks after the token's: its binding to the scheme and, for DPoP, the proof.
+fn bind(
     req: &ServiceRequest,
     credentials: &AccessCredentials,
-) -> Option<Result<Arc<auth::Claims>, Refusal>> {
-    let AccessCredentials::Bearer(bearer) = credentials else {
-        return None;
+    policy: &DpopPolicy,
+    token: Result<Arc<auth::Claims>, auth::VerifyError>,
+) -> Bound {
+    let refuse =
+        |error: ApiError| error.with_challenges(policy.challenge_for(credentials.scheme()));
+    let claims = match token {
+        Ok(claims) => claims,
+        Err(e) => return Bound::Ready(Err(refuse(e.into()))),
     };
-    let (verifier, policy) = app_parts(req)?;
-    if policy.mode == DpopMode::Required {
-        return None;
+    let AccessCredentials::Dpop { proofs, .. } = credentials else {
+        return Bound::Ready(unbound(claims).map(|c| (c, None)).map_err(refuse));
+    };
+    let Some(jkt) = claims.dpop_jkt() else {
+        return Bound::Ready(Err(refuse(ApiError::InvalidToken(
+            "the access token is not DPoP-bound; send it with the Bearer scheme".into(),
+        ))));
+    };
+    // One proof (every honest request) is passed without a list of its own.
+    let (one, many): ([&[u8]; 1], Vec<&[u8]>);
+    let proofs: &[&[u8]] = match proofs.as_slice() {
+        [proof] => {
+            one = [proof.as_bytes()];
+            &one
+        }
+        _ => {
+            many = proofs.iter().map(HeaderValue::as_bytes).collect();
+            &many
+        }
+    };
+    let answer = with_request_uri(&policy.api_origin, req.uri().path(), |uri| {
+        policy.proofs.verify_now(&ProofRequest {
+            proofs,
+            method: req.method().as_str(),
+            uri,
+            access_token: Some(credentials.token()),
+            jkt: Some(jkt),
+        })
+    });
+    match answer {
+        ProofAnswer::Ready(verified) => Bound::Ready(
+            verified
+                .map(|proof| (claims, proof.next_nonce))
+                .map_err(|e| refuse(e.into())),
+        ),
+        ProofAnswer::Record(pending) => Bound::Record(claims, pending),
     }
-    let answer = verifier.verify_now(bearer.token())?;
-    // What `check` answers a Bearer request with (`DpopPolicy::challenge_for`).
-    let refuse = |error: ApiError| error.with_challenges(Challenges::Bearer);
-    Some(
-        answer
-            .map_err(|e| refuse(e.into()))
-            .and_then(|claims| unbound(claims).map_err(refuse)),
-    )
+}
+
+/// A proof's verdict from a replay store that answers over the network.
+async fn record(
+    claims: Arc<auth::Claims>,
+    pending: PendingProof,
+    challenges: Challenges,
+) -> Result<Accepted, Refusal> {
+    match pending.record().await {
+        Ok(proof) => Ok((claims, proof.next_nonce)),
+        Err(e) => Err(ApiError::from(e).with_challenges(challenges)),
+    }
+}
+
+thread_local! {
+    /// The request URI a proof's `htu` is checked against, built here per request without an
+    /// allocation of its own.
+    static REQUEST_URI: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Runs `check` with the request's URI as the server knows itself: its public origin and
+/// the path (never the `Host` header).
+fn with_request_uri<T>(origin: &str, path: &str, check: impl FnOnce(&str) -> T) -> T {
+    REQUEST_URI.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut uri) => {
+            uri.clear();
+            uri.push_str(origin);
+            uri.push_str(path);
+            check(&uri)
+        }
+        // Only if `check` itself came back here; never on the request path.
+        Err(_) => check(&format!("{origin}{path}")),
+    })
 }
 
 /// A Bearer token's claims, refused if the token is DPoP-bound (RFC 9449 §7).
@@ -136,80 +269,4 @@ fn unbound(claims: Arc<auth::Claims>) -> Result<Arc<auth::Claims>, ApiError> {
         ));
     }
     Ok(claims)
-}
-
-async fn validate(req: ServiceRequest, credentials: AccessCredentials) -> Validated {
-    let Some((verifier, policy)) = app_parts(&req) else {
-        tracing::error!("no verifier or DPoP policy registered; refusing the request");
-        let err = ApiError::TemporarilyUnavailable {
-            description: "the verifier is not configured".into(),
-            retry_after: std::time::Duration::from_secs(30),
-        };
-        return Err((err.into(), req));
-    };
-    match check(&req, &credentials, verifier, policy).await {
-        Ok((claims, next_nonce)) => {
-            let scheme = credentials.scheme();
-            let claims = VerifiedClaims::new(claims, scheme);
-            accept(&req, claims, next_nonce);
-            Ok(req)
-        }
-        // The verifiers already log the outcome of a refusal (never the token).
-        Err(refusal) => Err((refusal.into(), req)),
-    }
-}
-
-/// The checks, in order: mode, token, binding, proof.
-async fn check(
-    req: &ServiceRequest,
-    credentials: &AccessCredentials,
-    verifier: &auth::Verifier,
-    policy: &DpopPolicy,
-) -> Result<(Arc<auth::Claims>, Option<String>), Refusal> {
-    let scheme = credentials.scheme();
-    let refuse = |error: ApiError| error.with_challenges(policy.challenge_for(scheme));
-    match (scheme, policy.mode) {
-        (AuthScheme::Bearer, DpopMode::Required) => {
-            return Err(ApiError::MissingCredentials(
-                "this API accepts only DPoP-bound access tokens (DPoP scheme)",
-            )
-            .with_challenges(policy.offer()));
-        }
-        (AuthScheme::Dpop, DpopMode::Off) => {
-            return Err(ApiError::MissingCredentials(
-                "the Authorization header does not use the Bearer scheme",
-            )
-            .with_challenges(policy.offer()));
-        }
-        _ => {}
-    }
-    let claims = verifier
-        .verify(credentials.token())
-        .await
-        .map_err(|e| refuse(e.into()))?;
-    match credentials {
-        AccessCredentials::Bearer(_) => Ok((unbound(claims).map_err(refuse)?, None)),
-        AccessCredentials::Dpop { proofs, .. } => {
-            let Some(jkt) = claims.dpop_jkt() else {
-                return Err(refuse(ApiError::InvalidToken(
-                    "the access token is not DPoP-bound; send it with the Bearer scheme".into(),
-                )));
-            };
-            let proofs: Vec<&[u8]> = proofs.iter().map(HeaderValue::as_bytes).collect();
-            let uri = format!("{}{}", policy.api_origin, req.uri().path());
-            // Boxed: the proof check's state would otherwise make every request's validator
-            // future (allocated per request, Bearer ones included) too big for the allocator's
-            // per-thread cache.
-            let verified = Box::pin(policy.proofs.verify(&ProofRequest {
-                proofs: &proofs,
-                method: req.method().as_str(),
-                uri: &uri,
-                access_token: Some(credentials.token()),
-                jkt: Some(jkt),
-            }))
-            .await
-            .map_err(|e| refuse(e.into()))?;
-            Ok((claims, verified.next_nonce))
-        }
-    }
 }

@@ -19,25 +19,31 @@
 //! and target URI. The caller has already verified the access token and passes its `cnf.jkt`.
 //!
 //! Files: `config` (the settings and their validation), `verifier` (the checks, in RFC order),
-//! `error` (one variant per refusal, with its error code), `key_cache` (proof keys imported once
-//! per distinct header; every signature is still checked), `replay` (the replay store), `nonce`
-//! (stateless server nonces), `uri` (`htu` normalisation). The key's RFC 7638 thumbprint is the
+//! `proof_claims` (the claims as sent), `ath` (the access token's hash), `error` (one variant
+//! per refusal, with its error code), `key_cache` (proof keys imported once per distinct
+//! header; every signature is still checked), `replay` (the replay store), `nonce` (stateless
+//! server nonces), `uri` (`htu` normalisation). The key's RFC 7638 thumbprint is the
 //! JWK's ([`crate::jws::thumbprint`]), re-exported here.
 
+mod ath;
 mod config;
 mod error;
 mod key_cache;
 mod nonce;
+mod proof_claims;
 mod replay;
 mod uri;
 mod verifier;
 
+pub use ath::access_token_hash;
 pub use config::{DpopConfig, NonceSettings, SUPPORTED_ALGORITHMS};
 pub use error::{DpopError, DpopErrorCode};
 pub use replay::{
     DEFAULT_PER_KEY, MemoryReplayStore, ProofId, ReplayFuture, ReplayStore, ReplayVerdict,
 };
 pub use uri::normalize as normalize_htu;
-pub use verifier::{DpopStats, ProofRequest, ProofVerifier, VerifiedProof, access_token_hash};
+pub use verifier::{
+    DpopStats, PendingProof, ProofAnswer, ProofRequest, ProofVerifier, VerifiedProof,
+};
 
 pub use crate::jws::thumbprint;

@@ -114,6 +114,20 @@ pub trait ReplayStore: Send + Sync + fmt::Debug {
     /// not be kept.
     fn check_and_record(&self, id: ProofId, now_ms: u64, expires_at_ms: u64) -> ReplayFuture<'_>;
 
+    /// [`ReplayStore::check_and_record`]'s verdict when the store can give it without waiting
+    /// (the in-memory store always can), so that the caller needs no future; `None`, having
+    /// recorded nothing, when the caller must ask `check_and_record` instead. The default is
+    /// always `None`.
+    fn check_and_record_now(
+        &self,
+        id: ProofId,
+        now_ms: u64,
+        expires_at_ms: u64,
+    ) -> Option<ReplayVerdict> {
+        let _ = (id, now_ms, expires_at_ms);
+        None
+    }
+
     /// How many ids are held (for metrics); `None` if the store cannot tell cheaply.
     fn entries(&self) -> Option<usize> {
         None
@@ -252,6 +266,15 @@ impl ReplayStore for MemoryReplayStore {
     fn check_and_record(&self, id: ProofId, now_ms: u64, expires_at_ms: u64) -> ReplayFuture<'_> {
         let verdict = self.record(id, now_ms, expires_at_ms);
         Box::pin(std::future::ready(verdict))
+    }
+
+    fn check_and_record_now(
+        &self,
+        id: ProofId,
+        now_ms: u64,
+        expires_at_ms: u64,
+    ) -> Option<ReplayVerdict> {
+        Some(self.record(id, now_ms, expires_at_ms))
     }
 
     fn entries(&self) -> Option<usize> {

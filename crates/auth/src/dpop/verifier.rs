@@ -6,24 +6,21 @@
 //! [`DpopError`]. The replay store comes last so that a proof refused for any other reason
 //! never takes a slot in it.
 
-use std::borrow::Cow;
-use std::cell::RefCell;
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use super::ath::is_access_token_hash;
 use super::config::DpopConfig;
 use super::error::{DPOP_OUTCOME_LABELS, DpopError};
 use super::key_cache::{KeyCache, ProofKey};
 use super::nonce::{NonceCheck, NonceSource};
+use super::proof_claims::{ClaimValue, ProofClaims};
 use super::replay::{MemoryReplayStore, ProofId, ReplayStore, ReplayVerdict};
 use super::uri;
 use crate::clock::now_secs;
@@ -56,6 +53,62 @@ pub struct VerifiedProof {
     /// A nonce the client should use from now on, when nonces are on and the proof's nonce is
     /// from the previous slot (send it in `DPoP-Nonce`).
     pub next_nonce: Option<String>,
+}
+
+/// What [`ProofVerifier::verify_now`] answers.
+#[derive(Debug)]
+pub enum ProofAnswer {
+    /// The verdict, given without waiting.
+    Ready(Result<VerifiedProof, DpopError>),
+    /// The proof passed every check but the replay store's, which must be awaited.
+    Record(PendingProof),
+}
+
+/// A proof that passed every check but the replay store's, for a store that answers over the
+/// network: [`PendingProof::record`] asks it and gives the verdict (counted like any other).
+#[derive(Debug)]
+#[must_use = "a pending proof is neither accepted nor counted until it is recorded"]
+pub struct PendingProof {
+    verifier: ProofVerifier,
+    unrecorded: Unrecorded,
+}
+
+impl PendingProof {
+    /// Asks the replay store to record the proof, and gives the verdict.
+    pub async fn record(self) -> Result<VerifiedProof, DpopError> {
+        let (id, now_ms, expires_at_ms) = self.unrecorded.slot;
+        let store = &self.verifier.inner.store;
+        let verdict = store.check_and_record(id, now_ms, expires_at_ms).await;
+        self.verifier.conclude(self.unrecorded.verdict(verdict))
+    }
+}
+
+/// What [`ProofVerifier::check`] leaves for the replay store.
+#[derive(Debug)]
+struct Unrecorded {
+    /// The proof's id, now and the end of its window (milliseconds since the epoch).
+    slot: (ProofId, u64, u64),
+    next_nonce: Option<String>,
+    key: Arc<ProofKey>,
+}
+
+impl Unrecorded {
+    /// The proof's verdict once the store has answered.
+    fn verdict(self, store: ReplayVerdict) -> Result<VerifiedProof, DpopError> {
+        match store {
+            ReplayVerdict::Fresh => Ok(VerifiedProof {
+                jkt: self.key.jkt.clone(),
+                next_nonce: self.next_nonce,
+            }),
+            ReplayVerdict::Replayed => Err(DpopError::Replayed),
+            ReplayVerdict::KeyLimit { retry_after } => {
+                Err(DpopError::TooManyProofs { retry_after })
+            }
+            ReplayVerdict::Unavailable => Err(DpopError::ReplayStoreUnavailable {
+                retry_after: Duration::from_secs(1),
+            }),
+        }
+    }
 }
 
 /// Counters for `/metrics`.
@@ -102,72 +155,6 @@ struct Inner {
 struct ProofHeader {
     #[serde(default)]
     jwk: Option<Value>,
-}
-
-/// The claims, each of any JSON type so that a wrong type is `Claim(name)`. serde refuses a
-/// duplicated member of these names. Each borrows from the payload (`'de: 'a`).
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "'de: 'a"))]
-struct ProofClaims<'a> {
-    jti: Option<ClaimValue<'a>>,
-    htm: Option<ClaimValue<'a>>,
-    htu: Option<ClaimValue<'a>>,
-    iat: Option<ClaimValue<'a>>,
-    ath: Option<ClaimValue<'a>>,
-    nonce: Option<ClaimValue<'a>>,
-}
-
-/// One claim as sent: a string (borrowed from the payload unless it holds escapes), a number,
-/// or any other JSON value (read past, never kept).
-enum ClaimValue<'a> {
-    Str(Cow<'a, str>),
-    Num(f64),
-    Other,
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for ClaimValue<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct AnyJson;
-        impl<'de> Visitor<'de> for AnyJson {
-            type Value = ClaimValue<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(ClaimValue::Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(ClaimValue::Str(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(ClaimValue::Str(Cow::Owned(v)))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(ClaimValue::Num(v as f64))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(ClaimValue::Num(v as f64))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(ClaimValue::Num(v))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(ClaimValue::Other)
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(ClaimValue::Other)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(ClaimValue::Other)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(ClaimValue::Other)
-            }
-        }
-        deserializer.deserialize_any(AnyJson)
-    }
 }
 
 impl ProofVerifier {
@@ -244,7 +231,45 @@ impl ProofVerifier {
         request: &ProofRequest<'_>,
         now: f64,
     ) -> Result<VerifiedProof, DpopError> {
-        let result = self.check(request, now).await;
+        match self.verify_now_at(request, now) {
+            ProofAnswer::Ready(answer) => answer,
+            ProofAnswer::Record(pending) => pending.record().await,
+        }
+    }
+
+    /// [`ProofVerifier::verify`] without a future where none is needed: every refusal, and
+    /// every verdict when the replay store answers at once (the in-memory store always does),
+    /// is [`ProofAnswer::Ready`]; a proof that passed every other check and waits for a store
+    /// that must be asked over the network is [`ProofAnswer::Record`]. The checks are the same.
+    pub fn verify_now(&self, request: &ProofRequest<'_>) -> ProofAnswer {
+        self.verify_now_at(request, now_secs())
+    }
+
+    /// [`ProofVerifier::verify_now`] as if the time were `now` (seconds since the epoch).
+    pub fn verify_now_at(&self, request: &ProofRequest<'_>, now: f64) -> ProofAnswer {
+        let unrecorded = match self.check(request, now) {
+            Ok(unrecorded) => unrecorded,
+            Err(refusal) => return ProofAnswer::Ready(self.conclude(Err(refusal))),
+        };
+        let (id, now_ms, expires_at_ms) = unrecorded.slot;
+        match self
+            .inner
+            .store
+            .check_and_record_now(id, now_ms, expires_at_ms)
+        {
+            Some(verdict) => ProofAnswer::Ready(self.conclude(unrecorded.verdict(verdict))),
+            None => ProofAnswer::Record(PendingProof {
+                verifier: self.clone(),
+                unrecorded,
+            }),
+        }
+    }
+
+    /// Counts and logs the outcome of one proof check, and hands it on.
+    fn conclude(
+        &self,
+        result: Result<VerifiedProof, DpopError>,
+    ) -> Result<VerifiedProof, DpopError> {
         let index = match &result {
             Ok(_) => 0,
             Err(e) => e.outcome_index(),
@@ -270,7 +295,9 @@ impl ProofVerifier {
         result
     }
 
-    async fn check(&self, req: &ProofRequest<'_>, now: f64) -> Result<VerifiedProof, DpopError> {
+    /// Every check but the replay store's, in RFC order; the proof's slot in the store is
+    /// the last step, taken by the caller.
+    fn check(&self, req: &ProofRequest<'_>, now: f64) -> Result<Unrecorded, DpopError> {
         let inner = &*self.inner;
         let config = &inner.config;
         let proof = match req.proofs {
@@ -404,27 +431,12 @@ impl ProofVerifier {
         let expires_at_ms = window_end_ms
             .saturating_add(1)
             .min(now_ms.saturating_add(config.replay_window().as_millis() as u64));
-        match inner
-            .store
-            .check_and_record(
-                ProofId::with_key_digest(proof_key.jkt_digest, jkt, jti),
-                now_ms,
-                expires_at_ms,
-            )
-            .await
-        {
-            ReplayVerdict::Fresh => Ok(VerifiedProof {
-                jkt: jkt.to_owned(),
-                next_nonce,
-            }),
-            ReplayVerdict::Replayed => Err(DpopError::Replayed),
-            ReplayVerdict::KeyLimit { retry_after } => {
-                Err(DpopError::TooManyProofs { retry_after })
-            }
-            ReplayVerdict::Unavailable => Err(DpopError::ReplayStoreUnavailable {
-                retry_after: Duration::from_secs(1),
-            }),
-        }
+        let id = ProofId::with_key_digest(proof_key.jkt_digest, jkt, jti);
+        Ok(Unrecorded {
+            slot: (id, now_ms, expires_at_ms),
+            next_nonce,
+            key: proof_key,
+        })
     }
 
     /// A snapshot of the counters.
@@ -458,36 +470,6 @@ fn is_dpop_typ(typ: Option<&str>) -> bool {
     })
 }
 
-/// `ath`: base64url(SHA-256(ASCII access token)) (RFC 9449 §4.2).
-pub fn access_token_hash(token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes()))
-}
-
-/// Tokens longer than this are hashed every time rather than remembered.
-const MAX_REMEMBERED_TOKEN: usize = 16 * 1024;
-
-thread_local! {
-    /// The last access token this thread hashed for `ath`, and its hash.
-    static LAST_ATH: RefCell<(String, String)> = const { RefCell::new((String::new(), String::new())) };
-}
-
-/// Whether `ath` is [`access_token_hash`]`(token)`. A client sends the same token with proof
-/// after proof, so each thread remembers the last token it hashed (compared byte for byte)
-/// with its hash instead of hashing an 800-byte token again.
-fn is_access_token_hash(ath: &str, token: &str) -> bool {
-    if token.len() > MAX_REMEMBERED_TOKEN {
-        return ath == access_token_hash(token);
-    }
-    LAST_ATH.with_borrow_mut(|(last_token, last_hash)| {
-        if last_hash.is_empty() || last_token != token {
-            *last_hash = access_token_hash(token);
-            last_token.clear();
-            last_token.push_str(token);
-        }
-        ath == last_hash
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,16 +488,9 @@ mod tests {
             access_token: Some(token),
             jkt: None,
         };
-        poll_once(verifier.verify_at(&request, NOW)).map(|p| p.jkt)
-    }
-
-    /// The check's future never waits with the in-memory store: poll it once.
-    fn poll_once<F: std::future::Future>(future: F) -> F::Output {
-        let mut future = std::pin::pin!(future);
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match future.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(output) => output,
-            std::task::Poll::Pending => panic!("the in-memory check waited"),
+        match verifier.verify_now_at(&request, NOW) {
+            ProofAnswer::Ready(answer) => answer.map(|p| p.jkt),
+            ProofAnswer::Record(_) => panic!("the in-memory store waited"),
         }
     }
 
@@ -559,27 +534,6 @@ mod tests {
             Err(DpopError::AccessTokenHash)
         );
         assert!(check(&verifier, &proof(&key, "3", "second").sign(), "second").is_ok());
-    }
-
-    #[test]
-    fn access_token_hash_matches_the_rfc_9449_example() {
-        // RFC 9449 §7.1, the access token of the example request.
-        let token = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
-        assert_eq!(
-            access_token_hash(token),
-            "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
-        );
-    }
-
-    #[test]
-    fn the_hash_of_a_token_is_its_hash_again_and_not_another_tokens() {
-        let token = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
-        let hash = "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo";
-        assert!(is_access_token_hash(hash, token));
-        assert!(is_access_token_hash(hash, token));
-        assert!(!is_access_token_hash(hash, "another-token"));
-        assert!(!is_access_token_hash("", token));
-        assert!(is_access_token_hash(hash, token));
     }
 
     #[test]

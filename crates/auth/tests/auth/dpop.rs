@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use auth::Algorithm;
 use auth::dpop::{
-    DpopConfig, DpopError, MemoryReplayStore, NonceSettings, ProofId, ProofRequest, ProofVerifier,
-    ReplayFuture, ReplayStore, ReplayVerdict, VerifiedProof,
+    DpopConfig, DpopError, MemoryReplayStore, NonceSettings, ProofAnswer, ProofId, ProofRequest,
+    ProofVerifier, ReplayFuture, ReplayStore, ReplayVerdict, VerifiedProof,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -561,6 +561,58 @@ async fn a_proof_id_is_kept_until_its_own_window_ends_and_never_longer_than_the_
         *store.0.lock().unwrap(),
         [(now_ms, now_ms + 40_001), (now_ms, now_ms + 90_000)]
     );
+}
+
+/// `proof` checked for `GET URI` with `TOKEN` at `NOW`, without waiting.
+fn check_now(verifier: &ProofVerifier, proof: &str) -> ProofAnswer {
+    let request = ProofRequest {
+        proofs: &[proof.as_bytes()],
+        method: "GET",
+        uri: URI,
+        access_token: Some(TOKEN),
+        jkt: None,
+    };
+    verifier.verify_now_at(&request, NOW)
+}
+
+#[test]
+fn a_proof_is_answered_at_once_with_the_memory_store() {
+    let proof = es256();
+    match check_now(&verifier(), &proof.sign()) {
+        ProofAnswer::Ready(answer) => assert_eq!(answer.map(|v| v.jkt), Ok(proof.jkt())),
+        ProofAnswer::Record(_) => panic!("the in-memory store was not asked at once"),
+    }
+}
+
+#[tokio::test]
+async fn a_proof_for_a_store_that_must_be_awaited_is_counted_once_recorded() {
+    let store = Arc::new(RecordingStore::default());
+    let verifier = ProofVerifier::with_store(DpopConfig::default(), store.clone()).unwrap();
+    let proof = es256();
+    let ProofAnswer::Record(pending) = check_now(&verifier, &proof.sign()) else {
+        panic!("a store without an answer at once was not awaited");
+    };
+    assert_eq!(verifier.stats().proofs_with("ok"), 0);
+    assert!(store.0.lock().unwrap().is_empty());
+    assert_eq!(pending.record().await.map(|v| v.jkt), Ok(proof.jkt()));
+    assert_eq!(verifier.stats().proofs_with("ok"), 1);
+    assert_eq!(store.0.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn a_refused_proof_is_answered_at_once_without_asking_the_store() {
+    let store = Arc::new(RecordingStore::default());
+    let verifier = ProofVerifier::with_store(DpopConfig::default(), store.clone()).unwrap();
+    let for_post = ClientKey::generate()
+        .proof("POST", URI)
+        .claim("iat", NOW as i64)
+        .token(TOKEN);
+    match check_now(&verifier, &for_post.sign()) {
+        ProofAnswer::Ready(answer) => assert_eq!(answer, Err(DpopError::Method)),
+        ProofAnswer::Record(_) => panic!("a refused proof went to the store"),
+    }
+    assert!(store.0.lock().unwrap().is_empty());
+    assert_eq!(verifier.stats().proofs_with("method"), 1);
 }
 
 #[tokio::test]
