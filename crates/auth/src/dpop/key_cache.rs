@@ -19,8 +19,14 @@
 //!   function of the same bytes.
 //! - Only the key and the header's verdict are cached, never a proof's: every proof's
 //!   signature is still checked with the key, and every claim check still runs.
+//! - Each thread also remembers the last header it found and its key, per cache and compared
+//!   byte for byte like the cache's keys: a client's proof after proof skips the shared
+//!   cache's hash, lock and reference count. One entry per thread, replaced by the next
+//!   header.
 
+use std::cell::RefCell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use quick_cache::sync::Cache;
 
@@ -59,7 +65,26 @@ impl ProofKey {
 
 /// Imported proof keys by header text. See the module documentation.
 pub(crate) struct KeyCache {
+    /// Names this cache in each thread's [`LAST`] (never reused in a process).
+    id: u64,
     entries: Cache<Box<str>, Arc<ProofKey>>,
+}
+
+/// The source of [`KeyCache`] ids.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// A header this thread found in a cache.
+struct Remembered {
+    cache: u64,
+    header: Box<str>,
+    key: Arc<ProofKey>,
+}
+
+thread_local! {
+    /// The last header this thread found in any cache, with that cache's id and the key. A
+    /// client sends proof after proof with one header, so most lookups end here: no hash of
+    /// the header, no lock and no reference count shared with the other threads.
+    static LAST: RefCell<Option<Remembered>> = const { RefCell::new(None) };
 }
 
 impl std::fmt::Debug for KeyCache {
@@ -73,8 +98,43 @@ impl std::fmt::Debug for KeyCache {
 impl KeyCache {
     pub fn new() -> Self {
         Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             entries: Cache::new(ENTRIES),
         }
+    }
+
+    /// Runs `then` with the key of `header_b64`: this thread's last key from this cache if
+    /// it came in an identical header (compared byte for byte, like the cache's own keys),
+    /// otherwise [`KeyCache::get_or_import`]'s.
+    pub fn with_key<T, E>(
+        &self,
+        header_b64: &str,
+        import: impl FnOnce() -> Result<ProofKey, E>,
+        then: impl FnOnce(&ProofKey) -> Result<T, E>,
+    ) -> Result<T, E> {
+        LAST.with(|last| {
+            let Ok(mut last) = last.try_borrow_mut() else {
+                // Only if `then` came back here: the shared cache alone.
+                let key = self.get_or_import(header_b64, import)?;
+                return then(&key);
+            };
+            if let Some(seen) = &*last
+                && seen.cache == self.id
+                && *seen.header == *header_b64
+            {
+                return then(&seen.key);
+            }
+            let key = self.get_or_import(header_b64, import)?;
+            if header_b64.len() > MAX_HEADER_BYTES {
+                return then(&key);
+            }
+            let seen = last.insert(Remembered {
+                cache: self.id,
+                header: header_b64.into(),
+                key,
+            });
+            then(&seen.key)
+        })
     }
 
     /// The key imported from a header identical to `header_b64`, or `import`'s (kept if it
@@ -166,5 +226,42 @@ mod tests {
                 .expect("imported");
         }
         assert!(cache.len() <= ENTRIES, "{} entries", cache.len());
+    }
+
+    /// The thumbprint of the key `with_key` gives for `header` (importing `jkt`'s if asked).
+    fn jkt_with(cache: &KeyCache, header: &str, jkt: &str) -> Result<String, ()> {
+        cache.with_key(header, || Ok(proof_key(jkt)), |key| Ok(key.jkt.clone()))
+    }
+
+    #[test]
+    fn a_header_this_thread_just_used_is_taken_without_an_import() {
+        let cache = KeyCache::new();
+        assert_eq!(jkt_with(&cache, "aGVhZGVy", "one"), Ok("one".into()));
+        let again = cache.with_key("aGVhZGVy", || Err(()), |key| Ok(key.jkt.clone()));
+        assert_eq!(again, Ok("one".into()));
+    }
+
+    #[test]
+    fn a_header_differing_from_the_last_in_one_byte_is_looked_up_on_its_own() {
+        let cache = KeyCache::new();
+        assert_eq!(jkt_with(&cache, "aGVhZGVy", "one"), Ok("one".into()));
+        assert_eq!(jkt_with(&cache, "aGVhZGVz", "two"), Ok("two".into()));
+        assert_eq!(jkt_with(&cache, "aGVhZGVy", "three"), Ok("one".into()));
+    }
+
+    #[test]
+    fn two_caches_never_share_what_a_thread_remembers() {
+        let (first, second) = (KeyCache::new(), KeyCache::new());
+        assert_eq!(jkt_with(&first, "aGVhZGVy", "one"), Ok("one".into()));
+        assert_eq!(jkt_with(&second, "aGVhZGVy", "two"), Ok("two".into()));
+        assert_eq!(jkt_with(&first, "aGVhZGVy", "three"), Ok("one".into()));
+    }
+
+    #[test]
+    fn a_failed_import_is_not_remembered() {
+        let cache = KeyCache::new();
+        let failed = cache.with_key("aGVhZGVy", || Err(7), |key| Ok(key.jkt.clone()));
+        assert_eq!(failed, Err(7));
+        assert_eq!(jkt_with(&cache, "aGVhZGVy", "one"), Ok("one".into()));
     }
 }

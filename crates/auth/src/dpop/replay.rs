@@ -23,6 +23,7 @@
 //! its `iat`, and clients send fresh proofs), so sweeping the front is amortised O(1) per proof;
 //! an id whose window ends before an older neighbour's is released when that neighbour is.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
@@ -213,12 +214,18 @@ impl MemoryReplayStore {
         if released > 0 {
             self.len.fetch_sub(released, Ordering::Relaxed);
         }
-        if shard.expiry.get(&id).is_some_and(|&expiry| expiry > now) {
-            return ReplayVerdict::Replayed;
-        }
-        if let Some(held) = shard.keys.get(&key)
-            && held.len() >= self.per_key
-        {
+        // Each map is hashed once: the id's entry serves the replay check and the insert.
+        let Shard {
+            expiry,
+            order,
+            keys,
+        } = &mut *shard;
+        let slot = match expiry.entry(id) {
+            Entry::Occupied(held) if *held.get() > now => return ReplayVerdict::Replayed,
+            slot => slot,
+        };
+        let held = keys.entry(key).or_default();
+        if held.len() >= self.per_key {
             let oldest = held.front().copied().unwrap_or(now);
             return ReplayVerdict::KeyLimit {
                 retry_after: Duration::from_millis(oldest.saturating_sub(now).max(1)),
@@ -226,14 +233,24 @@ impl MemoryReplayStore {
         }
         if self.len.fetch_add(1, Ordering::Relaxed) >= self.capacity {
             self.len.fetch_sub(1, Ordering::Relaxed);
+            if held.is_empty() {
+                keys.remove(&key);
+            }
             return ReplayVerdict::Unavailable;
         }
+        held.push_back(expires_at);
         // An id expired but not yet released (its window ended before an older neighbour's, or
         // the clock moved back) is free again: it takes a new slot, and its old slot is
         // released in turn without touching the map (the expiry no longer matches).
-        shard.expiry.insert(id, expires_at);
-        shard.order.push_back((expires_at, id, key));
-        shard.keys.entry(key).or_default().push_back(expires_at);
+        match slot {
+            Entry::Occupied(mut expired) => {
+                expired.insert(expires_at);
+            }
+            Entry::Vacant(new) => {
+                new.insert(expires_at);
+            }
+        }
+        order.push_back((expires_at, id, key));
         ReplayVerdict::Fresh
     }
 }
@@ -248,8 +265,10 @@ impl Shard {
             }
             self.order.pop_front();
             released += 1;
-            if self.expiry.get(&id) == Some(&expiry) {
-                self.expiry.remove(&id);
+            if let Entry::Occupied(held) = self.expiry.entry(id)
+                && *held.get() == expiry
+            {
+                held.remove();
             }
             if let Some(held) = self.keys.get_mut(&key) {
                 held.pop_front();

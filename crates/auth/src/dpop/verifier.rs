@@ -89,7 +89,8 @@ struct Unrecorded {
     /// The proof's id, now and the end of its window (milliseconds since the epoch).
     slot: (ProofId, u64, u64),
     next_nonce: Option<String>,
-    key: Arc<ProofKey>,
+    /// The proof key's thumbprint.
+    jkt: String,
 }
 
 impl Unrecorded {
@@ -97,7 +98,7 @@ impl Unrecorded {
     fn verdict(self, store: ReplayVerdict) -> Result<VerifiedProof, DpopError> {
         match store {
             ReplayVerdict::Fresh => Ok(VerifiedProof {
-                jkt: self.key.jkt.clone(),
+                jkt: self.jkt,
                 next_nonce: self.next_nonce,
             }),
             ReplayVerdict::Replayed => Err(DpopError::Replayed),
@@ -317,7 +318,7 @@ impl ProofVerifier {
         // `key_cache`): both are a function of the header's bytes, so a hit is what the
         // checks and the import would give.
         let header_b64 = proof.split('.').next().unwrap_or_default();
-        let proof_key = inner.keys.get_or_import(header_b64, || {
+        let import = || {
             let compact = Compact::parse(proof, &config.algorithms).map_err(header_error)?;
             if !is_dpop_typ(compact.typ()) {
                 return Err(DpopError::Type);
@@ -335,7 +336,23 @@ impl ProofVerifier {
             // Every key `from_jwk` accepts has the members a thumbprint needs.
             let jkt = thumbprint(&jwk).ok_or(DpopError::Key)?;
             Ok(ProofKey::new(key, compact.alg(), jkt))
-        })?;
+        };
+        inner.keys.with_key(header_b64, import, |proof_key| {
+            self.check_signed(req, now, proof, proof_key)
+        })
+    }
+
+    /// The rest of [`ProofVerifier::check`], with the proof's key: the signature, then the
+    /// claims.
+    fn check_signed(
+        &self,
+        req: &ProofRequest<'_>,
+        now: f64,
+        proof: &str,
+        proof_key: &ProofKey,
+    ) -> Result<Unrecorded, DpopError> {
+        let inner = &*self.inner;
+        let config = &inner.config;
         let compact = Compact::with_checked_header(proof, proof_key.alg).map_err(header_error)?;
         compact
             .verify_signature(&proof_key.key)
@@ -351,8 +368,11 @@ impl ProofVerifier {
         if !crate::jws::is_json_object(&payload) {
             return Err(DpopError::Malformed("claims"));
         }
-        let claims: ProofClaims<'_> =
-            serde_json::from_slice(&payload).map_err(|_| DpopError::Malformed("claims"))?;
+        // Checked as UTF-8 once here, so that the parser need not check each string again.
+        let claims: ProofClaims<'_> = std::str::from_utf8(&payload)
+            .ok()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .ok_or(DpopError::Malformed("claims"))?;
 
         let jti = match &claims.jti {
             Some(ClaimValue::Str(jti)) if !jti.is_empty() => jti.as_ref(),
@@ -435,7 +455,7 @@ impl ProofVerifier {
         Ok(Unrecorded {
             slot: (id, now_ms, expires_at_ms),
             next_nonce,
-            key: proof_key,
+            jkt: jkt.to_owned(),
         })
     }
 
