@@ -2,6 +2,8 @@
 //! metrics. Proofs come from `test_support` (hand-written JSON, thumbprints computed by hand),
 //! independent of the `auth` crate's verifier.
 
+use std::time::Duration;
+
 use api::Settings;
 use api::authentication::DpopMode;
 use serde_json::{Value, json};
@@ -12,7 +14,9 @@ use test_support::api::{
     TestApp, assert_answer, assert_invalid_token, assert_refusal, assert_unauthorized,
     spawn_app_with,
 };
-use test_support::{API_ORIGIN, APP_ORIGIN, ClientKey, b64, header, header_list, header_values};
+use test_support::{
+    API_ORIGIN, APP_ORIGIN, ClientKey, KEYS, b64, header, header_list, header_values,
+};
 
 use crate::helpers::{DpopClient, external};
 
@@ -268,6 +272,52 @@ async fn a_replayed_proof_is_refused() {
     assert_eq!(api.status(&proof).await, 200);
     api.refuses(&[&proof], "DPoP proof has already been used")
         .await;
+}
+
+/// An API whose issuer has rotated to `KEYS.next` since the API fetched its keys, and a client
+/// whose token that key signed: its first request waits for a key fetch.
+async fn after_a_rotation() -> (TestApp, DpopClient) {
+    let app = spawn_app_with(true, |settings: &mut Settings| {
+        settings.verifier.cache.unknown_kid_cooldown = Duration::from_millis(1);
+    })
+    .await;
+    app.wait_until_ready().await;
+    app.issuer.serve(&[&KEYS.next]);
+    let key = ClientKey::generate();
+    let token = app
+        .token()
+        .claim("cnf", json!({"jkt": key.jkt}))
+        .signed_by(&KEYS.next)
+        .sign();
+    (app, DpopClient { key, token })
+}
+
+#[tokio::test]
+async fn a_bound_token_whose_key_is_fetched_on_demand_passes_with_its_proof() {
+    let (app, client) = after_a_rotation().await;
+    let response = client.send(&app, &client.fresh_proof()).await;
+    assert_answer(response, 200, EXTERNAL_BODY).await;
+}
+
+#[tokio::test]
+async fn a_proof_checked_after_a_key_fetch_cannot_be_replayed() {
+    let (app, client) = after_a_rotation().await;
+    let proof = client.fresh_proof();
+    assert_eq!(client.status(&app, &proof).await, 200);
+    let description = "DPoP proof has already been used";
+    let challenge = dpop_challenge("invalid_dpop_proof", description);
+    let response = client.send(&app, &proof).await;
+    assert_refusal(response, 401, &challenge, "invalid_dpop_proof", description).await;
+}
+
+#[tokio::test]
+async fn a_proof_for_another_method_is_refused_after_a_key_fetch() {
+    let (app, client) = after_a_rotation().await;
+    let proof = client.proof().claim("htm", "POST").sign();
+    let description = "DPoP proof htm does not match the request method";
+    let challenge = dpop_challenge("invalid_dpop_proof", description);
+    let response = client.send(&app, &proof).await;
+    assert_refusal(response, 401, &challenge, "invalid_dpop_proof", description).await;
 }
 
 #[tokio::test]
