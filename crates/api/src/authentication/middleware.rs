@@ -111,7 +111,7 @@ async fn validate(req: ServiceRequest, credentials: AccessCredentials) -> Valida
     let result = match bind(&req, &credentials, policy, token) {
         Bound::Ready(result) => result,
         Bound::Record(claims, pending) => {
-            record(claims, pending, policy.challenge_for(AuthScheme::Dpop)).await
+            record(claims, pending, policy.challenge_for(credentials.scheme())).await
         }
     };
     finish(req, credentials.scheme(), result)

@@ -228,7 +228,11 @@ async fn a_query_string_does_not_change_the_htu() {
 
 #[tokio::test]
 async fn a_proof_for_another_method_is_refused() {
-    let api = Dpop::start(DpopMode::Allowed, false).await;
+    refuses_a_proof_for_post(&Dpop::start(DpopMode::Allowed, false).await).await;
+}
+
+/// Asserts that `api` refuses a proof for `POST` sent with a `GET`.
+async fn refuses_a_proof_for_post(api: &Dpop) {
     let proof = api.client.proof().claim("htm", "POST").sign();
     api.refuses(
         &[&proof],
@@ -276,7 +280,7 @@ async fn a_replayed_proof_is_refused() {
 
 /// An API whose issuer has rotated to `KEYS.next` since the API fetched its keys, and a client
 /// whose token that key signed: its first request waits for a key fetch.
-async fn after_a_rotation() -> (TestApp, DpopClient) {
+async fn after_a_rotation() -> Dpop {
     let app = spawn_app_with(true, |settings: &mut Settings| {
         settings.verifier.cache.unknown_kid_cooldown = Duration::from_millis(1);
     })
@@ -289,35 +293,31 @@ async fn after_a_rotation() -> (TestApp, DpopClient) {
         .claim("cnf", json!({"jkt": key.jkt}))
         .signed_by(&KEYS.next)
         .sign();
-    (app, DpopClient { key, token })
+    Dpop {
+        app,
+        client: DpopClient { key, token },
+    }
 }
 
 #[tokio::test]
 async fn a_bound_token_whose_key_is_fetched_on_demand_passes_with_its_proof() {
-    let (app, client) = after_a_rotation().await;
-    let response = client.send(&app, &client.fresh_proof()).await;
+    let api = after_a_rotation().await;
+    let response = api.send(&[&api.client.fresh_proof()]).await;
     assert_answer(response, 200, EXTERNAL_BODY).await;
 }
 
 #[tokio::test]
 async fn a_proof_checked_after_a_key_fetch_cannot_be_replayed() {
-    let (app, client) = after_a_rotation().await;
-    let proof = client.fresh_proof();
-    assert_eq!(client.status(&app, &proof).await, 200);
-    let description = "DPoP proof has already been used";
-    let challenge = dpop_challenge("invalid_dpop_proof", description);
-    let response = client.send(&app, &proof).await;
-    assert_refusal(response, 401, &challenge, "invalid_dpop_proof", description).await;
+    let api = after_a_rotation().await;
+    let proof = api.client.fresh_proof();
+    assert_eq!(api.status(&proof).await, 200);
+    api.refuses(&[&proof], "DPoP proof has already been used")
+        .await;
 }
 
 #[tokio::test]
 async fn a_proof_for_another_method_is_refused_after_a_key_fetch() {
-    let (app, client) = after_a_rotation().await;
-    let proof = client.proof().claim("htm", "POST").sign();
-    let description = "DPoP proof htm does not match the request method";
-    let challenge = dpop_challenge("invalid_dpop_proof", description);
-    let response = client.send(&app, &proof).await;
-    assert_refusal(response, 401, &challenge, "invalid_dpop_proof", description).await;
+    refuses_a_proof_for_post(&after_a_rotation().await).await;
 }
 
 #[tokio::test]

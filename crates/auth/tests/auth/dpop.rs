@@ -47,19 +47,24 @@ fn verifier_with(config: DpopConfig) -> ProofVerifier {
     ProofVerifier::new(config).unwrap()
 }
 
+/// A `GET URI` request with `TOKEN`, `proofs` and the binding `jkt`.
+fn get<'a>(proofs: &'a [&'a [u8]], jkt: Option<&'a str>) -> ProofRequest<'a> {
+    ProofRequest {
+        proofs,
+        method: "GET",
+        uri: URI,
+        access_token: Some(TOKEN),
+        jkt,
+    }
+}
+
 async fn check_with(
     verifier: &ProofVerifier,
     proofs: &[&str],
     jkt: Option<&str>,
 ) -> Result<String, DpopError> {
     let proofs: Vec<&[u8]> = proofs.iter().map(|p| p.as_bytes()).collect();
-    let request = ProofRequest {
-        proofs: &proofs,
-        method: "GET",
-        uri: URI,
-        access_token: Some(TOKEN),
-        jkt,
-    };
+    let request = get(&proofs, jkt);
     verifier.verify_at(&request, NOW).await.map(|v| v.jkt)
 }
 
@@ -69,14 +74,9 @@ async fn check_at(
     proof: &str,
     at: f64,
 ) -> Result<VerifiedProof, DpopError> {
-    let request = ProofRequest {
-        proofs: &[proof.as_bytes()],
-        method: "GET",
-        uri: URI,
-        access_token: Some(TOKEN),
-        jkt: None,
-    };
-    verifier.verify_at(&request, at).await
+    verifier
+        .verify_at(&get(&[proof.as_bytes()], None), at)
+        .await
 }
 
 /// The nonce a verifier with nonces on hands out with its refusal of a proof without one.
@@ -565,14 +565,7 @@ async fn a_proof_id_is_kept_until_its_own_window_ends_and_never_longer_than_the_
 
 /// `proof` checked for `GET URI` with `TOKEN` at `NOW`, without waiting.
 fn check_now(verifier: &ProofVerifier, proof: &str) -> ProofAnswer {
-    let request = ProofRequest {
-        proofs: &[proof.as_bytes()],
-        method: "GET",
-        uri: URI,
-        access_token: Some(TOKEN),
-        jkt: None,
-    };
-    verifier.verify_now_at(&request, NOW)
+    verifier.verify_now_at(&get(&[proof.as_bytes()], None), NOW)
 }
 
 #[test]
